@@ -1,0 +1,58 @@
+/**
+ * The one error shape of agentbus. Every failure a user or another package can see is an
+ * AgentbusError with a stable `code` (code never matches on message text), whether a retry
+ * can help (`retryable`), the underlying `cause`, and a `hint` that says what to do next.
+ */
+export interface AgentbusErrorOptions {
+  cause?: unknown;
+  hint?: string;
+  retryable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export class AgentbusError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, options: AgentbusErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.hint = options.hint;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      retryable: this.retryable,
+      ...(Object.keys(this.details).length ? { details: this.details } : {}),
+      ...(this.cause instanceof Error ? { cause: this.cause.message } : {}),
+    };
+  }
+}
+
+export function isAgentbusError(error: unknown): error is AgentbusError {
+  return error instanceof AgentbusError;
+}
+
+/** True when retrying the same operation may succeed (a time-out, a server not ready). */
+export function isRetryable(error: unknown): boolean {
+  return isAgentbusError(error) && error.retryable;
+}
+
+/** The message of any thrown value, including the chain of causes, for logs and dead letters. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    parts.push(current instanceof Error ? current.message : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(': caused by: ');
+}

@@ -1,0 +1,24 @@
+export { AgentbusError, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
+export { envelopeSchema, wrapEnvelope, newMessageId, type Envelope, type EnvelopeMeta } from './envelope.ts';
+export {
+  defineMessage,
+  defineRegistry,
+  getDefinition,
+  validateData,
+  createEnvelope,
+  parseEnvelope,
+  formatIssues,
+  MessageValidationError,
+  isMessageValidationError,
+  MessageKinds,
+  type MessageKind,
+  type MessageDefinition,
+  type Registry,
+  type MessageTypeOf,
+  type DataInput,
+  type DataOf,
+  type EnvelopeOf,
+} from './registry.ts';
+export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, streamForSubject, type StreamName } from './subjects.ts';
+export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
+export { serviceName, gitRef, commitSha, isoTime } from './messages/fields.ts';

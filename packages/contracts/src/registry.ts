@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { AgentbusError } from './errors.ts';
+import { envelopeSchema, wrapEnvelope, type Envelope, type EnvelopeMeta } from './envelope.ts';
+import { streamForSubject, type StreamName } from './subjects.ts';
+
+export const MessageKinds = { task: 'task', event: 'event' } as const;
+export type MessageKind = (typeof MessageKinds)[keyof typeof MessageKinds];
+
+/** One message type: its name, where it travels and the zod schema of its data. */
+export interface MessageDefinition<Type extends string = string, Schema extends z.ZodType = z.ZodType> {
+  type: Type;
+  kind: MessageKind;
+  subject: string;
+  stream: StreamName;
+  description: string;
+  schema: Schema;
+}
+
+export function defineMessage<const Type extends string, Schema extends z.ZodType>(definition: {
+  type: Type;
+  kind: MessageKind;
+  subject: string;
+  description: string;
+  schema: Schema;
+}): MessageDefinition<Type, Schema> {
+  return { ...definition, stream: streamForSubject(definition.subject) };
+}
+
+/** A set of message types, keyed by type name. */
+export type Registry = Record<string, MessageDefinition>;
+
+export type MessageTypeOf<R extends Registry> = keyof R & string;
+/** Data as a publisher writes it (defaults may be omitted). */
+export type DataInput<R extends Registry, T extends MessageTypeOf<R>> = z.input<R[T]['schema']>;
+/** Data as a handler receives it (after validation and defaults). */
+export type DataOf<R extends Registry, T extends MessageTypeOf<R>> = z.output<R[T]['schema']>;
+export type EnvelopeOf<R extends Registry, T extends MessageTypeOf<R>> = Envelope<T, DataOf<R, T>>;
+
+export function defineRegistry<const Defs extends readonly MessageDefinition[]>(
+  definitions: Defs,
+): { [D in Defs[number] as D['type']]: D } {
+  const registry: Record<string, MessageDefinition> = {};
+  for (const definition of definitions) {
+    if (registry[definition.type]) throw new Error(`message type ${definition.type} is defined twice`);
+    registry[definition.type] = definition;
+  }
+  return registry as { [D in Defs[number] as D['type']]: D };
+}
+
+/** Validation of a message failed: the message can never succeed as it is. */
+export class MessageValidationError extends AgentbusError {
+  constructor(code: 'unknown-type' | 'invalid-data' | 'invalid-envelope' | 'malformed-json', message: string, hint: string, details: Record<string, unknown> = {}) {
+    super(code, message, { hint, details, retryable: false });
+  }
+}
+
+export function isMessageValidationError(error: unknown): error is MessageValidationError {
+  return error instanceof MessageValidationError;
+}
+
+/** "data.service: expected string, received undefined; data.ref: …": every problem, each naming its field. */
+export function formatIssues(error: z.ZodError, root: string): string {
+  return error.issues
+    .map((issue) => {
+      const path = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${path || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function getDefinition<R extends Registry>(registry: R, type: string): R[MessageTypeOf<R>] {
+  const definition = registry[type];
+  if (!definition) {
+    const known = Object.keys(registry).sort();
+    const close = known.filter((name) => name.split('.')[0] === type.split('.')[0]);
+    throw new MessageValidationError(
+      'unknown-type',
+      `unknown message type "${type}"`,
+      `known types: ${(close.length ? close : known).join(', ')} (run \`agentbus types\` for all)`,
+      { type },
+    );
+  }
+  return definition as R[MessageTypeOf<R>];
+}
+
+/** Validates `data` against the schema of `type`; the error names every bad field. */
+export function validateData<R extends Registry, T extends MessageTypeOf<R>>(registry: R, type: T, data: unknown): DataOf<R, T> {
+  const definition = getDefinition(registry, type);
+  const result = definition.schema.safeParse(data);
+  if (!result.success) {
+    throw new MessageValidationError('invalid-data', `invalid data for ${type}: ${formatIssues(result.error, 'data')}`, `fix the named fields; the schema of ${type} is shown by \`agentbus types ${type}\``, {
+      type,
+      issues: result.error.issues.map((issue) => ({ path: ['data', ...issue.path.map(String)].join('.'), message: issue.message })),
+    });
+  }
+  return result.data as DataOf<R, T>;
+}
+
+/** Builds a validated envelope: unknown types and bad data throw MessageValidationError. */
+export function createEnvelope<R extends Registry, T extends MessageTypeOf<R>>(
+  registry: R,
+  type: T,
+  data: DataInput<R, T>,
+  meta: EnvelopeMeta,
+): EnvelopeOf<R, T> {
+  const valid = validateData(registry, type, data);
+  const envelope = wrapEnvelope(type, valid, meta);
+  const checked = envelopeSchema.safeParse(envelope);
+  if (!checked.success) {
+    throw new MessageValidationError('invalid-envelope', `invalid envelope: ${formatIssues(checked.error, '')}`, 'check --id and the source name', {});
+  }
+  return envelope;
+}
+
+/**
+ * Parses a message body off the wire: JSON, envelope, known type, valid data — in that order,
+ * each failure a MessageValidationError with its own code. Never throws anything else.
+ */
+export function parseEnvelope<R extends Registry>(registry: R, body: Uint8Array | string): EnvelopeOf<R, MessageTypeOf<R>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+  } catch (error) {
+    throw new MessageValidationError('malformed-json', `message body is not JSON: ${(error as Error).message}`, 'publish with `agentbus publish` or the bus client, which write JSON envelopes');
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    throw new MessageValidationError('invalid-envelope', `message is not an agentbus envelope: ${formatIssues(envelope.error, '')}`, 'every message needs id, type, source, time, correlationId and data');
+  }
+  const type = envelope.data.type as MessageTypeOf<R>;
+  const data = validateData(registry, type, envelope.data.data);
+  return { ...envelope.data, type, data } as EnvelopeOf<R, MessageTypeOf<R>>;
+}

@@ -1,0 +1,40 @@
+/** The three streams of agentbus and the subjects they own (ARCHITECTURE.md "Messages"). */
+export const StreamNames = {
+  tasks: 'AGENT_TASKS',
+  events: 'AGENT_EVENTS',
+  dlq: 'AGENT_DLQ',
+} as const;
+export type StreamName = (typeof StreamNames)[keyof typeof StreamNames];
+
+export const StreamSubjects: Record<StreamName, string[]> = {
+  AGENT_TASKS: ['agents.*.tasks.>', 'agents.*.inbox'],
+  AGENT_EVENTS: ['events.>'],
+  AGENT_DLQ: ['dlq.>'],
+};
+
+/** `agents.<agent>.tasks.<verb>`: a task for one agent. */
+export function taskSubject(agent: string, verb: string): string {
+  return `agents.${agent}.tasks.${verb}`;
+}
+
+/** `agents.<agent>.inbox`: free-form messages to one agent. */
+export function inboxSubject(agent: string): string {
+  return `agents.${agent}.inbox`;
+}
+
+/** `events.<domain>.<what>`: a fact that happened. */
+export function eventSubject(type: string): string {
+  return `events.${type}`;
+}
+
+/** `dlq.<stream>.<consumer>`: where a consumer's dead letters go. */
+export function dlqSubject(stream: string, consumer: string): string {
+  return `dlq.${stream}.${consumer}`;
+}
+
+export function streamForSubject(subject: string): StreamName {
+  if (subject.startsWith('agents.')) return StreamNames.tasks;
+  if (subject.startsWith('events.')) return StreamNames.events;
+  if (subject.startsWith('dlq.')) return StreamNames.dlq;
+  throw new Error(`subject ${subject} belongs to no agentbus stream (agents.*, events.*, dlq.*)`);
+}

@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { NatsCluster, NatsServer } from '@agentbus/local-nats';
+
+export { NatsCluster, NatsServer } from '@agentbus/local-nats';
+
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  if (process.env.AGENTBUS_KEEP_TEST_DIRS) return;
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed when the test process exits. */
+export function tempDir(prefix = 'agentbus-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** A name no other test uses: for streams, consumers, buckets, subjects and services. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}${randomBytes(4).toString('hex')}`;
+}
+
+/** One real nats-server with JetStream on free ports and a temp store. stop() it when done. */
+export async function startNats(): Promise<NatsServer> {
+  const dir = tempDir('agentbus-nats-');
+  return NatsServer.start({ storeDir: join(dir, 'store'), logFile: join(dir, 'nats-server.log') });
+}
+
+/** A 3-node JetStream cluster on loopback, each node with its own temp store. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  return NatsCluster.start({ baseDir: tempDir('agentbus-cluster-'), size });
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out (then throws, naming `what`). */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
