@@ -1,0 +1,1 @@
+export { connectNats, parseServers, inboxPrefixFor, type ConnectOptions } from './connect.ts';
