@@ -1,1 +1,21 @@
 export { connectNats, parseServers, inboxPrefixFor, type ConnectOptions } from './connect.ts';
+export { Headers } from './headers.ts';
+export { BusError, BusErrorCodes, isBusError, isTransientNatsError, isWrongLastSequence, type BusErrorCode } from './errors.ts';
+export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type RawPublish } from './publisher.ts';
+export {
+  ConsumerRunner,
+  Outcomes,
+  silentLogger,
+  type ConsumerRunnerOptions,
+  type ConsumerHooks,
+  type DeliveryInfo,
+  type Handler,
+  type HandlerContext,
+  type HandlerMap,
+  type BusLogger,
+  type Outcome,
+} from './consumer.ts';
+export { IdempotencyLedger, LEDGER_BUCKET } from './ledger.ts';
+export { deadLetter, DeadLetterReasons, type DeadLetterReason, type FailedMessage } from './dead-letter.ts';
+export { readStream, getStoredMessage, republish, headersToRecord, type StoredMessage, type ReadOptions } from './stream-reader.ts';
+export { listDeadLetters, getDeadLetter, redriveDeadLetter, toDeadLetter, type DeadLetter } from './dlq.ts';

@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
  * so publishing the same envelope twice inside the stream's duplicate window stores it once.
  */
 export const envelopeSchema = z.object({
-  id: z.string().min(1).max(200).regex(/^[A-Za-z0-9._:=-]+$/, 'letters, digits and . _ : = - only'),
+  id: z.string().min(1).max(200).regex(/^[A-Za-z0-9_=-]([A-Za-z0-9._=-]*[A-Za-z0-9_=-])?$/, 'letters, digits and _ = - (and inner dots) only'),
   type: z.string().min(1),
   source: z.string().min(1),
   time: z.iso.datetime({ offset: true }),

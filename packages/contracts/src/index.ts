@@ -7,6 +7,7 @@ export {
   validateData,
   createEnvelope,
   parseEnvelope,
+  decodeEnvelope,
   formatIssues,
   MessageValidationError,
   isMessageValidationError,

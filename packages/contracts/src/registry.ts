@@ -113,10 +113,10 @@ export function createEnvelope<R extends Registry, T extends MessageTypeOf<R>>(
 }
 
 /**
- * Parses a message body off the wire: JSON, envelope, known type, valid data — in that order,
- * each failure a MessageValidationError with its own code. Never throws anything else.
+ * Reads a message body off the wire as an envelope without validating its data: JSON first,
+ * then the envelope fields. Throws MessageValidationError `malformed-json` or `invalid-envelope`.
  */
-export function parseEnvelope<R extends Registry>(registry: R, body: Uint8Array | string): EnvelopeOf<R, MessageTypeOf<R>> {
+export function decodeEnvelope(body: Uint8Array | string): Envelope {
   let json: unknown;
   try {
     json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
@@ -127,7 +127,16 @@ export function parseEnvelope<R extends Registry>(registry: R, body: Uint8Array 
   if (!envelope.success) {
     throw new MessageValidationError('invalid-envelope', `message is not an agentbus envelope: ${formatIssues(envelope.error, '')}`, 'every message needs id, type, source, time, correlationId and data');
   }
-  const type = envelope.data.type as MessageTypeOf<R>;
-  const data = validateData(registry, type, envelope.data.data);
-  return { ...envelope.data, type, data } as EnvelopeOf<R, MessageTypeOf<R>>;
+  return envelope.data as Envelope;
+}
+
+/**
+ * Parses a message body off the wire: JSON, envelope, known type, valid data — in that order,
+ * each failure a MessageValidationError with its own code. Never throws anything else.
+ */
+export function parseEnvelope<R extends Registry>(registry: R, body: Uint8Array | string): EnvelopeOf<R, MessageTypeOf<R>> {
+  const envelope = decodeEnvelope(body);
+  const type = envelope.type as MessageTypeOf<R>;
+  const data = validateData(registry, type, envelope.data);
+  return { ...envelope, type, data } as EnvelopeOf<R, MessageTypeOf<R>>;
 }

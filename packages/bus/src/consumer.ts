@@ -1,0 +1,413 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import {
+  describeError,
+  getDefinition,
+  isAgentbusError,
+  isMessageValidationError,
+  decodeEnvelope,
+  validateData,
+  type DataInput,
+  type EnvelopeOf,
+  type MessageTypeOf,
+  type Registry,
+} from '@agentbus/contracts';
+import { BusError, isConsumerNotFound, isStreamNotFound } from './errors.ts';
+import { Headers } from './headers.ts';
+import { deadLetter, DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
+import type { IdempotencyLedger } from './ledger.ts';
+import type { Publisher, PublishOptions, PublishResult } from './publisher.ts';
+
+/** Minimal structured logger (pino-compatible). */
+export interface BusLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: BusLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Where one delivery stands. */
+export interface DeliveryInfo {
+  stream: string;
+  consumer: string;
+  streamSeq: number;
+  deliveryCount: number;
+  maxDeliver: number;
+  /** Re-sent by replay or redrive (carries the provenance header). */
+  resent: boolean;
+}
+
+export interface HandlerContext<R extends Registry> {
+  delivery: DeliveryInfo;
+  /** Publishes a message caused by the one being handled (same correlationId). */
+  publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options?: Omit<PublishOptions, 'causedBy'>): Promise<PublishResult>;
+  /**
+   * Runs `fn` once per message and step name, across redeliveries and replays (idempotency
+   * ledger). A step interrupted before its record was stored runs again: make its last action
+   * safe to repeat.
+   */
+  step<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
+  /** Tells the server the handler is still working (done automatically every ack_wait/3). */
+  working(): void;
+  /** Aborted when the runner must stop before the handler finishes. */
+  signal: AbortSignal;
+  log: BusLogger;
+}
+
+export type Handler<R extends Registry, T extends MessageTypeOf<R>> = (envelope: EnvelopeOf<R, T>, ctx: HandlerContext<R>) => Promise<void> | void;
+export type HandlerMap<R extends Registry> = { [T in MessageTypeOf<R>]?: Handler<R, T> };
+
+export const Outcomes = {
+  acked: 'acked',
+  retry: 'retry',
+  deadLettered: 'dead-lettered',
+  skippedDuplicate: 'skipped-duplicate',
+  ignored: 'ignored',
+} as const;
+export type Outcome = (typeof Outcomes)[keyof typeof Outcomes];
+
+export interface ConsumerHooks<R extends Registry> {
+  /** A handler is about to run. */
+  onStart?(envelope: EnvelopeOf<R, MessageTypeOf<R>>, delivery: DeliveryInfo): void | Promise<void>;
+  /** A handler finished (ok) or threw (error, with whether it will be retried). */
+  onFinish?(envelope: EnvelopeOf<R, MessageTypeOf<R>>, delivery: DeliveryInfo, result: { ok: true; ms: number } | { ok: false; ms: number; error: unknown; willRetry: boolean }): void | Promise<void>;
+  /** Every delivery ends in exactly one outcome. */
+  onOutcome?(outcome: Outcome, type: string | undefined, delivery: DeliveryInfo): void;
+}
+
+export interface ConsumerRunnerOptions<R extends Registry> {
+  nc: NatsConnection;
+  registry: R;
+  publisher: Publisher<R>;
+  stream: string;
+  /** Durable pull consumer name (created by `agentbus streams apply`, never here). */
+  consumer: string;
+  handlers: HandlerMap<R>;
+  /** Handlers running at once. Default 1. */
+  concurrency?: number;
+  /** Messages pulled ahead of the handlers. Default 2 × concurrency (keep it small for slow handlers: buffered messages age toward ack_wait). */
+  prefetch?: number;
+  /** Delay before redelivery after a handler error, by attempt (the last one repeats). */
+  retryDelaysMs?: number[];
+  /** Skip what was already done on redelivery/replay; `false` turns the ledger off for this consumer. */
+  ledger: IdempotencyLedger | false;
+  hooks?: ConsumerHooks<R>;
+  log?: BusLogger;
+  /** How long stop() waits for running handlers before leaving them to redelivery. Default 30 s. */
+  shutdownGraceMs?: number;
+}
+
+const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 15_000, 30_000];
+
+class Slots {
+  private free: number;
+  private waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * Runs handlers for one durable pull consumer: validate → (ledger check) → handle → ack.
+ *
+ * Every delivery ends in exactly one way:
+ * - handled: ledger records it done, then ack;
+ * - a type without a handler on this consumer: ack (ignored);
+ * - already done (redelivery, replay, redrive): ack without running the handler;
+ * - not JSON, not an envelope, unknown type or invalid data: dead-lettered at once, then term;
+ * - handler error that may pass (plain errors, retryable AgentbusErrors): nak with the retry
+ *   delay, until the delivery count reaches max_deliver; the last failure is dead-lettered;
+ * - handler error that cannot pass (AgentbusError with retryable=false): dead-lettered at once.
+ * A dead letter that cannot be written leaves the message un-acked (nak), never lost; a worker
+ * that dies on the last delivery is caught by the MAX_DELIVERIES advisory, which this runner
+ * also watches for its consumer.
+ */
+export class ConsumerRunner<R extends Registry> {
+  private readonly log: BusLogger;
+  private readonly concurrency: number;
+  private readonly slots: Slots;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private messages: ConsumerMessages | undefined;
+  private advisory: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private maxDeliver = 5;
+  private ackWaitMs = 60_000;
+  private readyFlag = false;
+
+  constructor(private readonly options: ConsumerRunnerOptions<R>) {
+    this.log = options.log ?? silentLogger;
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.slots = new Slots(this.concurrency);
+  }
+
+  /** True once the consumer is bound and messages are being pulled. */
+  get ready(): boolean {
+    return this.readyFlag && !this.stopping;
+  }
+
+  get name(): string {
+    return this.options.consumer;
+  }
+
+  /** Binds to the consumer (waiting for it to be created if needed) and starts pulling. */
+  async start(): Promise<void> {
+    const consumer = await this.bind();
+    const info = await consumer.info(true);
+    this.maxDeliver = info.config.max_deliver && info.config.max_deliver > 0 ? info.config.max_deliver : Number.POSITIVE_INFINITY;
+    this.ackWaitMs = Math.max(1_000, Math.round((info.config.ack_wait ?? 30e9) / 1e6));
+    this.watchMaxDeliveries();
+    this.loop = this.consumeLoop(consumer);
+  }
+
+  private async bind(): Promise<Consumer> {
+    const js = jetstream(this.options.nc);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        return await js.consumers.get(this.options.stream, this.options.consumer);
+      } catch (error) {
+        if (!isConsumerNotFound(error) && !isStreamNotFound(error) && !isAgentbusError(error)) {
+          if (attempt > 3) throw error;
+        }
+        if (attempt === 1 || attempt % 20 === 0) {
+          this.log.warn(
+            { stream: this.options.stream, consumer: this.options.consumer, err: describeError(error) },
+            `consumer ${this.options.stream}/${this.options.consumer} is not available; waiting (create it with \`agentbus streams apply\`)`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(3_000, 200 * attempt)));
+      }
+    }
+    throw new BusError('consumer-missing', `stopped before consumer ${this.options.stream}/${this.options.consumer} became available`);
+  }
+
+  private async consumeLoop(consumer: Consumer): Promise<void> {
+    const prefetch = Math.max(1, this.options.prefetch ?? this.concurrency * 2);
+    while (!this.stopping) {
+      try {
+        const messages = await consumer.consume({ max_messages: prefetch });
+        this.messages = messages;
+        this.readyFlag = true;
+        void this.watchStatus(messages);
+        for await (const m of messages) {
+          if (this.stopping) {
+            m.nak(); // buffered but not started: let another worker have it now
+            continue;
+          }
+          await this.slots.acquire();
+          const work = this.process(m).finally(() => {
+            this.slots.release();
+            this.inflight.delete(work);
+          });
+          this.inflight.add(work);
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        this.readyFlag = false;
+        this.log.error({ consumer: this.options.consumer, err: describeError(error) }, 'consumer stopped unexpectedly; restarting it');
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  private async watchStatus(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === 'heartbeats_missed' || status.type === 'consumer_not_found' || status.type === 'consumer_deleted' || status.type === 'stream_not_found') {
+        this.log.warn({ consumer: this.options.consumer, status }, `consumer status: ${status.type}`);
+      }
+    }
+  }
+
+  private deliveryOf(m: JsMsg): DeliveryInfo {
+    return {
+      stream: this.options.stream,
+      consumer: this.options.consumer,
+      streamSeq: m.info.streamSequence,
+      deliveryCount: m.info.deliveryCount,
+      maxDeliver: this.maxDeliver,
+      resent: Boolean(m.headers?.get(Headers.replayedFrom) || m.headers?.get(Headers.redrivenFrom)),
+    };
+  }
+
+  private async process(m: JsMsg): Promise<void> {
+    const delivery = this.deliveryOf(m);
+    const { registry } = this.options;
+    let envelope: EnvelopeOf<R, MessageTypeOf<R>>;
+    let handler: Handler<R, MessageTypeOf<R>> | undefined;
+    try {
+      const raw = decodeEnvelope(m.data);
+      const type = raw.type as MessageTypeOf<R>;
+      getDefinition(registry, type); // unknown types can never succeed
+      handler = this.options.handlers[type] as Handler<R, MessageTypeOf<R>> | undefined;
+      if (!handler) {
+        m.ack();
+        this.options.hooks?.onOutcome?.('ignored', type, delivery);
+        return;
+      }
+      envelope = { ...raw, type, data: validateData(registry, type, raw.data) } as EnvelopeOf<R, MessageTypeOf<R>>;
+    } catch (error) {
+      const reason = isMessageValidationError(error) ? (error.code as DeadLetterReason) : DeadLetterReasons.malformedJson;
+      this.log.warn({ consumer: this.options.consumer, seq: delivery.streamSeq, reason, err: describeError(error) }, 'invalid message: dead-lettering it');
+      await this.deadLetterAndTerm(m, delivery, reason, describeError(error), undefined);
+      return;
+    }
+
+    const { ledger } = this.options;
+    const log = this.log;
+    if (ledger && (delivery.deliveryCount > 1 || delivery.resent)) {
+      try {
+        if (await ledger.isDone(this.options.consumer, envelope.id)) {
+          m.ack();
+          log.info({ consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId }, 'already handled: skipping');
+          this.options.hooks?.onOutcome?.('skipped-duplicate', envelope.type, delivery);
+          return;
+        }
+      } catch (error) {
+        m.nak(1_000);
+        log.warn({ err: describeError(error) }, 'idempotency ledger unavailable; will retry');
+        this.options.hooks?.onOutcome?.('retry', envelope.type, delivery);
+        return;
+      }
+    }
+
+    const started = Date.now();
+    const keepAlive = setInterval(() => m.working(), Math.max(500, Math.floor(this.ackWaitMs / 3)));
+    const publisher = this.options.publisher;
+    const ctx: HandlerContext<R> = {
+      delivery,
+      publish: (type, data, options = {}) => publisher.publish(type, data, { ...options, causedBy: envelope }),
+      step: (name, fn) => (ledger ? ledger.step(this.options.consumer, envelope.id, name, fn) : Promise.resolve(fn())),
+      working: () => m.working(),
+      signal: this.abort.signal,
+      log,
+    };
+    try {
+      await this.options.hooks?.onStart?.(envelope, delivery);
+      await handler(envelope, ctx);
+      if (ledger) await ledger.markDone(this.options.consumer, envelope.id);
+      m.ack();
+      await this.options.hooks?.onFinish?.(envelope, delivery, { ok: true, ms: Date.now() - started });
+      this.options.hooks?.onOutcome?.('acked', envelope.type, delivery);
+    } catch (error) {
+      const retryable = isAgentbusError(error) ? error.retryable : true;
+      const willRetry = retryable && delivery.deliveryCount < this.maxDeliver;
+      const ms = Date.now() - started;
+      await Promise.resolve(this.options.hooks?.onFinish?.(envelope, delivery, { ok: false, ms, error, willRetry })).catch(() => {});
+      if (willRetry) {
+        const delays = this.options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+        const delay = delays[Math.min(delivery.deliveryCount - 1, delays.length - 1)] ?? 1_000;
+        log.warn({ consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, retryInMs: delay, err: describeError(error) }, `handler failed; retrying`);
+        m.nak(delay);
+        this.options.hooks?.onOutcome?.('retry', envelope.type, delivery);
+      } else {
+        const reason = retryable ? DeadLetterReasons.retriesExhausted : DeadLetterReasons.handlerFailed;
+        log.error({ consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, reason, err: describeError(error) }, 'handler failed for good; dead-lettering');
+        await this.deadLetterAndTerm(m, delivery, reason, describeError(error), envelope.type);
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async deadLetterAndTerm(m: JsMsg, delivery: DeliveryInfo, reason: DeadLetterReason, error: string, type: string | undefined): Promise<void> {
+    try {
+      await deadLetter(this.options.publisher, {
+        stream: delivery.stream,
+        seq: delivery.streamSeq,
+        subject: m.subject,
+        headers: m.headers,
+        data: m.data,
+        time: m.time,
+        consumer: delivery.consumer,
+        deliveries: delivery.deliveryCount,
+        reason,
+        error,
+      });
+      m.term(); // plain term: 2.9.10 ignores a term with a reason
+      this.options.hooks?.onOutcome?.('dead-lettered', type, delivery);
+    } catch (dlqError) {
+      this.log.error({ consumer: delivery.consumer, seq: delivery.streamSeq, err: describeError(dlqError) }, 'could not write the dead letter; leaving the message for redelivery');
+      m.nak(5_000);
+      this.options.hooks?.onOutcome?.('retry', type, delivery);
+    }
+  }
+
+  /**
+   * Safety net for a worker that died on the last delivery: the server announces the message
+   * (lazily, on the next pull) with a MAX_DELIVERIES advisory; fetch it by sequence and
+   * dead-letter it. The dedup id makes this a no-op when the handler path already did it.
+   */
+  private watchMaxDeliveries(): void {
+    const { stream, consumer, nc } = this.options;
+    this.advisory = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`, {
+      callback: (err, msg) => {
+        if (err) return;
+        void (async () => {
+          try {
+            const advisory = msg.json<{ stream_seq: number; deliveries: number }>();
+            const jsm = await jetstreamManager(nc, { checkAPI: false });
+            const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq });
+            if (!stored) {
+              this.log.error({ stream, seq: advisory.stream_seq }, 'max-deliveries advisory for a message no longer in its stream');
+              return;
+            }
+            await deadLetter(this.options.publisher, {
+              stream,
+              seq: stored.seq,
+              subject: stored.subject,
+              headers: stored.header,
+              data: stored.data,
+              time: stored.time,
+              consumer,
+              deliveries: advisory.deliveries,
+              reason: DeadLetterReasons.maxDeliveries,
+              error: `no worker finished delivery ${advisory.deliveries} of ${advisory.deliveries} (it crashed or exceeded ack_wait)`,
+            });
+            this.log.warn({ stream, consumer, seq: stored.seq }, 'dead-lettered a message whose last delivery was never finished');
+          } catch (error) {
+            this.log.error({ stream, consumer, err: describeError(error) }, 'could not dead-letter after a max-deliveries advisory');
+          }
+        })();
+      },
+    });
+  }
+
+  /**
+   * Stops pulling, lets running handlers finish (up to shutdownGraceMs) and returns. Buffered
+   * messages are nak'ed for immediate redelivery elsewhere; handlers still running after the
+   * grace period are abandoned to redelivery after ack_wait.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.readyFlag = false;
+    this.advisory?.unsubscribe();
+    this.messages?.stop();
+    const grace = this.options.shutdownGraceMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), grace)));
+    const result = await Promise.race([Promise.allSettled([...this.inflight]).then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      this.abort.abort();
+      this.log.warn({ consumer: this.options.consumer, running: this.inflight.size }, 'handlers still running at shutdown; they will be redelivered');
+    }
+    await this.loop?.catch(() => {});
+  }
+}
+

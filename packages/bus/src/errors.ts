@@ -1,0 +1,53 @@
+import { errors, RequestError } from '@nats-io/transport-node';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+
+/** Errors of the bus: each with a stable code and a hint. */
+export class BusError extends AgentbusError {
+  constructor(code: BusErrorCode, message: string, options: AgentbusErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+export const BusErrorCodes = {
+  payloadTooLarge: 'payload-too-large',
+  publishUnconfirmed: 'publish-unconfirmed',
+  streamMissing: 'stream-missing',
+  consumerMissing: 'consumer-missing',
+  notFound: 'not-found',
+} as const;
+export type BusErrorCode = (typeof BusErrorCodes)[keyof typeof BusErrorCodes];
+
+export function isBusError(error: unknown, code?: BusErrorCode): error is BusError {
+  return error instanceof BusError && (code === undefined || error.code === code);
+}
+
+/** A JetStream "no responders": no stream leader right now (election, restart) or no stream at all. */
+export function isNoResponders(error: unknown): boolean {
+  if (error instanceof RequestError && error.isNoResponders()) return true;
+  if (error instanceof errors.NoRespondersError) return true;
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause !== undefined && cause !== error && isNoResponders(cause);
+}
+
+/** Failures where the request may or may not have reached the server: retry with the same id. */
+export function isTransientNatsError(error: unknown): boolean {
+  if (error instanceof errors.TimeoutError) return true;
+  if (isNoResponders(error)) return true;
+  if (error instanceof errors.ConnectionError) return true;
+  if (error instanceof JetStreamApiError && error.status === 503) return true;
+  return false;
+}
+
+/** JetStream's "wrong last sequence" (10071): a create-only key or expected sequence already taken. */
+export function isWrongLastSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === 10071;
+}
+
+export function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === 10059;
+}
+
+export function isConsumerNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === 10014;
+}

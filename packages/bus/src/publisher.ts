@@ -1,0 +1,197 @@
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import {
+  createEnvelope,
+  describeError,
+  getDefinition,
+  streamForSubject,
+  type DataInput,
+  type Envelope,
+  type EnvelopeMeta,
+  type MessageTypeOf,
+  type Registry,
+} from '@agentbus/contracts';
+import { BusError, isStreamNotFound, isTransientNatsError } from './errors.ts';
+import { Headers } from './headers.ts';
+
+export interface PublishResult {
+  id: string;
+  type: string;
+  subject: string;
+  stream: string;
+  seq: number;
+  /** True when the stream already held a message with this id (inside its duplicate window). */
+  duplicate: boolean;
+}
+
+export interface PublishOptions extends Omit<EnvelopeMeta, 'source'> {
+  /** Extra headers (provenance, tracing). */
+  headers?: Record<string, string>;
+}
+
+export interface RawPublish {
+  subject: string;
+  body: Uint8Array;
+  /** The dedup id (Nats-Msg-Id). Required: every agentbus publish is retry-safe. */
+  msgId: string;
+  headers?: Record<string, string>;
+}
+
+export interface PublisherOptions<R extends Registry> {
+  registry: R;
+  /** The sending agent's name: the envelope's `source`. */
+  source: string;
+  /** Time-out of one publish attempt. Default 5 s. */
+  attemptTimeoutMs?: number;
+  /**
+   * Give up after this long and report `publish-unconfirmed`. Default 60 s: well inside the
+   * streams' 2-minute duplicate window, so every retry is deduplicated by the server.
+   */
+  totalTimeoutMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Size of the headers block on the wire ("NATS/1.0\r\n", "Name: value\r\n"…, "\r\n"). */
+function headersSize(h: Record<string, string>): number {
+  let size = 12;
+  for (const [name, value] of Object.entries(h)) size += encoder.encode(name).length + encoder.encode(value).length + 4;
+  return size;
+}
+
+/**
+ * Publishes envelopes to JetStream. Contracts:
+ * - the envelope id is the `Nats-Msg-Id`, so a repeat inside the duplicate window is stored once
+ *   and reported as `duplicate: true`;
+ * - a time-out or "no responders" (leader election, restart) is retried with the same id until
+ *   `totalTimeoutMs`; a time-out does not mean "not stored", so the retry is what makes it safe;
+ * - data is validated against the registry before anything is sent; a message larger than the
+ *   target stream's max message size (or the server's max payload) is refused before sending.
+ */
+export class Publisher<R extends Registry> {
+  private readonly js: JetStreamClient;
+  private readonly limits = new Map<string, Promise<number>>();
+  private readonly attemptTimeoutMs: number;
+  private readonly totalTimeoutMs: number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: PublisherOptions<R>,
+  ) {
+    this.js = jetstream(nc, { timeout: options.attemptTimeoutMs ?? 5_000 });
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000;
+    this.totalTimeoutMs = options.totalTimeoutMs ?? 60_000;
+  }
+
+  get source(): string {
+    return this.options.source;
+  }
+
+  /** Validates `data` for `type`, wraps it in an envelope and publishes it. */
+  async publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: PublishOptions = {}): Promise<PublishResult> {
+    const envelope = createEnvelope(this.options.registry, type, data, { ...options, source: this.options.source });
+    return this.publishEnvelope(envelope, options.headers);
+  }
+
+  /** Publishes an envelope built (and validated) elsewhere, e.g. by createEnvelope. */
+  async publishEnvelope(envelope: Envelope, extraHeaders: Record<string, string> = {}): Promise<PublishResult> {
+    const definition = getDefinition(this.options.registry, envelope.type);
+    const h: Record<string, string> = {
+      [Headers.type]: envelope.type,
+      [Headers.source]: envelope.source,
+      [Headers.correlationId]: envelope.correlationId,
+      ...(envelope.causationId ? { [Headers.causationId]: envelope.causationId } : {}),
+      ...extraHeaders,
+    };
+    const ack = await this.publishRaw({ subject: definition.subject, body: encoder.encode(JSON.stringify(envelope)), msgId: envelope.id, headers: h });
+    return { ...ack, id: envelope.id, type: envelope.type, subject: definition.subject };
+  }
+
+  /** Publishes bytes as they are (dead letters, replays, redrives), with the same guarantees. */
+  async publishRaw(message: RawPublish): Promise<{ stream: string; seq: number; duplicate: boolean }> {
+    const allHeaders = { ...message.headers, [Headers.msgId]: message.msgId };
+    await this.checkSize(message.subject, message.body.length + headersSize(allHeaders));
+    const h: MsgHdrs = natsHeaders();
+    for (const [name, value] of Object.entries(message.headers ?? {})) h.set(name, value);
+    const started = Date.now();
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        const ack: PubAck = await this.js.publish(message.subject, message.body, { msgID: message.msgId, headers: h, timeout: this.attemptTimeoutMs });
+        return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+      } catch (error) {
+        if (!isTransientNatsError(error)) throw error;
+        const elapsed = Date.now() - started;
+        if (elapsed >= this.totalTimeoutMs) {
+          throw new BusError('publish-unconfirmed', `publish of ${message.msgId} to ${message.subject} was not confirmed after ${attempt} attempts in ${elapsed} ms: ${describeError(error)}`, {
+            cause: error,
+            retryable: true,
+            hint: 'it may still have been stored; publishing again with the same id is safe within the stream duplicate window (2 min). Check that the stream has a leader (`agentbus streams apply --dry-run`).',
+            details: { msgId: message.msgId, subject: message.subject, attempts: attempt },
+          });
+        }
+        if (attempt === 1) await this.checkStreamExists(message.subject);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** Math.min(attempt - 1, 5))));
+      }
+    }
+  }
+
+  private async checkSize(subject: string, size: number): Promise<void> {
+    const serverMax = this.nc.info?.max_payload ?? 1024 * 1024;
+    let streamMax = -1;
+    let stream: string | undefined;
+    try {
+      stream = streamForSubject(subject);
+      streamMax = await this.streamMaxMsgSize(stream);
+    } catch (error) {
+      if (error instanceof BusError) throw error;
+      // Not an agentbus subject, or stream info unavailable right now: the server limit still applies.
+    }
+    const limit = streamMax > 0 ? Math.min(streamMax, serverMax) : serverMax;
+    if (size > limit) {
+      throw new BusError('payload-too-large', `message to ${subject} is ${size} bytes, over the ${limit}-byte limit of ${streamMax > 0 && streamMax <= serverMax ? `stream ${stream}` : 'the NATS server'}; nothing was sent`, {
+        hint: 'keep large content in shared state (agentbus state put) and send its path in the message',
+        details: { subject, size, limit },
+      });
+    }
+  }
+
+  private streamMaxMsgSize(stream: string): Promise<number> {
+    let pending = this.limits.get(stream);
+    if (!pending) {
+      pending = (async () => {
+        const jsm = await jetstreamManager(this.nc, { checkAPI: false });
+        try {
+          return (await jsm.streams.info(stream)).config.max_msg_size ?? -1;
+        } catch (error) {
+          if (isStreamNotFound(error)) throw streamMissing(stream);
+          throw error;
+        }
+      })();
+      pending.catch(() => this.limits.delete(stream));
+      this.limits.set(stream, pending);
+    }
+    return pending;
+  }
+
+  private async checkStreamExists(subject: string): Promise<void> {
+    let stream: string;
+    try {
+      stream = streamForSubject(subject);
+    } catch {
+      return;
+    }
+    this.limits.delete(stream);
+    await this.streamMaxMsgSize(stream).catch((error: unknown) => {
+      if (error instanceof BusError) throw error;
+    });
+  }
+}
+
+export function streamMissing(stream: string): BusError {
+  return new BusError('stream-missing', `stream ${stream} does not exist`, {
+    hint: 'create the streams with `agentbus streams apply` (services never create streams)',
+    details: { stream },
+  });
+}

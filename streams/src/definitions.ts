@@ -1,0 +1,142 @@
+import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
+import { LEDGER_BUCKET } from '@agentbus/bus';
+
+/**
+ * The topology of agentbus as data: streams, durable consumers and KV buckets. Applied by
+ * `agentbus streams apply` (idempotent); services only bind to what is declared here.
+ * Values are seed 002's: limits retention, 72 h, 5 GB, 1 MiB messages, file storage, discard
+ * old, 2-minute duplicate window; consumers max_deliver 5, ack_wait 60 s.
+ */
+
+const HOUR_MS = 3_600_000;
+
+export interface StreamDefinition {
+  name: StreamName | string;
+  description: string;
+  subjects: string[];
+  maxAgeMs: number;
+  maxBytes: number;
+  maxMsgSize: number;
+  duplicateWindowMs: number;
+}
+
+export interface ConsumerDefinition {
+  stream: string;
+  /** Durable name; also the `<consumer>` of its dead-letter subject `dlq.<stream>.<consumer>`. */
+  durable: string;
+  /** The service that runs this consumer. */
+  service: string;
+  description: string;
+  /** One subject filter (nats-server 2.9 allows one per consumer). */
+  filterSubject: string;
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** Cap on un-acked messages in flight; delivery pauses at the cap. */
+  maxAckPending: number;
+  /** Redelivery delays after handler errors (nak with delay), by attempt; the last repeats. */
+  retryDelaysMs: number[];
+}
+
+export interface BucketDefinition {
+  bucket: string;
+  description: string;
+  /** Values kept per key (1 for create-only keys). */
+  history: number;
+  /** 0 = keep forever. */
+  maxAgeMs: number;
+  maxValueSize: number;
+}
+
+export interface Topology {
+  /** 1 on a single node, 3 on a cluster. */
+  replicas: number;
+  streams: StreamDefinition[];
+  consumers: ConsumerDefinition[];
+  buckets: BucketDefinition[];
+}
+
+const streamDefaults = {
+  maxAgeMs: 72 * HOUR_MS,
+  maxBytes: 5 * 1024 ** 3,
+  maxMsgSize: 1024 * 1024,
+  duplicateWindowMs: 2 * 60_000,
+};
+
+export const consumerDefaults = {
+  ackWaitMs: 60_000,
+  maxDeliver: 5,
+  maxAckPending: 1_000,
+  retryDelaysMs: [1_000, 5_000, 15_000, 30_000],
+};
+
+export const agentbusStreams: StreamDefinition[] = [
+  {
+    name: StreamNames.tasks,
+    description: 'Tasks for agents: agents.<agent>.tasks.<verb> and agents.<agent>.inbox',
+    subjects: StreamSubjects.AGENT_TASKS,
+    ...streamDefaults,
+  },
+  {
+    name: StreamNames.events,
+    description: 'Facts that happened: events.<domain>.<what>; the flight recorder of every incident',
+    subjects: StreamSubjects.AGENT_EVENTS,
+    ...streamDefaults,
+  },
+  {
+    name: StreamNames.dlq,
+    description: 'Dead letters: dlq.<stream>.<consumer>, the original body with the failure in headers',
+    subjects: StreamSubjects.AGENT_DLQ,
+    ...streamDefaults,
+  },
+];
+
+function consumer(definition: Omit<ConsumerDefinition, keyof typeof consumerDefaults> & Partial<typeof consumerDefaults>): ConsumerDefinition {
+  return { ...consumerDefaults, ...definition };
+}
+
+/** Each agentbus service's durable consumers. */
+export const agentbusConsumers: ConsumerDefinition[] = [
+  consumer({ stream: StreamNames.tasks, durable: 'deployer', service: 'deployer', description: 'deploy tasks', filterSubject: 'agents.deployer.tasks.>' }),
+  consumer({ stream: StreamNames.events, durable: 'health-monitor', service: 'health-monitor', description: 'deployments to verify', filterSubject: 'events.deploy.>' }),
+  consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'health verdicts to act on', filterSubject: 'events.health.>' }),
+  consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
+  consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
+  consumer({ stream: StreamNames.tasks, durable: 'notifier-deliveries', service: 'notifier', description: 'outgoing webhook deliveries (retried through the bus)', filterSubject: 'agents.notifier.tasks.>' }),
+];
+
+export const agentbusBuckets: BucketDefinition[] = [
+  {
+    bucket: LEDGER_BUCKET,
+    description: 'Idempotency ledger: done.<consumer>.<message id> and step.<consumer>.<message id>.<step>',
+    history: 1,
+    maxAgeMs: 7 * 24 * HOUR_MS, // longer than the streams keep messages, so a replay always finds its record
+    maxValueSize: 64 * 1024,
+  },
+];
+
+export interface TopologyOptions {
+  replicas: number;
+  /** Added to (or replacing, by name) the built-in definitions. */
+  streams?: StreamDefinition[];
+  consumers?: ConsumerDefinition[];
+  buckets?: BucketDefinition[];
+}
+
+function mergeBy<T>(base: T[], extra: T[] | undefined, key: (item: T) => string): T[] {
+  const map = new Map(base.map((item) => [key(item), item]));
+  for (const item of extra ?? []) map.set(key(item), item);
+  return [...map.values()];
+}
+
+export function agentbusTopology(options: TopologyOptions): Topology {
+  return {
+    replicas: options.replicas,
+    streams: mergeBy(agentbusStreams, options.streams, (s) => s.name),
+    consumers: mergeBy(agentbusConsumers, options.consumers, (c) => `${c.stream}/${c.durable}`),
+    buckets: mergeBy(agentbusBuckets, options.buckets, (b) => b.bucket),
+  };
+}
+
+export function findConsumer(topology: Topology, durable: string): ConsumerDefinition | undefined {
+  return topology.consumers.find((c) => c.durable === durable);
+}

@@ -1,0 +1,14 @@
+export {
+  agentbusTopology,
+  agentbusStreams,
+  agentbusConsumers,
+  agentbusBuckets,
+  consumerDefaults,
+  findConsumer,
+  type Topology,
+  type TopologyOptions,
+  type StreamDefinition,
+  type ConsumerDefinition,
+  type BucketDefinition,
+} from './definitions.ts';
+export { applyTopology, detectReplicas, streamConfig, consumerConfig, ChangeActions, type ApplyReport, type Change, type ChangeAction } from './apply.ts';
