@@ -1,0 +1,250 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { AgentbusError } from '@agentbus/contracts';
+import { Headers, listDeadLetters, readStream, republish, redriveDeadLetter, getDeadLetter } from '@agentbus/bus';
+import { waitFor } from '@agentbus/testkit';
+import { busFixture, testConsumer } from './fixture.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a poison message is delivered exactly max_deliver times and dead-lettered once with its reason', async () => {
+  const f = await busFixture([testConsumer('poison', { maxDeliver: 4 })]);
+  try {
+    const attempts: number[] = [];
+    await f.runner('poison', {
+      'worker.work': (_envelope, ctx) => {
+        attempts.push(ctx.delivery.deliveryCount);
+        throw new Error('boom: the handler always fails');
+      },
+    });
+    const sent = await f.publisher.publish('worker.work', { n: 7 });
+    const letters = await waitFor('the dead letter', async () => {
+      const all = await listDeadLetters(f.nc);
+      return all.length > 0 ? all : undefined;
+    });
+    await sleep(500); // anything extra would show up now
+    assert.deepEqual(attempts, [1, 2, 3, 4]);
+    const after = await listDeadLetters(f.nc);
+    assert.equal(after.length, 1, 'exactly one dead letter');
+    const letter = letters[0]!;
+    assert.equal(letter.reason, 'retries-exhausted');
+    assert.match(letter.error, /boom: the handler always fails/);
+    assert.equal(letter.deliveries, 4);
+    assert.equal(letter.consumer, 'poison');
+    assert.equal(letter.original.stream, 'AGENT_TASKS');
+    assert.equal(letter.original.seq, sent.seq);
+    assert.equal(letter.original.subject, 'agents.worker.tasks.work');
+    assert.equal(letter.original.msgId, sent.id);
+    assert.equal(letter.type, 'worker.work');
+    assert.equal(JSON.parse(new TextDecoder().decode(letter.data)).data.n, 7, 'the original body is kept');
+    const info = await (await jetstreamManager(f.nc)).consumers.info('AGENT_TASKS', 'poison');
+    assert.equal(info.num_ack_pending, 0);
+    assert.equal(info.num_pending, 0);
+  } finally {
+    await f.close();
+  }
+});
+
+test('a non-retryable handler error is dead-lettered after one delivery', async () => {
+  const f = await busFixture([testConsumer('permanent')]);
+  try {
+    let calls = 0;
+    await f.runner('permanent', {
+      'worker.work': () => {
+        calls++;
+        throw new AgentbusError('service-unknown', 'no such service', { retryable: false });
+      },
+    });
+    await f.publisher.publish('worker.work', { n: 1 });
+    const [letter] = await waitFor('dead letter', async () => ((await listDeadLetters(f.nc)).length ? listDeadLetters(f.nc) : undefined));
+    assert.equal(calls, 1);
+    assert.equal(letter!.reason, 'handler-failed');
+    assert.equal(letter!.deliveries, 1);
+  } finally {
+    await f.close();
+  }
+});
+
+test('schema-invalid and malformed messages on the wire are dead-lettered after one delivery; the consumer goes on', async () => {
+  const f = await busFixture([testConsumer('strict')]);
+  try {
+    const handled: number[] = [];
+    await f.runner('strict', { 'worker.work': (e) => void handled.push(e.data.n) });
+    const js = jetstream(f.nc);
+    const bad = { id: 'bad-1', type: 'worker.work', source: 'raw', time: new Date().toISOString(), correlationId: 'c1', data: { n: 'not a number' } };
+    await js.publish('agents.worker.tasks.work', JSON.stringify(bad), { msgID: 'bad-1' });
+    await js.publish('agents.worker.tasks.work', '{"this is": not json', { msgID: 'bad-2' });
+    await js.publish('agents.worker.tasks.work', JSON.stringify({ ...bad, id: 'bad-3', type: 'worker.unknown', data: {} }), { msgID: 'bad-3' });
+    await f.publisher.publish('worker.work', { n: 42 });
+    await waitFor('three dead letters and one handled message', async () => (await listDeadLetters(f.nc)).length === 3 && handled.length === 1);
+    const letters = await listDeadLetters(f.nc);
+    assert.deepEqual(letters.map((l) => l.reason), ['invalid-data', 'malformed-json', 'unknown-type']);
+    assert.match(letters[0]!.error, /data\.n: /);
+    assert.ok(letters.every((l) => l.deliveries === 1));
+    assert.equal(new TextDecoder().decode(letters[1]!.data), '{"this is": not json', 'malformed bytes are kept as they were');
+    assert.deepEqual(handled, [42]);
+  } finally {
+    await f.close();
+  }
+});
+
+test('types without a handler on this consumer are acknowledged and ignored, not dead-lettered', async () => {
+  const f = await busFixture([testConsumer('events-watch', { stream: 'AGENT_EVENTS', filterSubject: 'events.>' })]);
+  try {
+    const seen: string[] = [];
+    await f.runner('events-watch', { 'work.done': (e) => void seen.push(e.type) });
+    await f.publisher.publish('work.noted', { text: 'nobody here handles this' });
+    await f.publisher.publish('work.done', { n: 1 });
+    await waitFor('handled', () => seen.length === 1);
+    await waitFor('all acknowledged', async () => {
+      const info = await (await jetstreamManager(f.nc)).consumers.info('AGENT_EVENTS', 'events-watch');
+      return info.ack_floor.stream_seq === 2 && info.num_ack_pending === 0;
+    });
+    assert.deepEqual(seen, ['work.done']);
+    assert.equal((await listDeadLetters(f.nc)).length, 0);
+  } finally {
+    await f.close();
+  }
+});
+
+test('long handlers send in-progress acks and are not redelivered while they work', async () => {
+  const f = await busFixture([testConsumer('slow', { ackWaitMs: 1_000 })]);
+  try {
+    let calls = 0;
+    await f.runner('slow', {
+      'worker.work': async () => {
+        calls++;
+        await sleep(3_500);
+      },
+    });
+    await f.publisher.publish('worker.work', { n: 1 });
+    await waitFor('handler done', async () => (await (await jetstreamManager(f.nc)).consumers.info('AGENT_TASKS', 'slow')).ack_floor.stream_seq === 1, 10_000);
+    assert.equal(calls, 1, 'a 3.5 s handler with a 1 s ack_wait ran once');
+  } finally {
+    await f.close();
+  }
+});
+
+test('replay --republish of handled messages repeats no side effect; a new consumer handles them', async () => {
+  const f = await busFixture([testConsumer('first'), testConsumer('late')]);
+  try {
+    const effects: number[] = [];
+    await f.runner('first', { 'worker.work': async (e, ctx) => void (await ctx.step('effect', () => effects.push(e.data.n))) });
+    for (const n of [1, 2, 3]) await f.publisher.publish('worker.work', { n });
+    await waitFor('three handled', () => effects.length === 3);
+
+    const stored = [];
+    for await (const m of readStream(f.nc, { stream: 'AGENT_TASKS', fromSeq: 1 })) stored.push(m);
+    for (const m of stored) {
+      const result = await republish(f.publisher, m);
+      assert.equal(result.duplicate, false);
+    }
+    const again = await republish(f.publisher, stored[0]!);
+    assert.equal(again.duplicate, true, 'the same replay twice inside the window is sent once');
+    const resent = [];
+    for await (const m of readStream(f.nc, { stream: 'AGENT_TASKS', fromSeq: 4 })) resent.push(m);
+    assert.deepEqual(resent.map((m) => m.headers[Headers.replayedFrom]), ['AGENT_TASKS/1', 'AGENT_TASKS/2', 'AGENT_TASKS/3']);
+
+    await waitFor('replays acknowledged', async () => (await (await jetstreamManager(f.nc)).consumers.info('AGENT_TASKS', 'first')).ack_floor.stream_seq === 6);
+    assert.deepEqual(effects, [1, 2, 3], 'no side effect repeated');
+
+    const lateEffects: number[] = [];
+    await f.runner('late', { 'worker.work': async (e, ctx) => void (await ctx.step('effect', () => lateEffects.push(e.data.n))) });
+    await waitFor('late consumer caught up', async () => (await (await jetstreamManager(f.nc)).consumers.info('AGENT_TASKS', 'late')).ack_floor.stream_seq === 6);
+    assert.deepEqual(lateEffects, [1, 2, 3], 'a consumer that never saw them handles each message once');
+  } finally {
+    await f.close();
+  }
+});
+
+test('dlq redrive puts the message back on its subject, it is handled, and the dead letter is removed', async () => {
+  const f = await busFixture([testConsumer('flaky', { maxDeliver: 2 })]);
+  try {
+    let healthy = false;
+    const handled: number[] = [];
+    await f.runner('flaky', {
+      'worker.work': (e) => {
+        if (!healthy) throw new Error('downstream unavailable');
+        handled.push(e.data.n);
+      },
+    });
+    await f.publisher.publish('worker.work', { n: 5 });
+    const [letter] = await waitFor('dead letter', async () => ((await listDeadLetters(f.nc)).length ? listDeadLetters(f.nc) : undefined));
+    healthy = true;
+    const shown = await getDeadLetter(f.nc, letter!.seq);
+    assert.equal(shown.error, 'downstream unavailable');
+    const result = await redriveDeadLetter(f.nc, f.publisher, shown);
+    assert.equal(result.subject, 'agents.worker.tasks.work');
+    await waitFor('handled after redrive', () => handled.length === 1);
+    assert.deepEqual(handled, [5]);
+    assert.equal((await listDeadLetters(f.nc)).length, 0);
+  } finally {
+    await f.close();
+  }
+});
+
+test('the max-deliveries advisory dead-letters a message whose worker never finished its last delivery', async () => {
+  const f = await busFixture([testConsumer('crashy', { maxDeliver: 2, ackWaitMs: 1_000 })]);
+  try {
+    const sent = await f.publisher.publish('worker.work', { n: 9 });
+    // A worker that takes the message and dies (never acks), twice: the raw client stands in for it.
+    const c = await jetstream(f.nc).consumers.get('AGENT_TASKS', 'crashy');
+    for (let i = 0; i < 2; i++) {
+      const m = await c.next({ expires: 3_000 });
+      assert.ok(m, `delivery ${i + 1}`);
+    }
+    // Now a healthy runner pulls; the server emits the advisory on that pull.
+    const handled: number[] = [];
+    await f.runner('crashy', { 'worker.work': (e) => void handled.push(e.data.n) });
+    const [letter] = await waitFor('dead letter from the advisory', async () => ((await listDeadLetters(f.nc)).length ? listDeadLetters(f.nc) : undefined), 10_000);
+    assert.equal(letter!.reason, 'max-deliveries');
+    assert.equal(letter!.original.seq, sent.seq);
+    assert.equal(letter!.deliveries, 2);
+    assert.deepEqual(handled, [], 'the exhausted message is not delivered again');
+  } finally {
+    await f.close();
+  }
+});
+
+test('stop() drains: the running handler finishes and is acknowledged; nothing is lost', async () => {
+  const f = await busFixture([testConsumer('drain')]);
+  try {
+    const done: number[] = [];
+    let started!: () => void;
+    const inHandler = new Promise<void>((resolve) => (started = resolve));
+    const runner = await f.runner('drain', {
+      'worker.work': async (e) => {
+        started();
+        await sleep(500);
+        done.push(e.data.n);
+      },
+    });
+    await f.publisher.publish('worker.work', { n: 1 });
+    await inHandler;
+    await runner.stop();
+    assert.deepEqual(done, [1]);
+    const info = await (await jetstreamManager(f.nc)).consumers.info('AGENT_TASKS', 'drain');
+    assert.equal(info.ack_floor.stream_seq, 1);
+  } finally {
+    await f.close();
+  }
+});
+
+test('dead letters keep the original headers', async () => {
+  const f = await busFixture([testConsumer('headers', { maxDeliver: 1 })]);
+  try {
+    await f.runner('headers', { 'worker.work': () => Promise.reject(new Error('nope')) });
+    const h = headers();
+    h.set('Traceparent', '00-abc-def-01');
+    const js = jetstream(f.nc);
+    const body = JSON.stringify({ id: 'h-1', type: 'worker.work', source: 'raw', time: new Date().toISOString(), correlationId: 'c9', data: { n: 1 } });
+    await js.publish('agents.worker.tasks.work', body, { msgID: 'h-1', headers: h });
+    const [letter] = await waitFor('dead letter', async () => ((await listDeadLetters(f.nc)).length ? listDeadLetters(f.nc) : undefined));
+    assert.equal(letter!.headers['Traceparent'], '00-abc-def-01');
+    assert.equal(letter!.original.msgId, 'h-1');
+  } finally {
+    await f.close();
+  }
+});
