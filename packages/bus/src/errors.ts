@@ -15,6 +15,7 @@ export const BusErrorCodes = {
   streamMissing: 'stream-missing',
   consumerMissing: 'consumer-missing',
   notFound: 'not-found',
+  invalidFilter: 'invalid-filter',
 } as const;
 export type BusErrorCode = (typeof BusErrorCodes)[keyof typeof BusErrorCodes];
 

@@ -1,5 +1,5 @@
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, ReplayPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, ReplayPolicy } from '@nats-io/jetstream';
 import { BusError, isStreamNotFound } from './errors.ts';
 import { Headers, isPerPublishHeader } from './headers.ts';
 import type { Publisher, PublishResult } from './publisher.ts';
@@ -38,8 +38,11 @@ export function headersToRecord(h: MsgHdrs | undefined): Record<string, string> 
 export async function* readStream(nc: NatsConnection, options: ReadOptions): AsyncGenerator<StoredMessage> {
   const jsm = await jetstreamManager(nc);
   let last: number;
+  let subjects: string[];
   try {
-    last = (await jsm.streams.info(options.stream)).state.last_seq;
+    const info = await jsm.streams.info(options.stream);
+    last = info.state.last_seq;
+    subjects = info.config.subjects ?? [];
   } catch (error) {
     if (isStreamNotFound(error)) {
       throw new BusError('stream-missing', `stream ${options.stream} does not exist`, { hint: 'list streams with `agentbus streams apply --dry-run`; names are upper case (AGENT_TASKS, AGENT_EVENTS, AGENT_DLQ)' });
@@ -48,16 +51,26 @@ export async function* readStream(nc: NatsConnection, options: ReadOptions): Asy
   }
   const upper = Math.min(options.toSeq ?? last, last);
   if (options.fromSeq > upper) return;
-  const info = await jsm.consumers.add(options.stream, {
-    ack_policy: AckPolicy.None,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: Math.max(1, options.fromSeq),
-    replay_policy: ReplayPolicy.Instant,
-    mem_storage: true,
-    num_replicas: 1,
-    inactive_threshold: nanos(60_000),
-    ...(options.subject ? { filter_subject: options.subject } : {}),
-  });
+  let info;
+  try {
+    info = await jsm.consumers.add(options.stream, {
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, options.fromSeq),
+      replay_policy: ReplayPolicy.Instant,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(60_000),
+      ...(options.subject ? { filter_subject: options.subject } : {}),
+    });
+  } catch (error) {
+    if (options.subject && error instanceof JetStreamApiError && error.status === 400) {
+      throw new BusError('invalid-filter', `subject filter "${options.subject}" is not within the subjects of stream ${options.stream} (${subjects.join(', ')}): ${error.message}`, {
+        hint: `use a subject (wildcards allowed) under ${subjects.join(' or ')}`,
+      });
+    }
+    throw error;
+  }
   try {
     let remaining = info.num_pending;
     if (remaining === 0) return;

@@ -16,7 +16,7 @@ function startWorker(env: Record<string, string>): { child: ChildProcess; output
   const child = spawn(process.execPath, ['--import', 'tsx', workerScript], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const output: string[] = [];
   child.stdout!.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)));
-  return { child, output, waitFor: (line) => waitFor(`worker to print "${line}"`, () => output.includes(line), 20_000) };
+  return { child, output, waitFor: async (line) => void (await waitFor(`worker to print "${line}"`, () => output.includes(line), 20_000)) };
 }
 
 test('a handler process killed mid-handler (SIGKILL) gets the message redelivered; its side effect happens exactly once', async () => {

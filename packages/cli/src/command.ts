@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError } from '@agentbus/contracts';
@@ -77,11 +78,24 @@ export function parseInteger(value: string, name: string, min = 0): number {
   return Number(value);
 }
 
-/** Parses a --data style JSON argument, naming the flag and the position of a syntax error. */
+/**
+ * Parses a --data style JSON argument: the JSON itself, `@path` for a file, or `-` for stdin
+ * (command lines are limited to about 128 KiB per argument). Errors name the flag and the
+ * position of a syntax error.
+ */
 export function parseJsonOption(value: string, name: string): unknown {
+  let text = value;
+  if (value === '-' || value.startsWith('@')) {
+    const source = value === '-' ? 0 : value.slice(1);
+    try {
+      text = readFileSync(source, 'utf8');
+    } catch (error) {
+      throw new UsageError(`${name} ${value}: cannot read ${value === '-' ? 'standard input' : source}: ${(error as Error).message}`);
+    }
+  }
   try {
-    return JSON.parse(value);
+    return JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`${name} is not valid JSON: ${(error as Error).message}`, `quote it for the shell, e.g. ${name} '{"service":"api"}'`);
+    throw new UsageError(`${name} is not valid JSON: ${(error as Error).message}`, `quote it for the shell, e.g. ${name} '{"service":"api"}', or pass a file with ${name} @file.json`);
   }
 }

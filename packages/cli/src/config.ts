@@ -32,7 +32,9 @@ export interface CliConfig {
 }
 
 export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
-  const parsed = cliEnvSchema.safeParse(env);
+  // An empty variable (NATS_URL=) means unset, as in most tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = cliEnvSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
     throw new AgentbusError('config-invalid', `invalid environment: ${problems}`, { hint: 'fix or unset the named variables (see the configuration table in README.md)' });

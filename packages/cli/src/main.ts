@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { AgentbusError, describeError, isAgentbusError } from '@agentbus/contracts';
 import { connectNats } from '@agentbus/bus';
 import { loadCliConfig, type CliConfig } from './config.ts';
@@ -53,10 +54,12 @@ function makeOutput(json: boolean): Output {
 
 function reportError(error: unknown, json: boolean, command?: Command): number {
   const usage = error instanceof UsageError;
-  const known = isAgentbusError(error);
-  const payload = known
+  const known = isAgentbusError(error) || error instanceof JetStreamApiError;
+  const payload = isAgentbusError(error)
     ? error.toJSON()
-    : { code: 'internal', message: describeError(error), hint: 'this is a bug in agentbus; please report it with the command you ran' };
+    : error instanceof JetStreamApiError
+      ? { code: `jetstream-${error.code}`, message: `the NATS server refused the request: ${error.message} (JetStream error ${error.code})`, hint: 'check the arguments against the stream and consumer names (`agentbus streams apply --dry-run` lists them)' }
+      : { code: 'internal', message: describeError(error), hint: 'this is a bug in agentbus; please report it with the command you ran' };
   if (json) {
     process.stdout.write(`${JSON.stringify({ error: payload })}\n`);
   } else {

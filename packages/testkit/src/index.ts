@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { NatsCluster, NatsServer } from '@agentbus/local-nats';
 
@@ -51,4 +53,41 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** The agentbus command, as a user runs it. */
+export const AGENTBUS_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'bin', 'agentbus.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON lines (for --json). */
+  json<T = Record<string, unknown>>(): T[];
+}
+
+/** Runs `agentbus <args>` in a child process and collects its output. */
+export function runCli(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AGENTBUS_BIN, ...args], {
+      cwd: options.cwd ?? tempDir('agentbus-cli-'),
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout,
+        stderr,
+        json: <T>() => stdout.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as T),
+      });
+    });
+  });
 }

@@ -1,4 +1,8 @@
 import type { Command } from '../command.ts';
+import { streamsApply } from './streams.ts';
+import { publish, types } from './publish.ts';
+import { replay } from './replay.ts';
+import { dlqList, dlqShow, dlqRedrive } from './dlq.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [];
+export const commands: Command[] = [streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive];

@@ -8,7 +8,8 @@ export const deployTask = defineMessage({
   kind: 'task',
   subject: taskSubject('deployer', 'deploy'),
   description: 'Merge `ref` into the service branch, push, verify the remote and run the deploy command.',
-  schema: z.object({
+  // Strict: a misspelt field in a hand-written task ("dryrun") is an error, not silently dropped.
+  schema: z.strictObject({
     service: serviceName,
     ref: gitRef,
     requestedBy: z.string().min(1).max(200),
