@@ -1,0 +1,327 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiCodes, JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import { backoff, BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot } from './backend.ts';
+import { parseDocumentPath, writeKeyOf, type DocumentPath } from './document-path.ts';
+import { decodeRecordBytes, encodeRecord, type VersionRecord } from './envelope.ts';
+import { StateBackendError, StateBucketMissingError, StateConflictError, StateIntegrityError } from './errors.ts';
+import { isPlainObject } from './normalize.ts';
+
+export const DEFAULT_STATE_BUCKET = 'agentbus_state';
+/** Largest value a key holds: a version record (data ≤ MAX_DATA_BYTES plus the envelope). */
+const MAX_VALUE_BYTES = 1024 * 1024;
+
+/** The KV bucket the nats-kv backend needs, as data, so `agentbus streams apply` can create it. */
+export interface StateBucketConfig {
+  bucket: string;
+  options: Partial<KvOptions>;
+}
+
+export function stateBucketConfig(options: { bucket?: string; replicas?: number } = {}): StateBucketConfig {
+  return {
+    bucket: options.bucket ?? DEFAULT_STATE_BUCKET,
+    options: {
+      description: 'agentbus versioned state: one create-only key per document version, plus head pointers and writeId/document indexes',
+      // Version keys are never rewritten, so one revision per key is all there is to keep; the
+      // 64-revision KV history cap never applies to a document's history.
+      history: 1,
+      storage: StorageType.File,
+      replicas: options.replicas ?? 1,
+      maxValueSize: MAX_VALUE_BYTES,
+    },
+  };
+}
+
+/**
+ * Creates the bucket when it does not exist (idempotent; existing settings are left alone).
+ * Topology is normally applied by `agentbus streams apply`; this is for that code, tests, and the
+ * CLI when the bucket is missing.
+ */
+export async function ensureStateBucket(nc: NatsConnection, config: StateBucketConfig = stateBucketConfig()): Promise<{ created: boolean }> {
+  const jsm = await jetstreamManager(nc);
+  if (await streamExists(jsm, streamOf(config.bucket))) return { created: false };
+  await new Kvm(jetstream(nc)).create(config.bucket, config.options);
+  return { created: true };
+}
+
+export interface NatsKvBackendOptions {
+  nc: NatsConnection;
+  bucket?: string;
+}
+
+/**
+ * Key layout in the bucket (document `<c>/<id>`):
+ * - `<c>.<id>.v.<n>`   version n, created with "expected last subject sequence 0" and never
+ *                      touched again (not even deleted: a create after a delete would fall back to
+ *                      the compare-and-set update that is unsafe on replicated streams in 2.9);
+ * - `<c>.<id>.head`    a copy of the latest version, moved after the version is created;
+ * - `<c>.<id>.w.<k>`   writeId index: {number, hash} of the version a writeId wrote;
+ * - `_index.<c>.<id>`  one key per document, for listDocuments / verify --all.
+ */
+export async function openNatsKvBackend(options: NatsKvBackendOptions): Promise<StateBackend> {
+  const bucket = options.bucket ?? DEFAULT_STATE_BUCKET;
+  const js = jetstream(options.nc);
+  const jsm = await jetstreamManager(options.nc);
+  const exists = await streamExists(jsm, streamOf(bucket));
+  const info = exists ? await jsm.streams.info(streamOf(bucket)) : undefined;
+  const kv = await new Kvm(js).open(bucket, { allow_direct: info?.config.allow_direct ?? false });
+  return new NatsKvBackend(bucket, js, jsm, kv, exists);
+}
+
+function streamOf(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+async function streamExists(jsm: JetStreamManager, stream: string): Promise<boolean> {
+  try {
+    await jsm.streams.info(stream);
+    return true;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return false;
+    throw natsFailure('reading the state bucket', error);
+  }
+}
+
+function natsFailure(action: string, error: unknown): StateBackendError {
+  return new StateBackendError(BackendKinds.natsKv, action, error, 'check that NATS is reachable (NATS_URL) and runs with JetStream; the operation can be retried');
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+const keys = {
+  prefix: (path: DocumentPath) => `${path.collection}.${path.id}`,
+  head: (path: DocumentPath) => `${keys.prefix(path)}.head`,
+  version: (path: DocumentPath, number: number) => `${keys.prefix(path)}.v.${number}`,
+  versions: (path: DocumentPath) => `${keys.prefix(path)}.v.*`,
+  write: (path: DocumentPath, writeKey: string) => `${keys.prefix(path)}.w.${writeKey}`,
+  index: (path: DocumentPath) => `_index.${path.collection}.${path.id}`,
+};
+
+type Entry = { state: 'missing' } | { state: 'deleted'; revision: number } | { state: 'present'; raw: unknown; revision: number };
+
+class NatsKvBackend implements StateBackend {
+  readonly kind = BackendKinds.natsKv;
+  readonly atomicHead = false;
+  readonly #bucket: string;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #kv: KV;
+  #exists: boolean;
+
+  constructor(bucket: string, js: JetStreamClient, jsm: JetStreamManager, kv: KV, exists: boolean) {
+    this.#bucket = bucket;
+    this.#js = js;
+    this.#jsm = jsm;
+    this.#kv = kv;
+    this.#exists = exists;
+  }
+
+  /** Reads on a bucket that does not exist yet see no documents; writes need it. */
+  async #bucketExists(): Promise<boolean> {
+    if (!this.#exists) this.#exists = await streamExists(this.#jsm, streamOf(this.#bucket));
+    return this.#exists;
+  }
+
+  async #get(key: string): Promise<Entry> {
+    let entry;
+    try {
+      entry = await this.#kv.get(key);
+    } catch (error) {
+      throw natsFailure(`reading ${key}`, error);
+    }
+    if (!entry) return { state: 'missing' };
+    if (entry.operation !== 'PUT') return { state: 'deleted', revision: entry.revision };
+    const raw = decodeRecordBytes(entry.value);
+    if (isPlainObject(raw)) raw.committedAt = entry.created.toISOString();
+    return { state: 'present', raw, revision: entry.revision };
+  }
+
+  /** Stores `value` under `key` only if the key never held anything. false: it already exists. */
+  async #createOnly(key: string, value: string): Promise<boolean> {
+    try {
+      await this.#js.publish(`$KV.${this.#bucket}.${key}`, value, { expect: { lastSubjectSequence: 0 } });
+      return true;
+    } catch (error) {
+      if (isWrongLastSequence(error)) return false;
+      throw natsFailure(`creating ${key}`, error);
+    }
+  }
+
+  async append(path: DocumentPath, request: AppendRequest): Promise<AppendResult> {
+    if (!(await this.#bucketExists())) throw new StateBucketMissingError(this.#bucket);
+    // The head is read before the writeId index: any version at or below the head has its index
+    // entry (the head only moves past versions whose entries exist), and versions above it are
+    // walked below, so a writeId that already wrote is always found.
+    const head = await this.#get(keys.head(path));
+    const headRecord = head.state === 'present' ? readableRecord(head.raw, path, 'the head') : undefined;
+    const earlier = await this.#versionOfWriteId(path, request);
+    if (earlier) {
+      await this.#advanceHead(path, earlier, head);
+      return { record: earlier, created: false, attempts: 0 };
+    }
+    if (!headRecord) await this.#createOnly(keys.index(path), JSON.stringify({ path: path.text }));
+
+    let latest = headRecord;
+    const walked: VersionRecord[] = [];
+    let attempts = 0;
+    let result: { record: VersionRecord; created: boolean } | undefined;
+    while (!result) {
+      if (latest && latest.envelope.writeId === request.writeId) {
+        result = { record: latest, created: false };
+        break;
+      }
+      const next = request.build(latest);
+      attempts += 1;
+      if (await this.#createOnly(keys.version(path, next.envelope.number), encodeRecord(next))) {
+        result = { record: next, created: true };
+        break;
+      }
+      if (attempts >= request.retry.maxAttempts) throw new StateConflictError(path.text, attempts);
+      const winner = await this.#get(keys.version(path, next.envelope.number));
+      if (winner.state === 'deleted') {
+        throw new StateIntegrityError(`version ${next.envelope.number} of ${path.text} has been deleted, so no version can follow it`, `nothing was written; run \`agentbus state verify ${path.text}\``, { path: path.text, number: next.envelope.number });
+      }
+      if (winner.state === 'present') {
+        const record = readableRecord(winner.raw, path, `version ${next.envelope.number}`);
+        walked.push(record);
+        latest = record;
+      }
+      // 'missing' right after a failed create: a replica that has not caught up; read again after the wait.
+      await backoff(request.retry, attempts);
+    }
+    await Promise.all([result.record, ...walked].map((record) => this.#indexWriteId(path, record)));
+    await this.#advanceHead(path, result.record, head);
+    return { ...result, attempts };
+  }
+
+  async #versionOfWriteId(path: DocumentPath, request: AppendRequest): Promise<VersionRecord | undefined> {
+    const entry = await this.#get(keys.write(path, request.writeKey));
+    if (entry.state !== 'present' || !isPlainObject(entry.raw) || typeof entry.raw.number !== 'number') return undefined;
+    const number = entry.raw.number;
+    const version = await this.#get(keys.version(path, number));
+    const record = version.state === 'present' ? readableRecord(version.raw, path, `version ${number}`) : undefined;
+    if (!record || record.envelope.writeId !== request.writeId) {
+      throw new StateIntegrityError(`the writeId index of ${path.text} points at version ${number}, which is not the version that writeId wrote`, `run \`agentbus state verify ${path.text}\``, { path: path.text, number });
+    }
+    return record;
+  }
+
+  async #indexWriteId(path: DocumentPath, record: VersionRecord): Promise<void> {
+    const value = JSON.stringify({ number: record.envelope.number, hash: record.envelope.hash });
+    await this.#createOnly(keys.write(path, writeKeyOf(path, record.envelope.writeId)), value);
+  }
+
+  /**
+   * Moves the head forward to `record`, never back. The compare-and-set only keeps the head fresh;
+   * correctness does not depend on it (on 2.9 replicated streams it can let a stale head through,
+   * which `latest` and the next write step over).
+   */
+  async #advanceHead(path: DocumentPath, record: VersionRecord, head: Entry): Promise<void> {
+    let current = head;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (current.state === 'present') {
+        const parsed = readableRecord(current.raw, path, 'the head');
+        if (parsed.envelope.number >= record.envelope.number) return;
+      }
+      try {
+        if (current.state === 'missing') {
+          if (await this.#createOnly(keys.head(path), encodeRecord(record))) return;
+        } else {
+          await this.#kv.update(keys.head(path), encodeRecord(record), current.revision);
+          return;
+        }
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw natsFailure(`moving the head of ${path.text}`, error);
+      }
+      current = await this.#get(keys.head(path));
+    }
+  }
+
+  async repairHead(path: DocumentPath, record: VersionRecord): Promise<void> {
+    try {
+      await this.#kv.put(keys.head(path), encodeRecord(record));
+    } catch (error) {
+      throw natsFailure(`rewriting the head of ${path.text}`, error);
+    }
+  }
+
+  async latest(path: DocumentPath): Promise<VersionRecord | undefined> {
+    if (!(await this.#bucketExists())) return undefined;
+    const head = await this.#get(keys.head(path));
+    let latest = head.state === 'present' ? readableRecord(head.raw, path, 'the head') : undefined;
+    // The versions are the truth: a writer may have stopped after creating a version and before
+    // moving the head, so look past it.
+    for (;;) {
+      const next = await this.#get(keys.version(path, (latest?.envelope.number ?? 0) + 1));
+      if (next.state !== 'present') return latest;
+      latest = readableRecord(next.raw, path, `version ${(latest?.envelope.number ?? 0) + 1}`);
+    }
+  }
+
+  async readHead(path: DocumentPath): Promise<unknown> {
+    if (!(await this.#bucketExists())) return undefined;
+    const head = await this.#get(keys.head(path));
+    return head.state === 'present' ? head.raw : undefined;
+  }
+
+  async readVersions(path: DocumentPath, numbers: readonly number[]): Promise<unknown[]> {
+    if (!(await this.#bucketExists())) return numbers.map(() => undefined);
+    const results: unknown[] = [];
+    for (let start = 0; start < numbers.length; start += 64) {
+      const chunk = numbers.slice(start, start + 64);
+      const entries = await Promise.all(chunk.map((number) => this.#get(keys.version(path, number))));
+      results.push(...entries.map((entry) => (entry.state === 'present' ? entry.raw : undefined)));
+    }
+    return results;
+  }
+
+  async *scanVersions(path: DocumentPath): AsyncIterable<StoredSlot> {
+    if (!(await this.#bucketExists())) return;
+    let entries;
+    try {
+      // One ordered consumer over `<c>.<id>.v.*`: each stored version arrives exactly once.
+      entries = await this.#kv.history({ key: keys.versions(path) });
+    } catch (error) {
+      throw natsFailure(`reading the versions of ${path.text}`, error);
+    }
+    const prefixLength = keys.version(path, 0).length - 1;
+    for await (const entry of entries) {
+      const number = Number(entry.key.slice(prefixLength));
+      if (!Number.isSafeInteger(number) || number < 1) continue;
+      if (entry.operation !== 'PUT') {
+        yield { number, raw: undefined, deleted: true };
+        continue;
+      }
+      const raw = decodeRecordBytes(entry.value);
+      if (isPlainObject(raw)) raw.committedAt = entry.created.toISOString();
+      yield { number, raw };
+    }
+  }
+
+  async listDocuments(): Promise<DocumentPath[]> {
+    if (!(await this.#bucketExists())) return [];
+    const found = new Map<string, DocumentPath>();
+    const add = (text: string) => {
+      try {
+        const path = parseDocumentPath(text);
+        found.set(path.text, path);
+      } catch {
+        // a key that is not a document of this layout (written by something else): not ours to list
+      }
+    };
+    try {
+      for await (const key of await this.#kv.keys('_index.*.*')) add(key.split('.').slice(1).join('/'));
+      // Heads too: a document whose index key was lost is still found once it has a head.
+      for await (const key of await this.#kv.keys('*.*.head')) if (!key.startsWith('_')) add(key.split('.').slice(0, 2).join('/'));
+    } catch (error) {
+      throw natsFailure('listing documents', error);
+    }
+    return [...found.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the caller.
+  }
+}
