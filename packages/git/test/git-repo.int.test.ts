@@ -1,0 +1,286 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GitRepo, isGitError, runGit, type GitErrorCode } from '@agentbus/git';
+import { gitFixture, identity } from './fixture.ts';
+
+function rejectsWith(code: GitErrorCode, pattern?: RegExp) {
+  return (error: unknown) => {
+    assert.ok(isGitError(error), `expected a GitError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (pattern) assert.match(error.message, pattern);
+    assert.ok(error.hint, 'every error says what to do next');
+    return true;
+  };
+}
+
+test('a deploy merges the ref as a --no-ff merge commit with trailers, pushes it, and the remote is verified at it', async () => {
+  const f = await gitFixture();
+  const before = await f.repo.headSha();
+  const feature = await f.featureBranch('feature/login', { 'app.txt': 'line 1\nline 2 changed\nline 3\nline 4\n' }, 'Add login');
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/login', { trailers: { 'Agentbus-Deployment': 'dep-1' } });
+  assert.equal(merge.created, true);
+  assert.equal(merge.previousHead, before);
+  assert.equal(merge.mergedCommit, feature);
+
+  const details = await f.repo.commitDetails(merge.mergeCommit);
+  assert.deepEqual(details.parents, [before, feature], 'a merge commit even though a fast-forward was possible');
+  assert.equal(details.isMerge, true);
+  assert.equal(details.subject, 'Merge feature/login into main');
+  assert.match(details.body, /^Agentbus-Deployment: dep-1$/m);
+  assert.equal(details.author.name, identity.name);
+  assert.deepEqual(details.files, [{ path: 'app.txt', added: 2, deleted: 1 }], 'numstat against the first parent');
+  assert.deepEqual(details.totals, { files: 1, added: 2, deleted: 1 });
+
+  const pushed = await f.repo.push();
+  assert.deepEqual(pushed, { remoteSha: merge.mergeCommit, status: 'pushed' });
+  assert.equal(await f.repo.remoteBranchSha(), merge.mergeCommit);
+  assert.equal(await f.git(f.origin, ['rev-parse', 'refs/heads/main']), merge.mergeCommit);
+
+  const again = await f.repo.mergeRef('feature/login');
+  assert.deepEqual(again, { ...merge, created: false }, 'a redelivered deploy finds its merge and merges nothing');
+  assert.equal((await f.repo.push()).status, 'up-to-date');
+  assert.equal(await f.repo.headSha(), merge.mergeCommit);
+});
+
+test('refs from a message are validated before git sees them; unknown refs and dirty trees are refused', async () => {
+  const f = await gitFixture();
+  await f.repo.fetch();
+  for (const ref of ['--upload-pack=touch pwned', '-b', 'a..b', 'feat ure', 'x:y', 'refs/heads/@{1}', 'a.lock', 'trailing/']) {
+    await assert.rejects(f.repo.mergeRef(ref), rejectsWith('invalid-argument'), ref);
+  }
+  await assert.rejects(f.repo.mergeRef('feature/missing'), rejectsWith('unknown-ref', /not a branch of origin/));
+  await assert.rejects(f.repo.verifyRemoteSha('HEAD'), rejectsWith('invalid-argument', /full 40-character/));
+
+  await f.featureBranch('feature/x', { 'x.txt': 'x\n' });
+  await f.repo.fetch();
+  writeFileSync(join(f.repo.path, 'app.txt'), 'edited in production\n');
+  const head = await f.repo.headSha();
+  await assert.rejects(f.repo.mergeRef('feature/x'), rejectsWith('dirty-worktree', /app\.txt/));
+  assert.equal(await f.repo.headSha(), head);
+});
+
+test('a merge conflict is aborted: the clone is clean and at the same commit, and the error names the file', async () => {
+  const f = await gitFixture();
+  await f.featureBranch('feature/a', { 'app.txt': 'line 1\nA\nline 3\n' });
+  await f.repo.fetch();
+  await f.repo.mergeRef('feature/a');
+  await f.repo.push();
+  await f.dev(['fetch', '--quiet', 'origin']);
+  await f.dev(['checkout', '--quiet', '-B', 'feature/b', 'origin/main~1']);
+  writeFileSync(join(f.dir, 'dev', 'app.txt'), 'line 1\nB\nline 3\n');
+  await f.dev(['commit', '--quiet', '-am', 'B']);
+  await f.dev(['push', '--quiet', 'origin', 'feature/b']);
+  await f.repo.fetch();
+  const head = await f.repo.headSha();
+  await assert.rejects(f.repo.mergeRef('feature/b'), rejectsWith('merge-conflict', /app\.txt/));
+  assert.equal(await f.repo.headSha(), head);
+  assert.equal(await f.repo.isClean(), true);
+  assert.equal(readFileSync(join(f.repo.path, 'app.txt'), 'utf8'), 'line 1\nA\nline 3\n');
+});
+
+test('a push the remote rejects (pre-receive hook) throws push-rejected with the hook output; the unpushed merge can be dropped', async () => {
+  const f = await gitFixture();
+  const before = await f.repo.headSha();
+  await f.featureBranch('feature/rejected', { 'r.txt': 'r\n' });
+  f.originHook('pre-receive', 'echo "main is frozen for the release" >&2\nexit 1');
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/rejected');
+  await assert.rejects(f.repo.push(), (error) => {
+    rejectsWith('push-rejected', /pre-receive hook declined/)(error);
+    assert.ok(isGitError(error));
+    assert.deepEqual(error.details.remoteOutput, ['main is frozen for the release']);
+    assert.equal(error.retryable, false);
+    return true;
+  });
+  assert.equal(await f.repo.remoteBranchSha(), before);
+  assert.equal((await f.repo.fastForwardToRemote()).status, 'ahead');
+  assert.deepEqual(await f.repo.dropUnpushedCommits(), [merge.mergeCommit]);
+  assert.equal(await f.repo.headSha(), before);
+  assert.equal(await f.repo.isClean(), true);
+  assert.equal((await f.repo.fastForwardToRemote()).status, 'up-to-date');
+});
+
+test('git push exits 0 but the remote did not move: verifyRemoteSha catches it (a hook that drops the update, a pushurl to elsewhere)', async () => {
+  const f = await gitFixture();
+  const before = await f.repo.headSha();
+  await f.featureBranch('feature/lost', { 'lost.txt': 'lost\n' });
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/lost');
+
+  // The server accepts the push, says ok, then puts the branch back (a gatekeeper bot, a failed replication).
+  f.originHook('post-receive', 'while read old new ref; do git update-ref "$ref" "$old"; done');
+  const raw = await runGit(['push', '--porcelain', 'origin', 'refs/heads/main:refs/heads/main'], { cwd: f.repo.path });
+  assert.match(raw.stdout, /^ \trefs\/heads\/main:refs\/heads\/main\t[0-9a-f]+\.\.[0-9a-f]+$/m, 'git reports a successful fast-forward');
+  await assert.rejects(f.repo.verifyRemoteSha(merge.mergeCommit, { attempts: 2, intervalMs: 10 }), (error) => {
+    rejectsWith('remote-sha-mismatch', /did not reach the remote/)(error);
+    assert.ok(isGitError(error));
+    assert.deepEqual([error.details.expected, error.details.actual], [merge.mergeCommit, before]);
+    return true;
+  });
+  await assert.rejects(f.repo.push({ attempts: 1 }), rejectsWith('remote-sha-mismatch'), 'push() itself verifies');
+
+  // A pushurl that points at a mirror nobody deploys from: the push lands there, origin never moves.
+  const fresh = await gitFixture();
+  const mirror = join(fresh.dir, 'mirror.git');
+  await runGit(['clone', '--quiet', '--bare', fresh.origin, mirror], { cwd: fresh.dir });
+  await runGit(['config', 'remote.origin.pushurl', mirror], { cwd: fresh.repo.path });
+  await fresh.featureBranch('feature/elsewhere', { 'e.txt': 'e\n' });
+  await fresh.repo.fetch();
+  const elsewhere = await fresh.repo.mergeRef('feature/elsewhere');
+  await assert.rejects(fresh.repo.push({ attempts: 1 }), rejectsWith('remote-sha-mismatch'));
+  assert.equal(await fresh.git(mirror, ['rev-parse', 'refs/heads/main']), elsewhere.mergeCommit, 'the push itself succeeded, to the wrong place');
+});
+
+test('fastForwardToRemote follows a direct push to origin and refuses to hide a divergence', async () => {
+  const f = await gitFixture();
+  const direct = await f.pushToMain({ 'hotfix.txt': 'fix\n' }, 'Hotfix pushed by hand');
+  await f.repo.fetch();
+  assert.deepEqual(await f.repo.fastForwardToRemote(), { status: 'fast-forwarded', localSha: direct, remoteSha: direct });
+  assert.equal(await f.repo.headSha(), direct);
+
+  await f.featureBranch('feature/local', { 'local.txt': 'l\n' });
+  await f.repo.fetch();
+  await f.repo.mergeRef('feature/local');
+  await f.pushToMain({ 'other.txt': 'o\n' }, 'Another direct push');
+  await f.repo.fetch();
+  await assert.rejects(f.repo.fastForwardToRemote(), rejectsWith('branch-diverged'));
+  await assert.rejects(f.repo.dropUnpushedCommits(), rejectsWith('branch-diverged'), 'never throws away what the remote does not have');
+  await assert.rejects(f.repo.push(), rejectsWith('push-rejected', /fetch first|non-fast-forward/), 'never forced');
+});
+
+test('revertCommit reverts a merge with -m 1 once: a redelivered rollback finds the revert, and a revert is never reverted', async () => {
+  const f = await gitFixture();
+  const before = await f.repo.headSha();
+  await f.featureBranch('feature/broken', { 'app.txt': 'broken\n', 'new.txt': 'new\n' }, 'Break the app');
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/broken');
+  await f.repo.push();
+
+  const revert = await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-42', reason: 'Health check /health failed: connection refused' });
+  assert.equal(revert.created, true);
+  assert.equal(revert.mainline, 1);
+  const details = await f.repo.commitDetails(revert.revertCommit);
+  assert.deepEqual(details.parents, [merge.mergeCommit]);
+  assert.equal(details.subject, `Revert "Merge feature/broken into main"`);
+  assert.match(details.body, new RegExp(`This reverts commit ${merge.mergeCommit}, reversing changes made to ${before}\\.`));
+  assert.match(details.body, /Health check \/health failed/);
+  assert.match(details.body, new RegExp(`^Agentbus-Reverts: ${merge.mergeCommit}$`, 'm'));
+  assert.match(details.body, /^Agentbus-Deployment: dep-42$/m);
+  assert.equal(await f.git(f.repo.path, ['rev-parse', `${revert.revertCommit}^{tree}`]), await f.git(f.repo.path, ['rev-parse', `${before}^{tree}`]), 'the tree is the one before the merge');
+
+  assert.deepEqual(await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-42' }), { ...revert, created: false });
+  assert.equal(await f.repo.findRevertOf(merge.mergeCommit), revert.revertCommit);
+  assert.equal(await f.repo.revertedCommitOf(revert.revertCommit), merge.mergeCommit);
+  assert.equal(await f.repo.revertedCommitOf(merge.mergeCommit), undefined);
+  await assert.rejects(f.repo.revertCommit(revert.revertCommit), rejectsWith('revert-of-revert'));
+
+  await f.repo.push();
+  assert.equal(await f.repo.remoteBranchSha(), revert.revertCommit);
+  const log = (await f.git(f.origin, ['log', '--format=%s', 'main'])).split('\n');
+  assert.equal(log.filter((subject) => subject.startsWith('Revert')).length, 1, 'exactly one revert on origin');
+});
+
+test('a plain commit gets a plain revert; a revert made by hand with git\'s message counts; conflicts abort cleanly', async () => {
+  const f = await gitFixture();
+  const plain = await f.pushToMain({ 'app.txt': 'line 1\nline 2\nline 3\nplain\n' }, 'Plain change');
+  const later = await f.pushToMain({ 'app.txt': 'line 1\nline 2\nline 3\nplain, edited later\n' }, 'Edit the same line');
+  await f.repo.fetch();
+  await f.repo.fastForwardToRemote();
+  await assert.rejects(f.repo.revertCommit(plain), rejectsWith('revert-conflict', /app\.txt/));
+  assert.equal(await f.repo.headSha(), later);
+  assert.equal(await f.repo.isClean(), true);
+
+  const other = await f.pushToMain({ 'other.txt': 'o\n' }, 'Other change');
+  await f.dev(['revert', '--no-edit', other]);
+  await f.dev(['push', '--quiet', 'origin', 'main']);
+  const byHand = await f.dev(['rev-parse', 'HEAD']);
+  await f.repo.fetch();
+  assert.equal(await f.repo.findRevertOf(other), byHand, 'found on the remote-tracking branch before fast-forwarding');
+  const found = await f.repo.revertCommit(other);
+  assert.deepEqual(found, { revertCommit: byHand, revertedCommit: other, created: false, mainline: undefined });
+
+  await f.repo.fastForwardToRemote();
+  const third = await f.pushToMain({ 'third.txt': '3\n' }, 'Third change');
+  await f.repo.fetch();
+  await f.repo.fastForwardToRemote();
+  const reverted = await f.repo.revertCommit(third);
+  assert.equal(reverted.mainline, undefined);
+  assert.deepEqual((await f.repo.commitDetails(reverted.revertCommit)).files, [{ path: 'third.txt', added: 0, deleted: 1 }]);
+});
+
+test('redeploy-previous: switchToCommit checks out a previous commit without touching the branch or the remote', async () => {
+  const f = await gitFixture();
+  const good = await f.repo.headSha();
+  await f.featureBranch('feature/bad', { 'app.txt': 'bad\n' });
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/bad');
+  await f.repo.push();
+
+  assert.deepEqual(await f.repo.switchToCommit(good), { previousHead: merge.mergeCommit });
+  assert.equal(await f.repo.headSha(), good);
+  assert.equal(await f.repo.currentBranch(), undefined);
+  assert.equal(readFileSync(join(f.repo.path, 'app.txt'), 'utf8'), 'line 1\nline 2\nline 3\n');
+  assert.equal(await f.repo.branchSha(), merge.mergeCommit, 'the branch keeps its history');
+  assert.equal(await f.repo.remoteBranchSha(), merge.mergeCommit, 'nothing pushed');
+  await assert.rejects(f.repo.mergeRef('feature/bad'), rejectsWith('not-on-branch', /detached/));
+
+  const unrelated = await f.featureBranch('feature/never-merged', { 'n.txt': 'n\n' });
+  await f.repo.fetch();
+  await assert.rejects(f.repo.switchToCommit(unrelated), rejectsWith('unknown-ref', /not in the history of main/));
+
+  await f.repo.switchToBranch();
+  assert.equal(await f.repo.currentBranch(), 'main');
+  assert.equal(await f.repo.headSha(), merge.mergeCommit);
+});
+
+test('a remote that does not answer times out as a retryable git-timeout; a missing git binary is named', async () => {
+  const f = await gitFixture();
+  const hang = join(f.dir, 'hanging-upload-pack');
+  writeFileSync(hang, '#!/bin/sh\nexec sleep 3\n', { mode: 0o755 });
+  await runGit(['config', 'remote.origin.uploadpack', hang], { cwd: f.repo.path });
+  const slow = new GitRepo({ path: f.repo.path, branch: 'main', timeoutMs: 300 });
+  const started = Date.now();
+  await assert.rejects(slow.fetch(), (error) => {
+    rejectsWith('git-timeout', /300 ms/)(error);
+    assert.equal((error as { retryable: boolean }).retryable, true);
+    return true;
+  });
+  assert.ok(Date.now() - started < 2_500, 'killed at the time-out');
+  await assert.rejects(runGit(['--version'], { cwd: f.dir, env: { PATH: join(f.dir, 'no-bin') } }), rejectsWith('git-not-found'));
+});
+
+test('commitDetails lists renames and binary files; a revert that would change nothing is refused and leaves the clone clean', async () => {
+  const f = await gitFixture();
+  await f.dev(['fetch', '--quiet', 'origin']);
+  await f.dev(['checkout', '--quiet', '-B', 'main', 'origin/main']);
+  await f.dev(['mv', 'README.md', 'DOCS.md']);
+  writeFileSync(join(f.dir, 'dev', 'logo.bin'), Buffer.from([0, 1, 2, 255]));
+  await f.dev(['add', 'logo.bin']);
+  await f.dev(['commit', '--quiet', '-m', 'Rename docs, add a logo', '-m', 'Longer explanation.']);
+  await f.dev(['push', '--quiet', 'origin', 'main']);
+  const sha = await f.dev(['rev-parse', 'HEAD']);
+  await f.repo.fetch();
+  const details = await f.repo.commitDetails(sha);
+  assert.equal(details.subject, 'Rename docs, add a logo');
+  assert.equal(details.body, 'Longer explanation.');
+  assert.equal(details.author.email, 'dev@example.invalid');
+  assert.match(details.author.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+  assert.deepEqual(details.files, [
+    { path: 'DOCS.md', previousPath: 'README.md', added: 0, deleted: 0 },
+    { path: 'logo.bin', added: null, deleted: null },
+  ]);
+
+  await f.pushToMain({ 'flag.txt': 'off\n' }, 'Add a flag');
+  const change = await f.pushToMain({ 'flag.txt': 'on\n' }, 'Turn the flag on');
+  await f.pushToMain({ 'flag.txt': 'off\n' }, 'Turn it off again by hand');
+  await f.repo.fetch();
+  await f.repo.fastForwardToRemote();
+  const head = await f.repo.headSha();
+  await assert.rejects(f.repo.revertCommit(change), rejectsWith('revert-empty'));
+  assert.equal(await f.repo.isClean(), true);
+  assert.equal(await f.git(f.repo.path, ['rev-parse', '--verify', '--quiet', 'REVERT_HEAD']).catch(() => 'none'), 'none');
+  assert.equal(await f.repo.headSha(), head);
+});
