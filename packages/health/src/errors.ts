@@ -1,0 +1,25 @@
+import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+
+export const HealthErrorCodes = {
+  /** A health check or probe option is not valid (the message names every bad field). */
+  invalidCheck: 'invalid-check',
+  /** The run was stopped through its AbortSignal (a service draining): run it again later. */
+  probeAborted: 'probe-aborted',
+} as const;
+export type HealthErrorCode = (typeof HealthErrorCodes)[keyof typeof HealthErrorCodes];
+
+/**
+ * What @agentbus/health throws. A failing probe is not an error: it is data in the result
+ * (ProbeResult.error); only a bad configuration or an abort throws.
+ */
+export class HealthError extends AgentbusError {
+  declare readonly code: HealthErrorCode;
+
+  constructor(code: HealthErrorCode, message: string, options: AgentbusErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+export function isHealthError(error: unknown, code?: HealthErrorCode): error is HealthError {
+  return error instanceof HealthError && (code === undefined || error.code === code);
+}
