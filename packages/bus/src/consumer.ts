@@ -56,6 +56,31 @@ export interface HandlerContext<R extends Registry> {
   log: BusLogger;
 }
 
+/** The context of one delivery, handed to its handler. */
+class DeliveryContext<R extends Registry> implements HandlerContext<R> {
+  constructor(
+    private readonly m: JsMsg,
+    readonly delivery: DeliveryInfo,
+    private readonly envelope: EnvelopeOf<R, MessageTypeOf<R>>,
+    private readonly publisher: Publisher<R>,
+    private readonly ledger: IdempotencyLedger | false,
+    readonly signal: AbortSignal,
+    readonly log: BusLogger,
+  ) {}
+
+  publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: Omit<PublishOptions, 'causedBy'> = {}): Promise<PublishResult> {
+    return this.publisher.publish(type, data, { ...options, causedBy: this.envelope });
+  }
+
+  async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+    return this.ledger ? this.ledger.step(this.delivery.consumer, this.envelope.id, name, fn) : fn();
+  }
+
+  working(): void {
+    this.m.working();
+  }
+}
+
 export type Handler<R extends Registry, T extends MessageTypeOf<R>> = (envelope: EnvelopeOf<R, T>, ctx: HandlerContext<R>) => Promise<void> | void;
 export type HandlerMap<R extends Registry> = { [T in MessageTypeOf<R>]?: Handler<R, T> };
 
@@ -149,6 +174,12 @@ export class ConsumerRunner<R extends Registry> {
   private maxDeliver = 5;
   private ackWaitMs = 60_000;
   private readyFlag = false;
+  /** Handlers running now, with their start time (for in-progress acks). */
+  private readonly running = new Map<JsMsg, number>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  /** Acks and naks wait here for the end of the current turn, then go out in one socket write. */
+  private settlements: Array<() => void> = [];
+  private settleTimer: NodeJS.Immediate | undefined;
 
   constructor(private readonly options: ConsumerRunnerOptions<R>) {
     this.log = options.log ?? silentLogger;
@@ -172,7 +203,39 @@ export class ConsumerRunner<R extends Registry> {
     this.maxDeliver = info.config.max_deliver && info.config.max_deliver > 0 ? info.config.max_deliver : Number.POSITIVE_INFINITY;
     this.ackWaitMs = Math.max(1_000, Math.round((info.config.ack_wait ?? 30e9) / 1e6));
     this.watchMaxDeliveries();
+    this.startKeepAlive();
     this.loop = this.consumeLoop(consumer);
+  }
+
+  /**
+   * One timer for all running handlers: every ack_wait/3 each handler that has run that long
+   * gets an in-progress ack (+WPI), so long work is not redelivered while it is still going.
+   */
+  private startKeepAlive(): void {
+    const every = Math.max(250, Math.floor(this.ackWaitMs / 3));
+    this.keepAliveTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [m, startedAt] of this.running) if (now - startedAt >= every) m.working();
+    }, every);
+    this.keepAliveTimer.unref();
+  }
+
+  /**
+   * Queues an ack/nak/term for the end of this event-loop turn. The client flushes its outbound
+   * buffer in a microtask, so acks issued from different handlers' microtasks would otherwise
+   * each cost a socket write; batched here they share one. The delay is under a millisecond;
+   * a crash inside it means redelivery, which the ledger absorbs.
+   */
+  private settle(action: () => void): void {
+    this.settlements.push(action);
+    this.settleTimer ??= setImmediate(() => this.flushSettlements());
+  }
+
+  private flushSettlements(): void {
+    this.settleTimer = undefined;
+    const actions = this.settlements;
+    this.settlements = [];
+    for (const action of actions) action();
   }
 
   private async bind(): Promise<Consumer> {
@@ -206,7 +269,7 @@ export class ConsumerRunner<R extends Registry> {
         void this.watchStatus(messages);
         for await (const m of messages) {
           if (this.stopping) {
-            m.nak(); // buffered but not started: let another worker have it now
+            this.settle(() => m.nak()); // buffered but not started: let another worker have it now
             continue;
           }
           await this.slots.acquire();
@@ -234,13 +297,17 @@ export class ConsumerRunner<R extends Registry> {
   }
 
   private deliveryOf(m: JsMsg): DeliveryInfo {
+    const info = m.info;
     return {
       stream: this.options.stream,
       consumer: this.options.consumer,
-      streamSeq: m.info.streamSequence,
-      deliveryCount: m.info.deliveryCount,
+      streamSeq: info.streamSequence,
+      deliveryCount: info.deliveryCount,
       maxDeliver: this.maxDeliver,
-      resent: Boolean(m.headers?.get(Headers.replayedFrom) || m.headers?.get(Headers.redrivenFrom)),
+      // Read on demand: decoding headers is a cost most deliveries do not need.
+      get resent() {
+        return Boolean(m.headers?.get(Headers.replayedFrom) || m.headers?.get(Headers.redrivenFrom));
+      },
     };
   }
 
@@ -255,7 +322,7 @@ export class ConsumerRunner<R extends Registry> {
       getDefinition(registry, type); // unknown types can never succeed
       handler = this.options.handlers[type] as Handler<R, MessageTypeOf<R>> | undefined;
       if (!handler) {
-        m.ack();
+        this.settle(() => m.ack());
         this.options.hooks?.onOutcome?.('ignored', type, delivery);
         return;
       }
@@ -272,13 +339,13 @@ export class ConsumerRunner<R extends Registry> {
     if (ledger && (delivery.deliveryCount > 1 || delivery.resent)) {
       try {
         if (await ledger.isDone(this.options.consumer, envelope.id)) {
-          m.ack();
+          this.settle(() => m.ack());
           log.info({ consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId }, 'already handled: skipping');
           this.options.hooks?.onOutcome?.('skipped-duplicate', envelope.type, delivery);
           return;
         }
       } catch (error) {
-        m.nak(1_000);
+        this.settle(() => m.nak(1_000));
         log.warn({ err: describeError(error) }, 'idempotency ledger unavailable; will retry');
         this.options.hooks?.onOutcome?.('retry', envelope.type, delivery);
         return;
@@ -286,41 +353,50 @@ export class ConsumerRunner<R extends Registry> {
     }
 
     const started = Date.now();
-    const keepAlive = setInterval(() => m.working(), Math.max(500, Math.floor(this.ackWaitMs / 3)));
-    const publisher = this.options.publisher;
-    const ctx: HandlerContext<R> = {
-      delivery,
-      publish: (type, data, options = {}) => publisher.publish(type, data, { ...options, causedBy: envelope }),
-      step: (name, fn) => (ledger ? ledger.step(this.options.consumer, envelope.id, name, fn) : Promise.resolve(fn())),
-      working: () => m.working(),
-      signal: this.abort.signal,
-      log,
-    };
+    this.running.set(m, started);
+    const ctx = new DeliveryContext(m, delivery, envelope, this.options.publisher, ledger, this.abort.signal, log);
+    let failure: { error: unknown } | undefined;
     try {
       await this.options.hooks?.onStart?.(envelope, delivery);
       await handler(envelope, ctx);
       if (ledger) await ledger.markDone(this.options.consumer, envelope.id);
-      m.ack();
-      await this.options.hooks?.onFinish?.(envelope, delivery, { ok: true, ms: Date.now() - started });
-      this.options.hooks?.onOutcome?.('acked', envelope.type, delivery);
     } catch (error) {
-      const retryable = isAgentbusError(error) ? error.retryable : true;
-      const willRetry = retryable && delivery.deliveryCount < this.maxDeliver;
-      const ms = Date.now() - started;
-      await Promise.resolve(this.options.hooks?.onFinish?.(envelope, delivery, { ok: false, ms, error, willRetry })).catch(() => {});
-      if (willRetry) {
-        const delays = this.options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-        const delay = delays[Math.min(delivery.deliveryCount - 1, delays.length - 1)] ?? 1_000;
-        log.warn({ consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, retryInMs: delay, err: describeError(error) }, `handler failed; retrying`);
-        m.nak(delay);
-        this.options.hooks?.onOutcome?.('retry', envelope.type, delivery);
-      } else {
-        const reason = retryable ? DeadLetterReasons.retriesExhausted : DeadLetterReasons.handlerFailed;
-        log.error({ consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, reason, err: describeError(error) }, 'handler failed for good; dead-lettering');
-        await this.deadLetterAndTerm(m, delivery, reason, describeError(error), envelope.type);
-      }
+      failure = { error };
     } finally {
-      clearInterval(keepAlive);
+      this.running.delete(m);
+    }
+    const ms = Date.now() - started;
+    const hooks = this.options.hooks;
+    if (!failure) {
+      this.settle(() => m.ack());
+      if (hooks?.onFinish) await this.runHook(() => hooks.onFinish!(envelope, delivery, { ok: true, ms }));
+      hooks?.onOutcome?.('acked', envelope.type, delivery);
+      return;
+    }
+    const { error } = failure;
+    const retryable = isAgentbusError(error) ? error.retryable : true;
+    const willRetry = retryable && delivery.deliveryCount < this.maxDeliver;
+    if (hooks?.onFinish) await this.runHook(() => hooks.onFinish!(envelope, delivery, { ok: false, ms, error, willRetry }));
+    const where = { consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, err: describeError(error) };
+    if (willRetry) {
+      const delays = this.options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+      const delay = delays[Math.min(delivery.deliveryCount - 1, delays.length - 1)] ?? 1_000;
+      log.warn({ ...where, retryInMs: delay }, 'handler failed; retrying');
+      this.settle(() => m.nak(delay));
+      hooks?.onOutcome?.('retry', envelope.type, delivery);
+    } else {
+      const reason = retryable ? DeadLetterReasons.retriesExhausted : DeadLetterReasons.handlerFailed;
+      log.error({ ...where, reason }, 'handler failed for good; dead-lettering');
+      await this.deadLetterAndTerm(m, delivery, reason, describeError(error), envelope.type);
+    }
+  }
+
+  /** A hook's failure is logged; it never changes how a delivery ends. */
+  private async runHook(hook: () => void | Promise<void>): Promise<void> {
+    try {
+      await hook();
+    } catch (error) {
+      this.log.warn({ consumer: this.options.consumer, err: describeError(error) }, 'consumer hook failed');
     }
   }
 
@@ -338,11 +414,11 @@ export class ConsumerRunner<R extends Registry> {
         reason,
         error,
       });
-      m.term(); // plain term: 2.9.10 ignores a term with a reason
+      this.settle(() => m.term()); // plain term: 2.9.10 ignores a term with a reason
       this.options.hooks?.onOutcome?.('dead-lettered', type, delivery);
     } catch (dlqError) {
       this.log.error({ consumer: delivery.consumer, seq: delivery.streamSeq, err: describeError(dlqError) }, 'could not write the dead letter; leaving the message for redelivery');
-      m.nak(5_000);
+      this.settle(() => m.nak(5_000));
       this.options.hooks?.onOutcome?.('retry', type, delivery);
     }
   }
@@ -408,6 +484,9 @@ export class ConsumerRunner<R extends Registry> {
       this.log.warn({ consumer: this.options.consumer, running: this.inflight.size }, 'handlers still running at shutdown; they will be redelivered');
     }
     await this.loop?.catch(() => {});
+    clearInterval(this.keepAliveTimer);
+    if (this.settleTimer) clearImmediate(this.settleTimer);
+    this.flushSettlements();
   }
 }
 

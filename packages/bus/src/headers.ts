@@ -5,7 +5,6 @@
 export const Headers = {
   msgId: 'Nats-Msg-Id',
   type: 'Agentbus-Type',
-  source: 'Agentbus-Source',
   correlationId: 'Agentbus-Correlation-Id',
   causationId: 'Agentbus-Causation-Id',
   /** On a message re-sent by `agentbus replay --republish`: `<stream>/<seq>` of the original. */

@@ -55,7 +55,7 @@ const encoder = new TextEncoder();
 /** Size of the headers block on the wire ("NATS/1.0\r\n", "Name: value\r\n"…, "\r\n"). */
 function headersSize(h: Record<string, string>): number {
   let size = 12;
-  for (const [name, value] of Object.entries(h)) size += encoder.encode(name).length + encoder.encode(value).length + 4;
+  for (const name in h) size += Buffer.byteLength(name) + Buffer.byteLength(h[name]!) + 4;
   return size;
 }
 
@@ -71,6 +71,8 @@ function headersSize(h: Record<string, string>): number {
 export class Publisher<R extends Registry> {
   private readonly js: JetStreamClient;
   private readonly limits = new Map<string, Promise<number>>();
+  /** Resolved stream limits, so the common path checks sizes without awaiting. */
+  private readonly knownLimits = new Map<string, number>();
   private readonly attemptTimeoutMs: number;
   private readonly totalTimeoutMs: number;
 
@@ -98,7 +100,6 @@ export class Publisher<R extends Registry> {
     const definition = getDefinition(this.options.registry, envelope.type);
     const h: Record<string, string> = {
       [Headers.type]: envelope.type,
-      [Headers.source]: envelope.source,
       [Headers.correlationId]: envelope.correlationId,
       ...(envelope.causationId ? { [Headers.causationId]: envelope.causationId } : {}),
       ...extraHeaders,
@@ -109,8 +110,9 @@ export class Publisher<R extends Registry> {
 
   /** Publishes bytes as they are (dead letters, replays, redrives), with the same guarantees. */
   async publishRaw(message: RawPublish): Promise<{ stream: string; seq: number; duplicate: boolean }> {
-    const allHeaders = { ...message.headers, [Headers.msgId]: message.msgId };
-    await this.checkSize(message.subject, message.body.length + headersSize(allHeaders));
+    const size = message.body.length + headersSize(message.headers ?? {}) + Buffer.byteLength(Headers.msgId) + Buffer.byteLength(message.msgId) + 4;
+    const sizeCheck = this.checkSize(message.subject, size);
+    if (sizeCheck) await sizeCheck;
     const h: MsgHdrs = natsHeaders();
     for (const [name, value] of Object.entries(message.headers ?? {})) h.set(name, value);
     const started = Date.now();
@@ -137,17 +139,32 @@ export class Publisher<R extends Registry> {
     }
   }
 
-  private async checkSize(subject: string, size: number): Promise<void> {
+  private checkSize(subject: string, size: number): Promise<void> | void {
     const serverMax = this.nc.info?.max_payload ?? 1024 * 1024;
-    let streamMax = -1;
     let stream: string | undefined;
     try {
       stream = streamForSubject(subject);
+    } catch {
+      return this.enforceLimit(subject, size, serverMax, -1, undefined); // not an agentbus subject: the server limit applies
+    }
+    const known = this.knownLimits.get(stream);
+    if (known !== undefined) return this.enforceLimit(subject, size, serverMax, known, stream);
+    return this.checkSizeSlow(subject, size, serverMax, stream);
+  }
+
+  private async checkSizeSlow(subject: string, size: number, serverMax: number, stream: string): Promise<void> {
+    let streamMax = -1;
+    try {
       streamMax = await this.streamMaxMsgSize(stream);
+      this.knownLimits.set(stream, streamMax);
     } catch (error) {
       if (error instanceof BusError) throw error;
-      // Not an agentbus subject, or stream info unavailable right now: the server limit still applies.
+      // Stream info unavailable right now: the server limit still applies.
     }
+    this.enforceLimit(subject, size, serverMax, streamMax, stream);
+  }
+
+  private enforceLimit(subject: string, size: number, serverMax: number, streamMax: number, stream: string | undefined): void {
     const limit = streamMax > 0 ? Math.min(streamMax, serverMax) : serverMax;
     if (size > limit) {
       throw new BusError('payload-too-large', `message to ${subject} is ${size} bytes, over the ${limit}-byte limit of ${streamMax > 0 && streamMax <= serverMax ? `stream ${stream}` : 'the NATS server'}; nothing was sent`, {
@@ -183,6 +200,7 @@ export class Publisher<R extends Registry> {
       return;
     }
     this.limits.delete(stream);
+    this.knownLimits.delete(stream);
     await this.streamMaxMsgSize(stream).catch((error: unknown) => {
       if (error instanceof BusError) throw error;
     });
