@@ -14,7 +14,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 64, baseDelayMs: 2, maxDelayMs: 100 };
+export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 100, baseDelayMs: 25, maxDelayMs: 500 };
 
 export async function backoff(policy: RetryPolicy, attempt: number): Promise<void> {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt, 20));

@@ -138,13 +138,17 @@ class NatsKvBackend implements StateBackend {
     return { state: 'present', raw, revision: entry.revision };
   }
 
-  /** Stores `value` under `key` only if the key never held anything. false: it already exists. */
-  async #createOnly(key: string, value: string): Promise<boolean> {
+  /**
+   * Stores `value` under `key` only if the key never held anything. `exists`: it already did.
+   * `unknown` (only when `ambiguousOk`): the publish failed without an answer and may have landed.
+   */
+  async #createOnly(key: string, value: string, ambiguousOk = false): Promise<'created' | 'exists' | 'unknown'> {
     try {
       await this.#js.publish(`$KV.${this.#bucket}.${key}`, value, { expect: { lastSubjectSequence: 0 } });
-      return true;
+      return 'created';
     } catch (error) {
-      if (isWrongLastSequence(error)) return false;
+      if (isWrongLastSequence(error)) return 'exists';
+      if (ambiguousOk && !(error instanceof JetStreamApiError)) return 'unknown';
       throw natsFailure(`creating ${key}`, error);
     }
   }
@@ -173,23 +177,48 @@ class NatsKvBackend implements StateBackend {
         break;
       }
       const next = request.build(latest);
+      const number = next.envelope.number;
       attempts += 1;
-      if (await this.#createOnly(keys.version(path, next.envelope.number), encodeRecord(next))) {
+      const outcome = await this.#createOnly(keys.version(path, number), encodeRecord(next), true);
+      if (outcome === 'created') {
         result = { record: next, created: true };
         break;
       }
+      if (outcome === 'unknown') {
+        // The publish may have landed: the slot says whose it is.
+        const slot = await this.#get(keys.version(path, number));
+        if (slot.state === 'present' && readableRecord(slot.raw, path, `version ${number}`).envelope.hash === next.envelope.hash) {
+          result = { record: next, created: true };
+          break;
+        }
+      }
       if (attempts >= request.retry.maxAttempts) throw new StateConflictError(path.text, attempts);
-      const winner = await this.#get(keys.version(path, next.envelope.number));
+      await backoff(request.retry, attempts);
+      // Catch up. The head is kept close to the last version, so jump to it when it is past the
+      // slot just lost; otherwise read the version that won the slot.
+      const current = await this.#get(keys.head(path));
+      const currentHead = current.state === 'present' ? readableRecord(current.raw, path, 'the head') : undefined;
+      if (currentHead && currentHead.envelope.number >= number) {
+        // Versions were skipped. One may be this writeId's from an earlier, interrupted call;
+        // the head moved past it only after its index entry was written, so the index finds it.
+        const found = await this.#versionOfWriteId(path, request);
+        if (found) {
+          result = { record: found, created: false };
+          break;
+        }
+        latest = currentHead;
+        continue;
+      }
+      const winner = await this.#get(keys.version(path, number));
       if (winner.state === 'deleted') {
-        throw new StateIntegrityError(`version ${next.envelope.number} of ${path.text} has been deleted, so no version can follow it`, `nothing was written; run \`agentbus state verify ${path.text}\``, { path: path.text, number: next.envelope.number });
+        throw new StateIntegrityError(`version ${number} of ${path.text} has been deleted, so no version can follow it`, `nothing was written; run \`agentbus state verify ${path.text}\``, { path: path.text, number });
       }
       if (winner.state === 'present') {
-        const record = readableRecord(winner.raw, path, `version ${next.envelope.number}`);
+        const record = readableRecord(winner.raw, path, `version ${number}`);
         walked.push(record);
         latest = record;
       }
-      // 'missing' right after a failed create: a replica that has not caught up; read again after the wait.
-      await backoff(request.retry, attempts);
+      // 'missing' right after a failed create: a replica that has not caught up; the next round reads again.
     }
     await Promise.all([result.record, ...walked].map((record) => this.#indexWriteId(path, record)));
     await this.#advanceHead(path, result.record, head);
@@ -227,7 +256,7 @@ class NatsKvBackend implements StateBackend {
       }
       try {
         if (current.state === 'missing') {
-          if (await this.#createOnly(keys.head(path), encodeRecord(record))) return;
+          if ((await this.#createOnly(keys.head(path), encodeRecord(record))) === 'created') return;
         } else {
           await this.#kv.update(keys.head(path), encodeRecord(record), current.revision);
           return;
