@@ -27,6 +27,6 @@ export interface HealthBaseline {
  */
 export async function probeBaseline(checks: readonly HealthCheckInput[], options: BaselineOptions = {}): Promise<HealthBaseline> {
   const probes = options.probes ?? 3;
-  const report = await runProbes(checks, { probes, intervalMs: options.intervalMs ?? 250, failureThreshold: probes, stopEarly: false, signal: options.signal });
+  const report = await runProbes(checks, { probes, intervalMs: options.intervalMs ?? 250, consecutiveFailures: probes, stopEarly: false, signal: options.signal });
   return { healthy: report.healthy, failingChecks: report.failedChecks, takenAt: report.startedAt, report };
 }

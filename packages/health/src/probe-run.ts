@@ -10,7 +10,7 @@ export interface ProbeRunOptions {
   /** Pause between two rounds of probes (all checks are probed at once in a round). Default 1 000 ms. */
   intervalMs?: number;
   /** Consecutive failed probes that fail a check: one flaky probe is not a failure. Default 3; at most `probes`. */
-  failureThreshold?: number;
+  consecutiveFailures?: number;
   /** Stop as soon as a fatal check has failed: the verdict can no longer change. Default true. */
   stopEarly?: boolean;
   /** Aborting rejects the run with HealthError `probe-aborted`. */
@@ -72,14 +72,14 @@ export interface HealthReport {
 interface RunSettings {
   probes: number;
   intervalMs: number;
-  failureThreshold: number;
+  consecutiveFailures: number;
   stopEarly: boolean;
   signal: AbortSignal | undefined;
 }
 
 /**
  * Probes every check `probes` times, `intervalMs` apart, and judges each: a fatal check fails
- * after `failureThreshold` consecutive failed probes or when its p95 latency is over its
+ * after `consecutiveFailures` consecutive failed probes or when its p95 latency is over its
  * threshold; a warning check is judged the same way but only `warned`. Never throws for a
  * failing service; throws HealthError `invalid-check` for bad checks or options, and
  * `probe-aborted` when `signal` aborts.
@@ -102,14 +102,14 @@ export async function runProbes(checks: readonly HealthCheckInput[], options: Pr
     results.forEach((probe, index) => probesByCheck[index]?.push(probe));
     timedOutMs += Math.max(0, ...results.filter((probe) => probe.timedOut).map((probe) => probe.latencyMs));
     round++;
-    const decided = compiled.some((check, index) => check.severity === 'fatal' && maxConsecutiveFailures(probesByCheck[index] ?? []) >= settings.failureThreshold);
+    const decided = compiled.some((check, index) => check.severity === 'fatal' && maxConsecutiveFailures(probesByCheck[index] ?? []) >= settings.consecutiveFailures);
     if (decided && settings.stopEarly && round < settings.probes) {
       stoppedEarly = true;
       break;
     }
   }
 
-  const verdicts = compiled.map((check, index) => judgeCheck(check, probesByCheck[index] ?? [], settings.failureThreshold));
+  const verdicts = compiled.map((check, index) => judgeCheck(check, probesByCheck[index] ?? [], settings.consecutiveFailures));
   return {
     healthy: verdicts.every((verdict) => verdict.outcome !== 'failed'),
     failedChecks: verdicts.filter((verdict) => verdict.outcome === 'failed').map((verdict) => verdict.name),
@@ -129,13 +129,13 @@ export function percentile(values: readonly number[], p: number): number | null 
   return sorted[rank - 1] ?? null;
 }
 
-function judgeCheck(check: HealthCheck, probes: ProbeResult[], failureThreshold: number): CheckVerdict {
+function judgeCheck(check: HealthCheck, probes: ProbeResult[], consecutiveFailures: number): CheckVerdict {
   const reasons: string[] = [];
   const failed = probes.filter((probe) => !probe.ok);
   const lastError = failed.at(-1)?.error ?? null;
   const maxConsecutive = maxConsecutiveFailures(probes);
-  if (maxConsecutive >= failureThreshold) {
-    reasons.push(`${maxConsecutive} consecutive failed probes (threshold ${failureThreshold}): ${lastError?.message ?? 'failed'}`);
+  if (maxConsecutive >= consecutiveFailures) {
+    reasons.push(`${maxConsecutive} consecutive failed probes (threshold ${consecutiveFailures}): ${lastError?.message ?? 'failed'}`);
   }
   const answered = probes.filter((probe) => probe.status !== null).map((probe) => probe.latencyMs);
   const p95Ms = percentile(answered, 95);
@@ -153,7 +153,7 @@ function judgeCheck(check: HealthCheck, probes: ProbeResult[], failureThreshold:
     status: probes.at(-1)?.status ?? null,
     error: lastError,
     latency: { p95Ms, thresholdMs, probesMs: probes.map((probe) => probe.latencyMs) },
-    failures: { total: failed.length, maxConsecutive, threshold: failureThreshold },
+    failures: { total: failed.length, maxConsecutive, threshold: consecutiveFailures },
     probes,
   };
 }
@@ -171,16 +171,16 @@ function maxConsecutiveFailures(probes: readonly ProbeResult[]): number {
 function compileRunOptions(options: ProbeRunOptions): RunSettings {
   const probes = options.probes ?? 3;
   const intervalMs = options.intervalMs ?? 1_000;
-  const failureThreshold = options.failureThreshold ?? Math.min(3, probes);
+  const consecutiveFailures = options.consecutiveFailures ?? Math.min(3, probes);
   const problems: string[] = [];
   if (!Number.isInteger(probes) || probes < 1) problems.push(`probes: expected a whole number of at least 1, got ${probes}`);
   if (!Number.isFinite(intervalMs) || intervalMs < 0) problems.push(`intervalMs: expected 0 or more, got ${intervalMs}`);
-  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) problems.push(`failureThreshold: expected a whole number of at least 1, got ${failureThreshold}`);
-  else if (failureThreshold > probes) problems.push(`failureThreshold: ${failureThreshold} is more than probes (${probes}), so no check could ever fail`);
+  if (!Number.isInteger(consecutiveFailures) || consecutiveFailures < 1) problems.push(`consecutiveFailures: expected a whole number of at least 1, got ${consecutiveFailures}`);
+  else if (consecutiveFailures > probes) problems.push(`consecutiveFailures: ${consecutiveFailures} is more than probes (${probes}), so no check could ever fail`);
   if (problems.length) {
-    throw new HealthError('invalid-check', `invalid probe run options: ${problems.join('; ')}`, { hint: 'probes ≥ failureThreshold ≥ 1, intervalMs ≥ 0' });
+    throw new HealthError('invalid-check', `invalid probe run options: ${problems.join('; ')}`, { hint: 'probes ≥ consecutiveFailures ≥ 1, intervalMs ≥ 0' });
   }
-  return { probes, intervalMs, failureThreshold, stopEarly: options.stopEarly ?? true, signal: options.signal };
+  return { probes, intervalMs, consecutiveFailures, stopEarly: options.stopEarly ?? true, signal: options.signal };
 }
 
 /** Sleeps `ms` (abortable) and returns how long it really slept. */

@@ -72,7 +72,7 @@ test('probeOnce names each failure: refused, wrong status, field mismatch, missi
 test('one 500 among 200s is not a failure; consecutive failures are', async () => {
   const flaky = await startServer((request, response, n) => (n === 2 ? json(response, 500, { status: 'error' }) : healthy(request, response, n)));
   try {
-    const report = await runProbes([check(flaky.url, { expectJson: { status: 'ok' } })], { probes: 5, intervalMs: 10, failureThreshold: 3 });
+    const report = await runProbes([check(flaky.url, { expectJson: { status: 'ok' } })], { probes: 5, intervalMs: 10, consecutiveFailures: 3 });
     assert.equal(report.healthy, true);
     const [verdict] = report.checks;
     assert.equal(verdict?.outcome, 'passed');
@@ -84,7 +84,7 @@ test('one 500 among 200s is not a failure; consecutive failures are', async () =
   }
 
   const down = `http://127.0.0.1:${await freePort()}`;
-  const report = await runProbes([check(down)], { probes: 5, intervalMs: 10, failureThreshold: 3 });
+  const report = await runProbes([check(down)], { probes: 5, intervalMs: 10, consecutiveFailures: 3 });
   assert.equal(report.healthy, false);
   assert.deepEqual(report.failedChecks, ['health']);
   assert.deepEqual(report.rounds, { planned: 5, run: 3, stoppedEarly: true }, 'the verdict was final after three');
@@ -98,7 +98,7 @@ test('latency is judged on p95: a slow fatal check fails, a slow warning only wa
       check(slow.url, { name: 'api', latencyThresholdMs: 40, severity: 'fatal' }),
       check(slow.url, { name: 'home', latencyThresholdMs: 40, severity: 'warning' }),
     ];
-    const report = await runProbes(checks, { probes: 2, intervalMs: 0, failureThreshold: 2 });
+    const report = await runProbes(checks, { probes: 2, intervalMs: 0, consecutiveFailures: 2 });
     assert.equal(report.healthy, false);
     assert.deepEqual(report.failedChecks, ['api']);
     assert.deepEqual(report.warnedChecks, ['home']);
@@ -110,7 +110,7 @@ test('latency is judged on p95: a slow fatal check fails, a slow warning only wa
     assert.equal(api?.failures.total, 0, 'slow answers are not failed probes');
     assert.equal(home?.outcome, 'warned');
 
-    const warningsOnly = await runProbes([checks[1] as HealthCheckInput], { probes: 2, intervalMs: 0, failureThreshold: 2 });
+    const warningsOnly = await runProbes([checks[1] as HealthCheckInput], { probes: 2, intervalMs: 0, consecutiveFailures: 2 });
     assert.equal(warningsOnly.healthy, true, 'warnings never fail a run');
   } finally {
     await slow.close();
@@ -125,7 +125,7 @@ test('a run reports waits and probe time-outs apart from the rest of its time', 
   try {
     const report = await runProbes(
       [check(server.url), { name: 'hang', url: `${server.url}/hang`, timeoutMs: 100, severity: 'warning' }],
-      { probes: 3, intervalMs: 50, failureThreshold: 3 },
+      { probes: 3, intervalMs: 50, consecutiveFailures: 3 },
     );
     assert.equal(report.healthy, true);
     assert.equal(report.checks[1]?.outcome, 'warned');
@@ -189,7 +189,7 @@ test('invalid checks and options are refused up front, every problem named', asy
     runProbes([{ name: '', url: 'ftp://x', severity: 'critical' as 'fatal' }]),
     (error) => isHealthError(error, 'invalid-check') && /checks\.0\.name/.test(error.message) && /checks\.0\.url: expected an http/.test(error.message) && /checks\.0\.severity/.test(error.message),
   );
-  await assert.rejects(runProbes([check('http://127.0.0.1:1')], { probes: 2, failureThreshold: 3 }), (error) => isHealthError(error, 'invalid-check') && /no check could ever fail/.test(error.message));
+  await assert.rejects(runProbes([check('http://127.0.0.1:1')], { probes: 2, consecutiveFailures: 3 }), (error) => isHealthError(error, 'invalid-check') && /no check could ever fail/.test(error.message));
   await assert.rejects(runProbes([check('http://127.0.0.1:1'), check('http://127.0.0.1:2')]), (error) => isHealthError(error, 'invalid-check') && /two checks are named "health"/.test(error.message));
   const controller = new AbortController();
   controller.abort();
