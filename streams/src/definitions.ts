@@ -1,5 +1,5 @@
 import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
-import { LEDGER_BUCKET } from '@agentbus/bus';
+import { LEASE_BUCKET, LEDGER_BUCKET } from '@agentbus/bus';
 
 /**
  * The topology of agentbus as data: streams, durable consumers and KV buckets. Applied by
@@ -111,6 +111,13 @@ export const agentbusBuckets: BucketDefinition[] = [
     history: 1,
     maxAgeMs: 7 * 24 * HOUR_MS, // longer than the streams keep messages, so a replay always finds its record
     maxValueSize: 64 * 1024,
+  },
+  {
+    bucket: LEASE_BUCKET,
+    description: 'Per-service leases from create-only keys: lease.<service>.<epoch>, release.<service>.<epoch>',
+    history: 1,
+    maxAgeMs: 7 * 24 * HOUR_MS,
+    maxValueSize: 4 * 1024,
   },
 ];
 

@@ -23,3 +23,7 @@ export {
 export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, streamForSubject, type StreamName } from './subjects.ts';
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
 export { serviceName, gitRef, commitSha, isoTime } from './messages/fields.ts';
+export { DeployStages } from './messages/deploy.ts';
+export { checkResultSchema, type CheckResult } from './messages/health.ts';
+export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
+export { EscalationKinds } from './messages/escalation.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject, taskSubject } from '../subjects.ts';
-import { gitRef, serviceName } from './fields.ts';
+import { commitSha, gitRef, isoTime, serviceName } from './fields.ts';
 
 export const deployTask = defineMessage({
   type: 'deployer.deploy',
@@ -14,5 +14,70 @@ export const deployTask = defineMessage({
     ref: gitRef,
     requestedBy: z.string().min(1).max(200),
     dryRun: z.boolean().default(false),
+  }),
+});
+
+/** Every deploy event names its deployment: the id of the deploy task that started it. */
+const deployment = {
+  deploymentId: z.string().min(1),
+  service: serviceName,
+  ref: gitRef,
+  branch: gitRef,
+  requestedBy: z.string(),
+};
+
+export const deployPlanned = defineMessage({
+  type: 'deploy.planned',
+  kind: 'event',
+  subject: eventSubject('deploy.planned'),
+  description: 'A dry run: what a deploy would do. Nothing was changed.',
+  schema: z.object({
+    ...deployment,
+    currentCommit: commitSha,
+    refCommit: commitSha,
+    alreadyMerged: z.boolean(),
+    steps: z.array(z.string()),
+  }),
+});
+
+export const deployMerged = defineMessage({
+  type: 'deploy.merged',
+  kind: 'event',
+  subject: eventSubject('deploy.merged'),
+  description: 'The ref was merged into the branch and the remote was verified to point at the merge commit.',
+  schema: z.object({ ...deployment, mergeCommit: commitSha, previousCommit: commitSha, pushedAt: isoTime }),
+});
+
+export const deployCompleted = defineMessage({
+  type: 'deploy.completed',
+  kind: 'event',
+  subject: eventSubject('deploy.completed'),
+  description: 'The merge commit is pushed and verified, and the deploy command succeeded. Health is not yet known.',
+  schema: z.object({
+    ...deployment,
+    mergeCommit: commitSha,
+    previousCommit: commitSha,
+    mergedAt: isoTime,
+    deployedAt: isoTime,
+    deployCommandMs: z.number().nonnegative(),
+  }),
+});
+
+export const DeployStages = ['lease', 'config', 'fetch', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
+
+export const deployFailed = defineMessage({
+  type: 'deploy.failed',
+  kind: 'event',
+  subject: eventSubject('deploy.failed'),
+  description: 'The deploy stopped at `stage`; `pushed` says whether the merge reached the remote.',
+  schema: z.object({
+    ...deployment,
+    stage: z.enum(DeployStages),
+    error: z.string(),
+    stderr: z.string().optional(),
+    exitCode: z.number().int().nullable().optional(),
+    mergeCommit: commitSha.optional(),
+    previousCommit: commitSha.optional(),
+    pushed: z.boolean(),
   }),
 });

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { defineMessage } from '../registry.ts';
+import { eventSubject } from '../subjects.ts';
+import { commitSha, isoTime, serviceName } from './fields.ts';
+
+/** One health check's verdict over a run of probes. */
+export const checkResultSchema = z.object({
+  name: z.string(),
+  url: z.string(),
+  severity: z.enum(['warning', 'fatal']),
+  /** True when the check passed (a warning that fails is `ok: false` but never fails the run). */
+  ok: z.boolean(),
+  probes: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  maxConsecutiveFailures: z.number().int().nonnegative(),
+  /** Consecutive failed probes that make a fatal failure. */
+  failureThreshold: z.number().int().positive(),
+  lastStatus: z.number().int().nullable(),
+  expectedStatus: z.number().int(),
+  latencyP95Ms: z.number().nonnegative().nullable(),
+  latencyThresholdMs: z.number().nonnegative().nullable(),
+  latenciesMs: z.array(z.number().nonnegative()),
+  /** Why it failed: the last error (connection refused, time-out, status, field mismatch, latency). */
+  error: z.string().nullable(),
+});
+export type CheckResult = z.infer<typeof checkResultSchema>;
+
+const baselineSchema = z.object({
+  healthy: z.boolean(),
+  checkedAt: isoTime,
+  checks: z.array(checkResultSchema),
+});
+
+const verdict = {
+  deploymentId: z.string().min(1),
+  service: serviceName,
+  /** post-deploy: judging a new deployment; post-rollback: confirming the rollback restored health. */
+  phase: z.enum(['post-deploy', 'post-rollback']),
+  mergeCommit: commitSha.optional(),
+  /** The service's health just before the deploy (null when none was recorded). */
+  baseline: baselineSchema.nullable(),
+  checks: z.array(checkResultSchema),
+  stabilizationMs: z.number().nonnegative(),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  /** Time spent waiting for probes that timed out (not the platform's own time). */
+  probeTimeoutMs: z.number().nonnegative(),
+};
+
+export const healthPassed = defineMessage({
+  type: 'health.passed',
+  kind: 'event',
+  subject: eventSubject('health.passed'),
+  description: 'Every fatal check passed after the stabilization window (warnings may have failed).',
+  schema: z.object(verdict),
+});
+
+export const healthFailed = defineMessage({
+  type: 'health.failed',
+  kind: 'event',
+  subject: eventSubject('health.failed'),
+  description: 'A fatal check failed the configured number of consecutive probes, or its p95 latency was over the threshold.',
+  schema: z.object(verdict),
+});

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { defineMessage } from '../registry.ts';
+import { eventSubject } from '../subjects.ts';
+import { commitSha, isoTime, serviceName } from './fields.ts';
+import { checkResultSchema } from './health.ts';
+
+export const RollbackStrategies = ['git-revert', 'redeploy-previous'] as const;
+
+const target = {
+  deploymentId: z.string().min(1),
+  service: serviceName,
+  mergeCommit: commitSha,
+  strategy: z.enum(RollbackStrategies),
+};
+
+export const rollbackStarted = defineMessage({
+  type: 'rollback.started',
+  kind: 'event',
+  subject: eventSubject('rollback.started'),
+  description: 'The failure was attributed to this deployment; the rollback begins.',
+  schema: z.object({ ...target, reason: z.string(), failingChecks: z.array(z.string()) }),
+});
+
+export const rollbackReverted = defineMessage({
+  type: 'rollback.reverted',
+  kind: 'event',
+  subject: eventSubject('rollback.reverted'),
+  description: 'The revert commit (or the previous known-good commit) is on the remote, verified.',
+  schema: z.object({ ...target, revertCommit: commitSha.nullable(), restoredCommit: commitSha, pushedAt: isoTime }),
+});
+
+export const rollbackCompleted = defineMessage({
+  type: 'rollback.completed',
+  kind: 'event',
+  subject: eventSubject('rollback.completed'),
+  description: 'Reverted, pushed, verified, redeployed and healthy again.',
+  schema: z.object({
+    ...target,
+    revertCommit: commitSha.nullable(),
+    restoredCommit: commitSha,
+    checks: z.array(checkResultSchema),
+    durations: z.object({
+      /** health.failed → revert commit verified on the remote. */
+      revertMs: z.number().nonnegative(),
+      redeployMs: z.number().nonnegative(),
+      verifyMs: z.number().nonnegative(),
+      totalMs: z.number().nonnegative(),
+    }),
+  }),
+});
+
+export const rollbackFailed = defineMessage({
+  type: 'rollback.failed',
+  kind: 'event',
+  subject: eventSubject('rollback.failed'),
+  description: 'The rollback could not finish; a human must look (an escalation is raised).',
+  schema: z.object({
+    ...target,
+    stage: z.enum(['revert', 'push', 'verify-push', 'redeploy', 'verify-health']),
+    error: z.string(),
+    revertCommit: commitSha.nullable().optional(),
+  }),
+});
+
+export const RollbackSkipReasons = ['baseline-unhealthy', 'not-latest-deployment', 'unknown-deployment', 'already-rolled-back', 'revert-of-revert', 'checks-not-owned'] as const;
+
+export const rollbackSkipped = defineMessage({
+  type: 'rollback.skipped',
+  kind: 'event',
+  subject: eventSubject('rollback.skipped'),
+  description: 'A health failure that the platform will not act on by itself: `reason` says why.',
+  schema: z.object({
+    deploymentId: z.string().min(1),
+    service: serviceName,
+    mergeCommit: commitSha.optional(),
+    reason: z.enum(RollbackSkipReasons),
+    detail: z.string(),
+  }),
+});
