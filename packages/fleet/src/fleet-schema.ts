@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { serviceName } from '@agentbus/contracts';
+import { refNameProblem } from '@agentbus/git';
+import { healthCheckSchema } from '@agentbus/health';
+
+/**
+ * The service registry's schema: one JSON file listing the services under watch. Every object
+ * is strict (an unknown or misspelt field is an error, not silently ignored). Each section is
+ * exported so later features can extend the file: `fleetConfigSchema.extend({ notifications:
+ * mySchema.optional() })`, passed to loadFleetConfig's `schema` option. Documented field by
+ * field in infra/config/README.md.
+ */
+
+const gitName = (what: string) =>
+  z.string().superRefine((value, context) => {
+    const problem = refNameProblem(value);
+    if (problem) context.addIssue({ code: 'custom', message: `not a valid ${what} name: ${problem}` });
+  });
+
+const milliseconds = z.number().int().min(0);
+
+export const RollbackStrategies = {
+  /** Default. `git revert -m 1 <merge>`, push, verify, redeploy: the fix is a commit everyone sees. */
+  gitRevert: 'git-revert',
+  /** Seed 003: check out the last known good commit and run the deploy command on it; the branch is not changed. */
+  redeployPrevious: 'redeploy-previous',
+} as const;
+export type RollbackStrategy = (typeof RollbackStrategies)[keyof typeof RollbackStrategies];
+
+export const gitSectionSchema = z.strictObject({
+  /** The working clone deployed from; relative paths are relative to the configuration file. */
+  path: z.string().min(1),
+  branch: gitName('branch').default('main'),
+  remote: gitName('remote').default('origin'),
+  /** Author of the merge and revert commits agentbus makes; default: the clone's git config. */
+  committer: z.strictObject({ name: z.string().min(1), email: z.string().min(3) }).optional(),
+  /** Per git command (fetch, push, ls-remote included). */
+  timeoutMs: z.number().int().positive().default(60_000),
+});
+
+export const deployCommandSchema = z.strictObject({
+  /** argv, run without a shell: ["systemctl", "restart", "api"]. Never taken from a message. */
+  command: z
+    .array(z.string().min(1, 'an empty argument'), { error: 'expected an array of strings (argv, run without a shell), e.g. ["systemctl", "restart", "api"]' })
+    .min(1, 'needs at least the program to run'),
+  /** Where it runs; default the working clone. Relative to the configuration file. */
+  cwd: z.string().min(1).optional(),
+  /** Added to the environment agentbus runs with. */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
+  /** Killed (with its process group) after this long: the deploy failed. */
+  timeoutMs: z.number().int().positive().default(300_000),
+});
+
+export const healthSectionSchema = z.strictObject({
+  checks: z.array(healthCheckSchema).min(1, 'needs at least one check'),
+  /** Wait after a deploy before probing (seed 000: 60 s). */
+  stabilizationMs: milliseconds.default(60_000),
+  /** Probes per check in one run. */
+  probes: z.number().int().min(1).max(1_000).default(5),
+  probeIntervalMs: milliseconds.default(2_000),
+  /** Consecutive failed probes that fail a fatal check (one flaky probe is not a failure). At most `probes`. */
+  consecutiveFailures: z.number().int().min(1).default(3),
+});
+
+export const rollbackSectionSchema = z.strictObject({
+  strategy: z.enum([RollbackStrategies.gitRevert, RollbackStrategies.redeployPrevious]).default(RollbackStrategies.gitRevert),
+  /** After rolling back, how long to re-probe until healthy before the rollback counts as failed. */
+  healthyWithinMs: z.number().int().positive().default(60_000),
+});
+
+export const serviceSchema = z.strictObject({
+  name: serviceName,
+  description: z.string().max(500).optional(),
+  git: gitSectionSchema,
+  deploy: deployCommandSchema,
+  health: healthSectionSchema,
+  rollback: rollbackSectionSchema.prefault({}),
+});
+
+export const fleetConfigSchema = z.strictObject({
+  /** Optional, for editors. */
+  $schema: z.string().optional(),
+  /** The file format's version; 1 today. */
+  version: z.literal(1).default(1),
+  services: z.array(serviceSchema).min(1, 'list at least one service'),
+});
+
+/** A deploy command after loading: cwd resolved (absolute; the working clone when not given). */
+export type DeployCommand = Omit<z.output<typeof deployCommandSchema>, 'cwd'> & { cwd: string };
+export type DeployCommandInput = z.input<typeof deployCommandSchema>;
+/** One service after loading: paths absolute, defaults filled in. */
+export type FleetService = Omit<z.output<typeof serviceSchema>, 'deploy'> & { deploy: DeployCommand };
+export type FleetServiceInput = z.input<typeof serviceSchema>;
+export type FleetConfig = Omit<z.output<typeof fleetConfigSchema>, 'services'> & { services: FleetService[] };
+/** The file as written: what `JSON.parse` of a valid file is assignable to. */
+export type FleetConfigInput = z.input<typeof fleetConfigSchema>;

@@ -1,0 +1,20 @@
+export { FleetError, FleetErrorCodes, isFleetError, type FleetErrorCode } from './errors.ts';
+export {
+  fleetConfigSchema,
+  serviceSchema,
+  gitSectionSchema,
+  deployCommandSchema,
+  healthSectionSchema,
+  rollbackSectionSchema,
+  RollbackStrategies,
+  type RollbackStrategy,
+  type FleetConfig,
+  type FleetConfigInput,
+  type FleetService,
+  type FleetServiceInput,
+  type DeployCommand,
+  type DeployCommandInput,
+} from './fleet-schema.ts';
+export { parseFleetConfig, loadFleetConfig, findService, type FleetConfigOptions, type FleetConfigSchema, type LoadedFleetConfig } from './fleet-config.ts';
+export { formatFieldPath, type ConfigProblem } from './config-issues.ts';
+export { runDeployCommand, type DeployCommandResult, type RunDeployCommandOptions } from './deploy-command.ts';

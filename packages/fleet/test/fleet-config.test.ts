@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { tempDir } from '@agentbus/testkit';
+import { findService, fleetConfigSchema, isFleetError, loadFleetConfig, parseFleetConfig, type FleetConfigInput, type FleetServiceInput } from '@agentbus/fleet';
+
+const examplePath = new URL('../../../infra/config/agentbus.example.json', import.meta.url).pathname;
+
+function service(overrides: Partial<FleetServiceInput> = {}): FleetServiceInput {
+  return {
+    name: 'api',
+    git: { path: 'clones/api' },
+    deploy: { command: ['node', 'deploy.mjs'] },
+    health: { checks: [{ name: 'health', url: 'http://127.0.0.1:8080/health' }] },
+    ...overrides,
+  };
+}
+
+function problemsOf(error: unknown): string[] {
+  assert.ok(isFleetError(error, 'config-invalid'), `expected config-invalid, got ${String(error)}`);
+  assert.match(error.hint ?? '', /infra\/config\/README\.md/);
+  return (error.details.problems as { path: string; message: string }[]).map((problem) => `${problem.path}: ${problem.message}`);
+}
+
+test('the example file in infra/config loads, with defaults filled in', () => {
+  const config = loadFleetConfig(examplePath);
+  const [primerouter] = config.services;
+  assert.equal(config.version, 1);
+  assert.equal(primerouter?.name, 'primerouter');
+  assert.deepEqual(primerouter?.deploy.command, ['systemctl', 'restart', 'primerouter']);
+  assert.equal(primerouter?.deploy.cwd, '/srv/primerouter', 'the command runs in the working clone');
+  assert.equal(primerouter?.health.stabilizationMs, 60_000);
+  assert.deepEqual(primerouter?.health.checks.map((check) => [check.name, check.severity]), [['health', 'fatal'], ['home-page', 'warning']]);
+  assert.equal(primerouter?.health.checks[1]?.expectStatus, 200);
+  assert.equal(primerouter?.rollback.strategy, 'git-revert');
+});
+
+test('defaults follow seed 000 and relative paths are relative to the file', () => {
+  const dir = tempDir('agentbus-fleet-');
+  const file = join(dir, 'agentbus.json');
+  writeFileSync(file, JSON.stringify({ services: [service({ deploy: { command: ['./deploy.sh'], cwd: 'scripts' } })] }));
+  const [api] = loadFleetConfig(file).services;
+  assert.equal(api?.git.path, join(dir, 'clones/api'));
+  assert.equal(api?.deploy.cwd, join(dir, 'scripts'));
+  assert.deepEqual(
+    { branch: api?.git.branch, remote: api?.git.remote, deployTimeout: api?.deploy.timeoutMs },
+    { branch: 'main', remote: 'origin', deployTimeout: 300_000 },
+  );
+  assert.deepEqual(
+    { ...api?.health, checks: undefined },
+    { checks: undefined, stabilizationMs: 60_000, probes: 5, probeIntervalMs: 2_000, consecutiveFailures: 3 },
+  );
+  assert.deepEqual(api?.rollback, { strategy: 'git-revert', healthyWithinMs: 60_000 });
+  assert.deepEqual(api?.health.checks[0], { name: 'health', url: 'http://127.0.0.1:8080/health', expectStatus: 200, severity: 'fatal', timeoutMs: 5_000 });
+});
+
+test('every schema problem is reported together, each naming its field path', () => {
+  const input = {
+    services: [
+      service(),
+      {
+        ...service({ name: 'Bad Name' }),
+        git: { path: 'x', branch: '-delete' },
+        deploy: { command: 'systemctl restart api' },
+        health: {
+          stabilisationMs: 0,
+          checks: [{ name: 'h', url: 'ftp://host/health', severity: 'critical' }],
+        },
+        rollback: { strategy: 'reset-hard' },
+      },
+    ],
+    notifications: { slack: '#ops' },
+  };
+  assert.throws(
+    () => parseFleetConfig(input, { source: 'agentbus.json' }),
+    (error) => {
+      const problems = problemsOf(error);
+      const expected = [
+        /^services\[1\]\.name: lower-case letters/,
+        /^services\[1\]\.git\.branch: not a valid branch name: starts with "-"/,
+        /^services\[1\]\.deploy\.command: expected an array of strings \(argv, run without a shell\)/,
+        /^services\[1\]\.health\.checks\[0\]\.url: expected an http:\/\/ or https:\/\/ URL$/,
+        /^services\[1\]\.health\.checks\[0\]\.severity: /,
+        /^services\[1\]\.health\.stabilisationMs: unknown field; did you mean "stabilizationMs"\?$/,
+        /^services\[1\]\.rollback\.strategy: /,
+        /^notifications: unknown field; known fields: \$schema, version, services$/,
+      ];
+      for (const pattern of expected) assert.ok(problems.some((problem) => pattern.test(problem)), `${pattern} in:\n${problems.join('\n')}`);
+      assert.equal(problems.length, expected.length, problems.join('\n'));
+      assert.match((error as Error).message, /^invalid agentbus\.json \(8 problems\):\n {2}services\[1\]\./);
+      return true;
+    },
+  );
+});
+
+test('problems across fields: duplicate names and clones, duplicate checks, consecutiveFailures above probes', () => {
+  const input: FleetConfigInput = {
+    services: [
+      service(),
+      service({ health: { probes: 2, consecutiveFailures: 3, checks: [{ name: 'h', url: 'http://a/h' }, { name: 'h', url: 'http://a/i' }] } }),
+    ],
+  };
+  assert.throws(
+    () => parseFleetConfig(input),
+    (error) => {
+      assert.deepEqual(problemsOf(error), [
+        'services[1].name: "api" is already the name of services[0]',
+        `services[1].git.path: ${join(process.cwd(), 'clones/api')} is already the working clone of services[0] (api); each service needs its own clone`,
+        'services[1].health.checks[1].name: "h" is already the name of checks[0]',
+        'services[1].health.consecutiveFailures: 3 is more than health.probes (2), so no check could ever fail',
+      ]);
+      return true;
+    },
+  );
+});
+
+test('a missing file, a file that is not JSON (with line and column) and an unknown service are named', () => {
+  const dir = tempDir('agentbus-fleet-');
+  assert.throws(() => loadFleetConfig(join(dir, 'nope.json')), (error) => isFleetError(error, 'config-not-found') && /no such file/.test(error.message) && /agentbus\.example\.json/.test(error.hint ?? ''));
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{\n  "services": [\n    { "name": "api", }\n  ]\n}\n');
+  assert.throws(() => loadFleetConfig(broken), (error) => isFleetError(error, 'config-invalid') && /is not valid JSON at line 3, column 22: Expected double-quoted property name/.test(error.message));
+  const truncated = join(dir, 'truncated.json');
+  writeFileSync(truncated, '{\n  "services": [');
+  assert.throws(() => loadFleetConfig(truncated), (error) => isFleetError(error, 'config-invalid') && /line 2, column 16: the file ends too early/.test(error.message));
+  const config = parseFleetConfig({ services: [service()] });
+  assert.equal(findService(config, 'api').name, 'api');
+  assert.throws(() => findService(config, 'web'), (error) => isFleetError(error, 'unknown-service') && error.hint === 'known services: api');
+});
+
+test('a later section is added by extending the schema, not by loosening it', () => {
+  const extended = fleetConfigSchema.extend({ notifications: z.strictObject({ webhookUrl: z.url() }).optional() });
+  const config = parseFleetConfig({ services: [service()], notifications: { webhookUrl: 'https://hooks.example/x' } }, { schema: extended });
+  assert.equal(config.notifications?.webhookUrl, 'https://hooks.example/x');
+  assert.equal(config.services[0]?.deploy.cwd, join(process.cwd(), 'clones/api'), 'paths are resolved with an extended schema too');
+  assert.throws(
+    () => parseFleetConfig({ services: [service()], notifications: { webhookUrl: 'nope' } }, { schema: extended }),
+    (error) => problemsOf(error).some((problem) => problem.startsWith('notifications.webhookUrl: ')),
+  );
+});
