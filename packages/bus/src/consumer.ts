@@ -24,6 +24,8 @@ export interface BusLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** When present, each delivery logs through a child carrying its correlationId and message id. */
+  child?(bindings: Record<string, unknown>): BusLogger;
 }
 
 export const silentLogger: BusLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -354,7 +356,8 @@ export class ConsumerRunner<R extends Registry> {
 
     const started = Date.now();
     this.running.set(m, started);
-    const ctx = new DeliveryContext(m, delivery, envelope, this.options.publisher, ledger, this.abort.signal, log);
+    const deliveryLog = log.child ? log.child({ correlationId: envelope.correlationId, messageId: envelope.id, type: envelope.type, consumer: delivery.consumer }) : log;
+    const ctx = new DeliveryContext(m, delivery, envelope, this.options.publisher, ledger, this.abort.signal, deliveryLog);
     let failure: { error: unknown } | undefined;
     try {
       await this.options.hooks?.onStart?.(envelope, delivery);

@@ -1,0 +1,218 @@
+import type { z } from 'zod';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
+import { connectNats, ConsumerRunner, IdempotencyLedger, LeaseManager, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
+import { agentbusConsumers, type ConsumerDefinition } from '@agentbus/streams';
+import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
+import { loadServiceConfig, type RuntimeEnv } from './config.ts';
+
+/** What a service's start() gets: everything generic is already done. */
+export interface ServiceContext<Settings> {
+  name: string;
+  settings: Settings;
+  runtime: RuntimeEnv;
+  nc: NatsConnection;
+  /** Publishes as this service (envelope source = its name). */
+  publisher: Publisher<AgentbusRegistry>;
+  log: Logger;
+  metrics: ServiceMetrics;
+  /** Per-resource leases (create-only keys), opened on first use. */
+  leases(): Promise<LeaseManager>;
+  /** Runs when the service stops, after its consumers have drained (reverse order). */
+  onStop(cleanup: () => Promise<void> | void): void;
+}
+
+export interface ConsumerHandlers {
+  handlers: HandlerMap<AgentbusRegistry>;
+  /** Handlers running at once on this consumer (default 1). */
+  concurrency?: number;
+}
+
+export interface ServiceDefinition<Shape extends z.ZodRawShape> {
+  name: string;
+  description: string;
+  /** The service's own environment variables (zod shape); validated with the runtime's together. */
+  settings: Shape;
+  /** Builds the handlers for each of its durable consumers (declared in streams/). */
+  start(ctx: ServiceContext<z.infer<z.ZodObject<Shape>>>): Promise<Record<string, ConsumerHandlers>> | Record<string, ConsumerHandlers>;
+}
+
+export function defineService<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>): ServiceDefinition<Shape> {
+  return definition;
+}
+
+export interface RunningService {
+  name: string;
+  metricsUrl: string;
+  ready(): boolean;
+  /** Stops pulling, lets running handlers finish (SHUTDOWN_GRACE_MS), drains the connection. */
+  stop(): Promise<void>;
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** Where logs go (default stdout). */
+  logDestination?: Parameters<typeof createLogger>[0]['destination'];
+  /** Consumer definitions to bind to (default: the agentbus topology). */
+  consumers?: ConsumerDefinition[];
+}
+
+/**
+ * Runs a service: validates its configuration (all problems at once), connects (waiting for the
+ * server if it is not up yet), binds its consumers, and serves /metrics, /healthz and /readyz.
+ * For every task it handles it sends task.started, then task.completed or task.failed; every
+ * delivery is counted by outcome and timed.
+ */
+export async function runService<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>, options: RunOptions = {}): Promise<RunningService> {
+  const { runtime, settings } = loadServiceConfig(definition.name, definition.settings, options.env ?? process.env);
+  const log = createLogger({ service: definition.name, level: runtime.LOG_LEVEL, destination: options.logDestination });
+  const metrics = createMetrics(definition.name);
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const runners: ConsumerRunner<AgentbusRegistry>[] = [];
+  let probe: ProbeServer | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    log.info({ nats: runtime.NATS_URL }, `${definition.name} starting`);
+    nc = await connectNats({ servers: runtime.NATS_URL, name: definition.name, waitForServer: true, user: runtime.NATS_USER, pass: runtime.NATS_PASSWORD, token: runtime.NATS_TOKEN });
+    const connection = nc;
+    void (async () => {
+      for await (const status of connection.status()) {
+        if (status.type === 'disconnect' || status.type === 'reconnect') log.warn({ status: status.type }, `NATS ${status.type}`);
+      }
+    })();
+    const publisher = new Publisher(connection, { registry: agentbusRegistry, source: definition.name });
+    let leases: Promise<LeaseManager> | undefined;
+    const ctx: ServiceContext<z.infer<z.ZodObject<Shape>>> = {
+      name: definition.name,
+      settings,
+      runtime,
+      nc: connection,
+      publisher,
+      log,
+      metrics,
+      leases: () => (leases ??= LeaseManager.open(connection, `${definition.name}-${process.pid}`)),
+      onStop: (cleanup) => cleanups.push(cleanup),
+    };
+    const byConsumer = await definition.start(ctx);
+    const ledger = await IdempotencyLedger.open(connection);
+    const declared = options.consumers ?? agentbusConsumers;
+    for (const [consumer, parts] of Object.entries(byConsumer)) {
+      const declaration = declared.find((c) => c.durable === consumer);
+      if (!declaration) throw new Error(`${definition.name} handles consumer "${consumer}", which streams/ does not declare`);
+      runners.push(
+        new ConsumerRunner({
+          nc: connection,
+          registry: agentbusRegistry,
+          publisher,
+          stream: declaration.stream,
+          consumer,
+          handlers: parts.handlers,
+          concurrency: parts.concurrency,
+          retryDelaysMs: declaration.retryDelaysMs,
+          ledger,
+          log,
+          shutdownGraceMs: runtime.SHUTDOWN_GRACE_MS,
+          hooks: lifecycleHooks(definition.name, publisher, metrics, consumer),
+        }),
+      );
+    }
+    probe = await startProbeServer({
+      host: runtime.METRICS_HOST,
+      port: runtime.METRICS_PORT,
+      registry: metrics.registry,
+      healthy: () => !connection.isClosed(),
+      ready: () => !connection.isClosed() && runners.every((r) => r.ready),
+      detail: () => ({ consumers: Object.fromEntries(runners.map((r) => [r.name, r.ready ? 'bound' : 'waiting'])) }),
+    });
+    await Promise.all(runners.map((runner) => runner.start()));
+    const readyTimer = setInterval(() => metrics.ready.set(runners.every((r) => r.ready) && !connection.isClosed() ? 1 : 0), 1_000);
+    readyTimer.unref();
+    cleanups.unshift(() => clearInterval(readyTimer));
+    metrics.ready.set(1);
+    log.info({ metrics: `${probe.url}/metrics`, consumers: runners.map((r) => r.name) }, `${definition.name} ready; metrics at ${probe.url}/metrics`);
+  } catch (error) {
+    await Promise.allSettled(runners.map((r) => r.stop()));
+    await probe?.close();
+    await nc?.close();
+    throw error;
+  }
+  const started = probe;
+  const connection = nc;
+  let stopping: Promise<void> | undefined;
+  return {
+    name: definition.name,
+    metricsUrl: `${started.url}/metrics`,
+    ready: () => !connection.isClosed() && runners.every((r) => r.ready),
+    stop: () =>
+      (stopping ??= (async () => {
+        log.info({}, `${definition.name} stopping: draining consumers`);
+        await Promise.allSettled(runners.map((r) => r.stop()));
+        for (const cleanup of cleanups.reverse()) {
+          try {
+            await cleanup();
+          } catch (error) {
+            log.warn({ err: describeError(error) }, 'clean-up failed');
+          }
+        }
+        await connection.drain().catch(() => connection.close());
+        await started.close();
+        log.info({}, `${definition.name} stopped`);
+      })()),
+  };
+}
+
+function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, metrics: ServiceMetrics, consumer: string) {
+  const isTask = (type: string) => agentbusRegistry[type as MessageTypeOf<AgentbusRegistry>]?.kind === 'task';
+  const ref = (envelope: EnvelopeOf<AgentbusRegistry, MessageTypeOf<AgentbusRegistry>>, delivery: DeliveryInfo) => ({
+    agent,
+    taskType: envelope.type,
+    taskId: envelope.id,
+    attempt: delivery.deliveryCount,
+  });
+  return {
+    onStart: async (envelope: EnvelopeOf<AgentbusRegistry, MessageTypeOf<AgentbusRegistry>>, delivery: DeliveryInfo) => {
+      if (isTask(envelope.type)) await publisher.publish('task.started', ref(envelope, delivery), { causedBy: envelope, id: `${envelope.id}.started.${delivery.deliveryCount}` });
+    },
+    onFinish: async (
+      envelope: EnvelopeOf<AgentbusRegistry, MessageTypeOf<AgentbusRegistry>>,
+      delivery: DeliveryInfo,
+      result: { ok: true; ms: number } | { ok: false; ms: number; error: unknown; willRetry: boolean },
+    ) => {
+      metrics.handlerSeconds.observe({ consumer, type: envelope.type, result: result.ok ? 'ok' : 'error' }, result.ms / 1000);
+      if (!isTask(envelope.type)) return;
+      if (result.ok) {
+        await publisher.publish('task.completed', { ...ref(envelope, delivery), durationMs: result.ms }, { causedBy: envelope, id: `${envelope.id}.completed` });
+      } else {
+        const error = result.error as { code?: unknown; message?: unknown };
+        await publisher.publish(
+          'task.failed',
+          { ...ref(envelope, delivery), durationMs: result.ms, error: { code: typeof error?.code === 'string' ? error.code : 'error', message: describeError(result.error) }, willRetry: result.willRetry },
+          { causedBy: envelope, id: `${envelope.id}.failed.${delivery.deliveryCount}` },
+        );
+      }
+    },
+    onOutcome: (outcome: string, type: string | undefined) => metrics.messages.inc({ consumer, type: type ?? 'invalid', outcome }),
+  };
+}
+
+/**
+ * The whole life of a service process: run it, log where its metrics are, stop cleanly on
+ * SIGTERM/SIGINT (exit 0), and exit 1 with a clear message when it cannot start.
+ */
+export async function runServiceMain<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>): Promise<void> {
+  let service: RunningService;
+  try {
+    service = await runService(definition);
+  } catch (error) {
+    const e = error as { message?: string; hint?: string };
+    process.stderr.write(`${definition.name}: cannot start: ${describeError(error)}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+    process.exit(1);
+  }
+  const stop = async (signal: string) => {
+    process.stderr.write(`${definition.name}: ${signal}: draining\n`);
+    await service.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
