@@ -1,0 +1,8 @@
+export {
+  createDemoService,
+  DemoBranches,
+  type DemoService,
+  type DemoServiceOptions,
+  type DemoConfigOptions,
+} from './demo-service.ts';
+export { isRunning } from '../service/process-liveness.mjs';
