@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentbusError } from '@agentbus/contracts';
@@ -92,7 +92,8 @@ const AGENT_IDENTITY = {
 /**
  * Builds seed 000 in `dir`: a bare origin with a small node:http service on `main` and one
  * feature branch per scenario (DemoBranches), pushed by a coding agent's own clone; the
- * production working clone; the deploy command. Nothing is started: call deploy() for the first
+ * production working clone; the deploy command. `<dir>/<name>` must not exist yet (AgentbusError
+ * `demo-exists`). Nothing is started: call deploy() for the first
  * start, and cleanup() (or stop()) when done. No process outlives cleanup(); a server whose pid
  * file disappears (its temp dir removed) exits on its own within a second.
  */
@@ -104,6 +105,9 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
   const agentPath = join(root, 'agent');
   const clonePath = join(root, 'clone');
   const stateDir = join(root, 'run');
+  if (existsSync(root)) {
+    throw new AgentbusError('demo-exists', `${root} already exists`, { hint: 'give the demo an empty directory, or another name; cleanup() removes what it made' });
+  }
   const port = options.port ?? (await freePort());
   mkdirSync(stateDir, { recursive: true });
 

@@ -104,6 +104,7 @@ test('a server whose pid file is gone (its owner died without cleanup) exits on 
     await demo.deploy();
     const pid = demo.runningPid();
     assert.ok(pid);
+    await assert.rejects(createDemoService({ dir: join(demo.root, '..'), name: 'orphan' }), (error: Error & { code?: string }) => error.code === 'demo-exists');
     rmSync(join(demo.stateDir, 'service.pid'));
     await waitFor('the orphaned server to exit', () => !isRunning(pid), 3_000);
   } finally {

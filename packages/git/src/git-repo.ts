@@ -240,13 +240,15 @@ export class GitRepo {
    * Moves the branch back to the remote branch when it is strictly ahead of it: for a merge
    * committed locally whose push was rejected or did not reach the remote, so that no later push
    * publishes it by accident. Uses `git reset --keep`, which refuses to touch uncommitted
-   * changes; the commits were never on the remote, so no shared history changes. Returns the
-   * commits made on the branch that were dropped (first-parent, newest first; still in the
-   * reflog). Call after fetch().
+   * changes; the commits were never on the remote, so no shared history changes. Fetches first:
+   * after a push that git reported as done but the remote dropped, the tracking ref claims the
+   * push arrived, and only the remote itself knows better. Returns the commits made on the
+   * branch that were dropped (first-parent, newest first; still in the reflog).
    */
   async dropUnpushedCommits(): Promise<string[]> {
     await this.assertOnBranch();
     await this.assertClean('drop unpushed commits');
+    await this.fetch();
     const localSha = await this.branchSha();
     const remoteSha = await this.remoteTrackingSha();
     if (localSha === remoteSha) return [];

@@ -121,6 +121,9 @@ test('git push exits 0 but the remote did not move: verifyRemoteSha catches it (
     return true;
   });
   await assert.rejects(f.repo.push({ attempts: 1 }), rejectsWith('remote-sha-mismatch'), 'push() itself verifies');
+  assert.equal(await f.git(f.repo.path, ['rev-parse', 'refs/remotes/origin/main']), merge.mergeCommit, 'the tracking ref believes git');
+  assert.deepEqual(await f.repo.dropUnpushedCommits(), [merge.mergeCommit], 'the remote itself is asked before dropping');
+  assert.equal(await f.repo.headSha(), before);
 
   // A pushurl that points at a mirror nobody deploys from: the push lands there, origin never moves.
   const fresh = await gitFixture();
