@@ -36,6 +36,8 @@ export interface CheckVerdict {
   reasons: string[];
   /** The HTTP status of the last probe (null: no answer). */
   status: number | null;
+  /** The status a healthy answer has (the check's expectStatus). */
+  expectStatus: number;
   /** The error of the last failed probe (null: no probe failed). */
   error: ProbeError | null;
   latency: {
@@ -151,6 +153,7 @@ function judgeCheck(check: HealthCheck, probes: ProbeResult[], consecutiveFailur
     outcome,
     reasons,
     status: probes.at(-1)?.status ?? null,
+    expectStatus: check.expectStatus,
     error: lastError,
     latency: { p95Ms, thresholdMs, probesMs: probes.map((probe) => probe.latencyMs) },
     failures: { total: failed.length, maxConsecutive, threshold: consecutiveFailures },

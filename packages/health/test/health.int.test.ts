@@ -76,6 +76,7 @@ test('one 500 among 200s is not a failure; consecutive failures are', async () =
     assert.equal(report.healthy, true);
     const [verdict] = report.checks;
     assert.equal(verdict?.outcome, 'passed');
+    assert.deepEqual([verdict?.status, verdict?.expectStatus], [200, 200]);
     assert.deepEqual(verdict?.failures, { total: 1, maxConsecutive: 1, threshold: 3 });
     assert.equal(verdict?.error?.kind, 'wrong-status', 'the flaky probe is still reported');
     assert.deepEqual(verdict?.probes.map((probe) => probe.status), [200, 500, 200, 200, 200]);
