@@ -1,5 +1,6 @@
 import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
 import { LEASE_BUCKET, LEDGER_BUCKET } from '@agentbus/bus';
+import { stateBucketConfig } from '@agentbus/state';
 
 /**
  * The topology of agentbus as data: streams, durable consumers and KV buckets. Applied by
@@ -120,6 +121,15 @@ export const agentbusBuckets: BucketDefinition[] = [
     maxValueSize: 4 * 1024,
   },
 ];
+
+const state = stateBucketConfig();
+agentbusBuckets.push({
+  bucket: state.bucket,
+  description: state.options.description ?? 'agentbus versioned state',
+  history: state.options.history ?? 1,
+  maxAgeMs: 0, // versions are kept until someone decides otherwise
+  maxValueSize: state.options.maxValueSize ?? 1024 * 1024,
+});
 
 export interface TopologyOptions {
   replicas: number;

@@ -27,3 +27,4 @@ export { DeployStages } from './messages/deploy.ts';
 export { checkResultSchema, type CheckResult } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
 export { EscalationKinds } from './messages/escalation.ts';
+export { releaseManifestSchema, releaseManifestPath, type ReleaseManifest } from './documents.ts';

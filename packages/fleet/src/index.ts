@@ -18,3 +18,4 @@ export {
 export { parseFleetConfig, loadFleetConfig, findService, type FleetConfigOptions, type FleetConfigSchema, type LoadedFleetConfig } from './fleet-config.ts';
 export { formatFieldPath, type ConfigProblem } from './config-issues.ts';
 export { runDeployCommand, type DeployCommandResult, type RunDeployCommandOptions } from './deploy-command.ts';
+export { openServiceRepo } from './service-repo.ts';

@@ -4,3 +4,4 @@ export { probeOnce, ProbeErrorKinds, type ProbeErrorKind, type ProbeError, type 
 export { runProbes, percentile, CheckOutcomes, type CheckOutcome, type ProbeRunOptions, type CheckVerdict, type HealthReport } from './probe-run.ts';
 export { waitUntilHealthy, type WaitUntilHealthyOptions, type WaitUntilHealthyResult } from './wait-until-healthy.ts';
 export { probeBaseline, type BaselineOptions, type HealthBaseline } from './baseline.ts';
+export { toCheckResults } from './check-results.ts';

@@ -14,6 +14,18 @@ export const runtimeEnvShape = {
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
 };
 
+/** Where versioned state lives (release manifests, post-mortems): shared by every service that writes it. */
+export const stateEnvShape = {
+  AGENTBUS_STATE_BACKEND: z.enum(['nats-kv', 'firestore']).default('nats-kv'),
+  FIRESTORE_PROJECT_ID: z.string().min(1).optional(),
+  FIRESTORE_EMULATOR_HOST: z.string().min(1).optional(),
+};
+
+/** The service registry file (agentbus.config.json): shared by the services that act on services. */
+export const fleetEnvShape = {
+  AGENTBUS_CONFIG: z.string({ error: 'required: the path of the service registry file (see infra/config/agentbus.example.json)' }).min(1),
+};
+
 const runtimeEnvSchema = z.object(runtimeEnvShape);
 export type RuntimeEnv = z.infer<typeof runtimeEnvSchema>;
 

@@ -1,2 +1,3 @@
 export { runService, runServiceMain, defineService, type ServiceDefinition, type ServiceContext, type ConsumerHandlers, type RunningService, type RunOptions } from './service.ts';
-export { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
+export { loadServiceConfig, runtimeEnvShape, stateEnvShape, fleetEnvShape, type RuntimeEnv } from './config.ts';
+export { openStateStore, type StateSettings } from './state.ts';

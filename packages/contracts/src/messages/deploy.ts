@@ -72,6 +72,8 @@ export const deployFailed = defineMessage({
   description: 'The deploy stopped at `stage`; `pushed` says whether the merge reached the remote.',
   schema: z.object({
     ...deployment,
+    /** Absent when the service is not in the registry. */
+    branch: gitRef.optional(),
     stage: z.enum(DeployStages),
     error: z.string(),
     stderr: z.string().optional(),

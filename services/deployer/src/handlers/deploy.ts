@@ -1,0 +1,220 @@
+import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { LeaseBusyError, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { findService, openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
+import { isGitError } from '@agentbus/git';
+import type { StateStore } from '@agentbus/state';
+import { DeployStages } from '@agentbus/contracts';
+
+type Stage = (typeof DeployStages)[number];
+
+export interface DeployDeps {
+  fleet: { services: readonly FleetService[] };
+  state: StateStore;
+  leases: LeaseManager;
+  leaseWaitMs: number;
+}
+
+/** A deploy that stopped for a reason a retry cannot fix: dead-lettered after deploy.failed is sent. */
+class DeployFailed extends AgentbusError {
+  constructor(stage: Stage, cause: unknown) {
+    super('deploy-failed', `deploy failed at ${stage}: ${describeError(cause)}`, {
+      cause,
+      retryable: false,
+      hint: 'see the deploy.failed event; fix the cause and redrive the task (agentbus dlq redrive <seq>)',
+    });
+  }
+}
+
+/** Errors worth another attempt: time-outs, a busy lease, a NATS hiccup. */
+function retryable(error: unknown): boolean {
+  return error instanceof AgentbusError ? error.retryable : true;
+}
+
+/**
+ * deployer.deploy: lease the service, fetch, merge the ref (a merge commit), push, and check the
+ * remote branch itself (seed 000's "verify push": if the remote did not move, the deploy failed
+ * whatever git said); then run the deploy command, record the release manifest and announce
+ * deploy.completed. dryRun announces the plan (deploy.planned) and changes nothing.
+ *
+ * Idempotent: a redelivered or replayed task finds its merge already on the branch (git), and
+ * its deploy command, manifest and events recorded as done (ledger steps): nothing repeats.
+ * Every failure is announced as deploy.failed with its stage; failures a retry cannot fix are
+ * dead-lettered (redrive after fixing the cause), transient ones are retried.
+ */
+export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'deployer.deploy'> {
+  return async (task, ctx) => {
+    const { ref, requestedBy, dryRun } = task.data;
+    const deploymentId = task.id;
+    let stage: Stage = 'config';
+    let mergeCommit: string | undefined;
+    let previousCommit: string | undefined;
+    let pushed = false;
+    const base = { deploymentId, service: task.data.service, ref, requestedBy };
+    const lastAttempt = ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+    let lease: HeldLease | undefined;
+    try {
+      const service = findService(deps.fleet, task.data.service);
+      const branch = service.git.branch;
+      const repo = openServiceRepo(service);
+      const event = { ...base, branch };
+
+      if (dryRun) {
+        stage = 'fetch';
+        await repo.fetch();
+        const currentCommit = (await repo.remoteBranchSha()) ?? (await repo.branchSha());
+        const refCommit = await repo.resolveCommit(ref);
+        const alreadyMerged = await repo.isAncestor(refCommit, currentCommit);
+        const steps = alreadyMerged
+          ? [`${ref} (${refCommit.slice(0, 12)}) is already in ${branch}: nothing to merge`]
+          : [
+              `lease ${service.name}`,
+              `fetch ${service.git.remote} in ${service.git.path}`,
+              `merge ${ref} (${refCommit.slice(0, 12)}) into ${branch} at ${currentCommit.slice(0, 12)} as a merge commit`,
+              `push ${branch} to ${service.git.remote} and check that the remote branch is at the merge commit`,
+              `run ${JSON.stringify(service.deploy.command)} in ${service.deploy.cwd} (time-out ${service.deploy.timeoutMs} ms)`,
+              `record ${releaseManifestPath(service.name)} and announce deploy.completed`,
+            ];
+        await ctx.publish('deploy.planned', { ...event, currentCommit, refCommit, alreadyMerged, steps }, { id: `${deploymentId}.planned` });
+        ctx.log.info({ steps }, `dry run of ${service.name} ${ref}: nothing changed`);
+        return;
+      }
+
+      stage = 'lease';
+      lease = await deps.leases.acquire(service.name, deploymentId, {
+        ttlMs: service.deploy.timeoutMs + 4 * service.git.timeoutMs + 60_000,
+        maxWaitMs: deps.leaseWaitMs,
+        signal: ctx.signal,
+        onWait: (busy) => {
+          ctx.working();
+          ctx.log.debug({ holder: busy.details }, `waiting for the lease on ${service.name}`);
+        },
+      });
+
+      stage = 'fetch';
+      await repo.switchToBranch(); // a redeploy-previous rollback leaves the clone detached
+      await repo.fetch();
+      const position = await repo.fastForwardToRemote();
+      if (position.status === 'ahead') {
+        // Commits that never reached the remote were never deployed (a push that failed before a crash).
+        const dropped = await repo.dropUnpushedCommits();
+        ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
+      }
+
+      stage = 'merge';
+      const merge = await repo.mergeRef(ref, {
+        message: `Merge ${ref} into ${branch}`,
+        trailers: { 'Agentbus-Deployment': deploymentId, 'Agentbus-Requested-By': requestedBy.replace(/[\r\n]+/g, ' ') },
+      });
+      mergeCommit = merge.mergeCommit;
+      previousCommit = merge.previousHead;
+
+      stage = 'push';
+      try {
+        await repo.push();
+      } catch (error) {
+        if (isGitError(error, 'remote-sha-mismatch')) stage = 'verify-push';
+        await repo.dropUnpushedCommits().catch((dropError: unknown) => ctx.log.error({ err: describeError(dropError) }, 'could not drop the unpushed merge'));
+        throw error;
+      }
+      pushed = true;
+      const mergedAt = new Date().toISOString();
+      const merged = { ...event, mergeCommit, previousCommit };
+      await ctx.step('announce-merged', () => ctx.publish('deploy.merged', { ...merged, pushedAt: mergedAt }, { id: `${deploymentId}.merged` }).then(() => true));
+
+      stage = 'deploy-command';
+      const command = await ctx.step('deploy-command', async () => {
+        const result = await runDeployCommand(service.deploy);
+        if (result.exitCode !== 0 || result.timedOut) {
+          const why = result.timedOut ? `timed out after ${service.deploy.timeoutMs} ms` : result.signal ? `killed by ${result.signal}` : `exited with ${result.exitCode}`;
+          throw new AgentbusError('deploy-command-failed', `${JSON.stringify(service.deploy.command)} ${why}${result.stderr ? `: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, {
+            retryable: false,
+            details: { stderr: result.stderr, exitCode: result.exitCode },
+          });
+        }
+        return { durationMs: result.durationMs, deployedAt: new Date().toISOString() };
+      });
+
+      stage = 'manifest';
+      const manifest: ReleaseManifest = {
+        service: service.name,
+        deploymentId,
+        correlationId: task.correlationId,
+        status: 'deployed',
+        commit: mergeCommit,
+        previousCommit,
+        mergeCommit,
+        ref,
+        branch,
+        requestedBy,
+        deployedAt: command.deployedAt,
+      };
+      await deps.state.put(releaseManifestPath(service.name), manifest, {
+        reason: `deploy ${ref} (${mergeCommit.slice(0, 12)}) requested by ${requestedBy}`,
+        agent: 'deployer',
+        taskId: deploymentId,
+        writeId: `${deploymentId}.deployed`,
+      });
+      await ctx.step('announce-completed', () =>
+        ctx.publish('deploy.completed', { ...merged, mergedAt, deployedAt: command.deployedAt, deployCommandMs: command.durationMs }, { id: `${deploymentId}.completed` }).then(() => true),
+      );
+      ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${mergeCommit.slice(0, 12)}`);
+    } catch (error) {
+      if (error instanceof LeaseBusyError && !lastAttempt) throw error;
+      if (retryable(error) && !lastAttempt) throw error;
+      const branch = deps.fleet.services.find((s) => s.name === base.service)?.git.branch;
+      await announceFailure(ctx, { ...base, ...(branch ? { branch } : {}) }, stage, error, { mergeCommit, previousCommit, pushed });
+      throw new DeployFailed(stage, error);
+    } finally {
+      if (lease) await releaseLease(ctx, lease, base.service, deploymentId);
+    }
+  };
+}
+
+async function announceFailure(
+  ctx: HandlerContext<AgentbusRegistry>,
+  event: { deploymentId: string; service: string; ref: string; requestedBy: string; branch?: string },
+  stage: Stage,
+  error: unknown,
+  extra: { mergeCommit?: string; previousCommit?: string; pushed: boolean },
+): Promise<void> {
+  const details = error instanceof AgentbusError ? error.details : {};
+  const stderr = typeof details.stderr === 'string' ? details.stderr.slice(-8_000) : undefined;
+  const exitCode = typeof details.exitCode === 'number' ? details.exitCode : undefined;
+  ctx.log.error({ stage, err: describeError(error) }, `deploy of ${event.service} ${event.ref} failed at ${stage}`);
+  await ctx.publish(
+    'deploy.failed',
+    {
+      ...event,
+      stage,
+      error: describeError(error),
+      ...(stderr ? { stderr } : {}),
+      ...(exitCode !== undefined ? { exitCode } : {}),
+      ...(extra.mergeCommit ? { mergeCommit: extra.mergeCommit } : {}),
+      ...(extra.previousCommit ? { previousCommit: extra.previousCommit } : {}),
+      pushed: extra.pushed,
+    },
+    { id: `${event.deploymentId}.failed` },
+  );
+}
+
+async function releaseLease(ctx: HandlerContext<AgentbusRegistry>, lease: HeldLease, service: string, deploymentId: string): Promise<void> {
+  try {
+    const released = await lease.release();
+    if (released.conflict) {
+      await ctx.publish(
+        'escalation.raised',
+        {
+          dedupKey: `lease-conflict.${service}.${lease.epoch}`,
+          kind: 'lease-conflict',
+          severity: 'critical',
+          service,
+          summary: `${service}: deployment ${deploymentId} outlived its lease and ${released.takenBy.holder} took the service over for ${released.takenBy.owner}: two agents changed ${service} at the same time`,
+          details: { deploymentId, epoch: lease.epoch, takenBy: released.takenBy },
+        },
+        { id: `escalation.lease-conflict.${service}.${lease.epoch}` },
+      );
+    }
+  } catch (error) {
+    ctx.log.error({ err: describeError(error) }, `could not release the lease on ${service}`);
+  }
+}

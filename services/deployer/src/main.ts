@@ -1,0 +1,4 @@
+import { runServiceMain } from '@agentbus/runtime';
+import { deployerService } from './service.ts';
+
+await runServiceMain(deployerService);

@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentbusRegistry } from '@agentbus/contracts';
+import type { Handler } from '@agentbus/bus';
+import { findService, type FleetService } from '@agentbus/fleet';
+import { runProbes, toCheckResults } from '@agentbus/health';
+import type { BaselineWatcher } from '../baselines.ts';
+
+/**
+ * deploy.completed: wait the service's stabilization window, probe its checks, and announce
+ * health.passed or health.failed with every check's status, p95 latency and error, and the
+ * baseline (the service's health before the deploy).
+ *
+ * Latency is judged on p95 over the probes; a fatal check fails only after the configured number
+ * of consecutive failed probes; warnings never fail a deployment. The verdict is announced once
+ * per deployment (a ledger step), whatever redeliveries follow.
+ */
+export function deployCompletedHandler(deps: { fleet: { services: readonly FleetService[] }; baselines: BaselineWatcher }): Handler<AgentbusRegistry, 'deploy.completed'> {
+  return async (event, ctx) => {
+    const { deploymentId, mergeCommit } = event.data;
+    const service = findService(deps.fleet, event.data.service);
+    const { health } = service;
+    const baseline = deps.baselines.baselineBefore(service.name, Date.parse(event.data.mergedAt));
+    const startedAt = new Date().toISOString();
+    if (health.stabilizationMs > 0) {
+      ctx.log.info({ stabilizationMs: health.stabilizationMs }, `${service.name}: stabilization wait before probing`);
+      await sleep(health.stabilizationMs, undefined, { signal: ctx.signal });
+    }
+    const report = await runProbes(health.checks, { probes: health.probes, intervalMs: health.probeIntervalMs, consecutiveFailures: Math.min(health.consecutiveFailures, health.probes), signal: ctx.signal });
+    const verdict = {
+      deploymentId,
+      service: service.name,
+      phase: 'post-deploy' as const,
+      mergeCommit,
+      baseline: baseline ? { healthy: baseline.healthy, checkedAt: baseline.checkedAt, checks: baseline.checks } : null,
+      checks: toCheckResults(report),
+      stabilizationMs: health.stabilizationMs,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      probeTimeoutMs: report.timing.timedOutMs,
+    };
+    await ctx.step('announce-verdict', async () => {
+      if (report.healthy) await ctx.publish('health.passed', verdict, { id: `${deploymentId}.health` });
+      else await ctx.publish('health.failed', verdict, { id: `${deploymentId}.health` });
+      return report.healthy;
+    });
+    ctx.log.info({ healthy: report.healthy, failing: report.failedChecks, warned: report.warnedChecks }, `${service.name} ${mergeCommit.slice(0, 12)}: ${report.healthy ? 'healthy' : `unhealthy (${report.failedChecks.join(', ')})`}`);
+  };
+}

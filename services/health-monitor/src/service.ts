@@ -1,0 +1,23 @@
+import { loadFleetConfig } from '@agentbus/fleet';
+import { defineService } from '@agentbus/runtime';
+import { BaselineWatcher } from './baselines.ts';
+import { healthMonitorSettings } from './config.ts';
+import { deployCompletedHandler } from './handlers/deploy-completed.ts';
+
+export const healthMonitorService = defineService({
+  name: 'health-monitor',
+  description: 'keeps baselines, judges every deployment after its stabilization window',
+  settings: healthMonitorSettings,
+  async start(ctx) {
+    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
+    const baselines = new BaselineWatcher(fleet.services, ctx.settings.HEALTH_WATCH_INTERVAL_MS, ctx.log);
+    await baselines.start();
+    ctx.onStop(() => baselines.stop());
+    return {
+      'health-monitor': {
+        concurrency: ctx.settings.HEALTH_CONCURRENCY,
+        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, baselines }) },
+      },
+    };
+  },
+});

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@agentbus/runtime';
+import { rollbackService } from './service.ts';
+
+await runServiceMain(rollbackService);
