@@ -66,6 +66,9 @@ function firestoreFailure(action: string, error: unknown): StateBackendError {
   );
 }
 
+/** The head is missing but version 1 exists (see append). */
+class HeadlessHistory extends Error {}
+
 class FirestoreBackend implements StateBackend {
   readonly kind = BackendKinds.firestore;
   readonly atomicHead = true;
@@ -138,6 +141,7 @@ class FirestoreBackend implements StateBackend {
   async append(path: DocumentPath, request: AppendRequest): Promise<AppendResult> {
     let attempts = 0;
     let transientFailures = 0;
+    let headless = 0;
     for (;;) {
       attempts += 1;
       try {
@@ -145,6 +149,16 @@ class FirestoreBackend implements StateBackend {
         return { ...outcome, attempts };
       } catch (error) {
         if (isStateError(error)) throw error;
+        if (error instanceof HeadlessHistory) {
+          // Seen twice in a row it is damage; once, it can be a first writer committing between
+          // this transaction's reads (the emulator does not isolate them).
+          if (++headless >= 2) {
+            throw new StateIntegrityError(`${path.text} has versions but no head document`, `run \`agentbus state verify ${path.text}\`, then \`agentbus state repair ${path.text}\` to rewrite the head from the last version`, { path: path.text });
+          }
+          await backoff(request.retry, attempts);
+          continue;
+        }
+        headless = 0;
         const code = grpcCode(error);
         if (code !== undefined && contentionCodes.has(code)) {
           if (attempts >= request.retry.maxAttempts) throw new StateConflictError(path.text, attempts, error);
@@ -171,9 +185,7 @@ class FirestoreBackend implements StateBackend {
       return { record, created: false };
     }
     const latest = headSnap?.exists ? readableRecord(this.#raw(headSnap), path, 'the head') : undefined;
-    if (!latest && (await tx.get(this.#version(path, 1))).exists) {
-      throw new StateIntegrityError(`${path.text} has versions but no head document`, `run \`agentbus state verify ${path.text}\`, then \`agentbus state repair ${path.text}\` to rewrite the head from the last version`, { path: path.text });
-    }
+    if (!latest && (await tx.get(this.#version(path, 1))).exists) throw new HeadlessHistory();
     const next = request.build(latest);
     const fields = this.#fields(next);
     // First write: the must-not-exist precondition that serializes writers.

@@ -220,6 +220,11 @@ export function conformanceSuite(harness: BackendHarness): void {
         },
         { name: 'head data changed', damage: ({ tamper }, path) => tamper.editHead(path, (r) => void (r.data.replicas = 42)), expect: () => ({ number: 5, reason: 'head-mismatch' }) },
         {
+          name: 'head deleted',
+          damage: ({ tamper }, path) => tamper.deleteHead(path),
+          expect: (atomicHead) => (atomicHead ? { number: 5, reason: 'head-missing' } : 'head-behind'),
+        },
+        {
           name: 'head replaced by an older version',
           damage: ({ tamper }, path) => tamper.headFromVersion({ path, number: 3 }, path),
           // Without an atomic head this is exactly the state a stopped writer leaves (see above).

@@ -3,6 +3,7 @@ import { streamsApply } from './streams.ts';
 import { publish, types } from './publish.ts';
 import { replay } from './replay.ts';
 import { dlqList, dlqShow, dlqRedrive } from './dlq.ts';
+import { stateCommands } from './state.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive];
+export const commands: Command[] = [streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, ...stateCommands];

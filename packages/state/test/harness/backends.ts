@@ -21,6 +21,7 @@ export interface Tamper {
   editVersion(path: string, number: number, mutate: (record: MutableRecord) => void): Promise<void>;
   editHead(path: string, mutate: (record: MutableRecord) => void): Promise<void>;
   deleteVersion(path: string, number: number): Promise<void>;
+  deleteHead(path: string): Promise<void>;
   swapVersions(path: string, a: number, b: number): Promise<void>;
   /** Overwrites version `to.number` of `to.path` with the stored record of `from`. */
   copyVersion(from: { path: string; number: number }, to: { path: string; number: number }): Promise<void>;
@@ -119,6 +120,9 @@ function natsKvTamper(kv: KV): Tamper {
     deleteVersion: async (path, number) => {
       await kv.delete(key(path, `v.${number}`));
     },
+    deleteHead: async (path) => {
+      await kv.delete(key(path, 'head'));
+    },
     async swapVersions(path, a, b) {
       const [first, second] = await Promise.all([read(key(path, `v.${a}`)), read(key(path, `v.${b}`))]);
       await kv.put(key(path, `v.${a}`), JSON.stringify(second));
@@ -198,6 +202,9 @@ function firestoreTamper(db: Firestore): Tamper {
     editHead: (path, mutate) => edit(head(path), mutate),
     deleteVersion: async (path, number) => {
       await version(path, number).delete();
+    },
+    deleteHead: async (path) => {
+      await head(path).delete();
     },
     async swapVersions(path, a, b) {
       const [first, second] = await Promise.all([read(version(path, a)), read(version(path, b))]);
