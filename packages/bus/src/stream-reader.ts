@@ -16,7 +16,10 @@ export interface StoredMessage {
 
 export interface ReadOptions {
   stream: string;
-  fromSeq: number;
+  /** First sequence to read (default 1); ignored when `fromTime` is given. */
+  fromSeq?: number;
+  /** Read from the first message stored at or after this time instead. */
+  fromTime?: Date;
   /** Inclusive; defaults to the last sequence when reading starts (later messages are not read). */
   toSeq?: number;
   /** A subject filter (wildcards allowed). */
@@ -50,13 +53,15 @@ export async function* readStream(nc: NatsConnection, options: ReadOptions): Asy
     throw error;
   }
   const upper = Math.min(options.toSeq ?? last, last);
-  if (options.fromSeq > upper) return;
+  const fromSeq = options.fromSeq ?? 1;
+  if (!options.fromTime && fromSeq > upper) return;
   let info;
   try {
     info = await jsm.consumers.add(options.stream, {
       ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, options.fromSeq),
+      ...(options.fromTime
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.fromTime.toISOString() }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, fromSeq) }),
       replay_policy: ReplayPolicy.Instant,
       mem_storage: true,
       num_replicas: 1,

@@ -19,6 +19,7 @@ export {
   type DataInput,
   type DataOf,
   type EnvelopeOf,
+  type AnyEnvelopeOf,
 } from './registry.ts';
 export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, streamForSubject, type StreamName } from './subjects.ts';
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';

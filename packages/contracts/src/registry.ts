@@ -35,6 +35,8 @@ export type DataInput<R extends Registry, T extends MessageTypeOf<R>> = z.input<
 /** Data as a handler receives it (after validation and defaults). */
 export type DataOf<R extends Registry, T extends MessageTypeOf<R>> = z.output<R[T]['schema']>;
 export type EnvelopeOf<R extends Registry, T extends MessageTypeOf<R>> = Envelope<T, DataOf<R, T>>;
+/** Any envelope of the registry, as a union discriminated by `type` (narrow with a switch). */
+export type AnyEnvelopeOf<R extends Registry> = { [T in MessageTypeOf<R>]: EnvelopeOf<R, T> }[MessageTypeOf<R>];
 
 export function defineRegistry<const Defs extends readonly MessageDefinition[]>(
   definitions: Defs,

@@ -82,7 +82,8 @@ export const fleetConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   /** The file format's version; 1 today. */
   version: z.literal(1).default(1),
-  services: z.array(serviceSchema).min(1, 'list at least one service'),
+  /** May be empty: a fresh installation watches nothing until services are added. */
+  services: z.array(serviceSchema),
 });
 
 /** A deploy command after loading: cwd resolved (absolute; the working clone when not given). */

@@ -45,6 +45,8 @@ const verdict = {
   finishedAt: isoTime,
   /** Time spent waiting for probes that timed out (not the platform's own time). */
   probeTimeoutMs: z.number().nonnegative(),
+  /** Configured pauses between probe rounds (not the platform's own time either). */
+  probeWaitMs: z.number().nonnegative(),
 };
 
 export const healthPassed = defineMessage({

@@ -44,6 +44,8 @@ export const rollbackCompleted = defineMessage({
       revertMs: z.number().nonnegative(),
       redeployMs: z.number().nonnegative(),
       verifyMs: z.number().nonnegative(),
+      /** Of verifyMs: pauses between re-probes and probes that timed out. */
+      verifyWaitMs: z.number().nonnegative(),
       totalMs: z.number().nonnegative(),
     }),
   }),

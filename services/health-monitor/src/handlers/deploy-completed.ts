@@ -37,6 +37,7 @@ export function deployCompletedHandler(deps: { fleet: { services: readonly Fleet
       startedAt,
       finishedAt: new Date().toISOString(),
       probeTimeoutMs: report.timing.timedOutMs,
+      probeWaitMs: report.timing.waitedMs,
     };
     await ctx.step('announce-verdict', async () => {
       if (report.healthy) await ctx.publish('health.passed', verdict, { id: `${deploymentId}.health` });

@@ -126,7 +126,13 @@ export function healthFailedHandler(deps: RollbackDeps): Handler<AgentbusRegistr
               revertCommit,
               restoredCommit,
               checks: toCheckResults(final),
-              durations: { revertMs: Math.max(0, revertedAt - detectedAt), redeployMs: redeploy.durationMs, verifyMs: verified.elapsedMs, totalMs: Math.max(0, now - detectedAt) },
+              durations: {
+                revertMs: Math.max(0, revertedAt - detectedAt),
+                redeployMs: redeploy.durationMs,
+                verifyMs: verified.elapsedMs,
+                verifyWaitMs: verified.waitedMs + verified.timedOutMs,
+                totalMs: Math.max(0, now - detectedAt),
+              },
             },
             { id: `${failure.deploymentId}.rollback.completed` },
           )

@@ -1,0 +1,3 @@
+export { collectIncidentEvents, followIncident, type IncidentEvent } from './events.ts';
+export { describeEvent, timelineOf, type TimelineRow } from './timeline.ts';
+export { summarizeIncident, isFinalOutcome, IncidentOutcomes, type IncidentOutcome, type IncidentSummary } from './summary.ts';

@@ -1,0 +1,65 @@
+import type { IncidentEvent } from './events.ts';
+
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 8) : '-');
+
+/** One line of an incident's timeline, as in seed 002's table: time, event, actor. */
+export interface TimelineRow {
+  time: string;
+  /** Milliseconds after the first event. */
+  offsetMs: number;
+  event: string;
+  actor: string;
+  type: string;
+}
+
+/** What happened, in words, from the event's own data. */
+export function describeEvent(event: IncidentEvent): string {
+  switch (event.type) {
+    case 'task.started':
+      return `${event.data.agent} took ${event.data.taskType}${event.data.attempt > 1 ? ` (attempt ${event.data.attempt})` : ''}`;
+    case 'task.completed':
+      return `${event.data.agent} finished ${event.data.taskType} in ${Math.round(event.data.durationMs)} ms`;
+    case 'task.failed':
+      return `${event.data.agent} failed ${event.data.taskType}: ${event.data.error.message}${event.data.willRetry ? ' (will retry)' : ' (dead-lettered)'}`;
+    case 'deployer.deploy':
+      return `deploy of ${event.data.ref} to ${event.data.service} requested by ${event.data.requestedBy}`;
+    case 'deploy.planned':
+      return `dry run for ${event.data.service} ${event.data.ref}: ${event.data.steps.length} steps, nothing changed`;
+    case 'deploy.merged':
+      return `merged ${event.data.ref} into ${event.data.branch} as ${short(event.data.mergeCommit)}; remote verified at ${short(event.data.mergeCommit)}`;
+    case 'deploy.completed':
+      return `deployed ${event.data.service} ${short(event.data.mergeCommit)} (deploy command ${Math.round(event.data.deployCommandMs)} ms)`;
+    case 'deploy.failed':
+      return `deploy of ${event.data.ref} to ${event.data.service} failed at ${event.data.stage}: ${event.data.error}`;
+    case 'health.passed':
+      return `${event.data.service} healthy after ${event.data.phase === 'post-deploy' ? 'the deploy' : 'the rollback'} (${event.data.checks.map((c) => `${c.name} ${c.lastStatus ?? '-'}`).join(', ')})`;
+    case 'health.failed': {
+      const failing = event.data.checks.filter((c) => !c.ok && c.severity === 'fatal');
+      return `${event.data.service} health check failed: ${failing.map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`).join('; ')}`;
+    }
+    case 'rollback.started':
+      return `rollback of ${short(event.data.mergeCommit)} started (${event.data.strategy})`;
+    case 'rollback.reverted':
+      return event.data.revertCommit
+        ? `git revert -m 1 ${short(event.data.mergeCommit)} → ${short(event.data.revertCommit)}; pushed, remote verified`
+        : `switched to the last good commit ${short(event.data.restoredCommit)}`;
+    case 'rollback.completed':
+      return `${event.data.service} redeployed at ${short(event.data.restoredCommit)} and healthy again`;
+    case 'rollback.failed':
+      return `rollback of ${short(event.data.mergeCommit)} failed at ${event.data.stage}: ${event.data.error}`;
+    case 'rollback.skipped':
+      return `no rollback (${event.data.reason}): ${event.data.detail}`;
+    case 'escalation.raised':
+      return `escalated to a human (${event.data.kind}, ${event.data.severity}): ${event.data.summary}`;
+    case 'escalation.resolved':
+      return `escalation resolved: ${event.data.summary}`;
+    default:
+      return (event as { type: string }).type;
+  }
+}
+
+export function timelineOf(events: readonly IncidentEvent[]): TimelineRow[] {
+  const sorted = [...events].sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.seq - b.seq);
+  const first = sorted[0] ? Date.parse(sorted[0].time) : 0;
+  return sorted.map((event) => ({ time: event.time, offsetMs: Date.parse(event.time) - first, event: describeEvent(event), actor: event.source, type: event.type }));
+}
