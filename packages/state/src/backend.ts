@@ -26,6 +26,11 @@ export interface AppendRequest {
   /** writeKeyOf(path, writeId): the key of the backend's writeId index. */
   writeKey: string;
   /**
+   * The writeId was made up for this call (the caller gave none), so no earlier call can have
+   * used it and no later one will look it up: a backend may skip its writeId index for it.
+   */
+  writeIdIsNew: boolean;
+  /**
    * Builds the next version on top of `latest` (undefined: the document is new). Pure: it may run
    * once per attempt. Throwing aborts the write with nothing stored.
    */

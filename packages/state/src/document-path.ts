@@ -41,3 +41,25 @@ export function parseDocumentPath(text: unknown): DocumentPath {
 export function writeKeyOf(path: DocumentPath, writeId: string): string {
   return createHash('sha256').update(`${path.text}\n${writeId}`, 'utf8').digest('hex').slice(0, 40);
 }
+
+/** Collects document paths found in a backend's keys or index, dropping what is not a valid path. */
+export class DocumentPathSet {
+  readonly #paths = new Map<string, DocumentPath>();
+
+  add(text: unknown): void {
+    try {
+      const path = parseDocumentPath(text);
+      this.#paths.set(path.text, path);
+    } catch {
+      // written by something else, or not a document of this library: not ours to list
+    }
+  }
+
+  collections(): Set<string> {
+    return new Set([...this.#paths.values()].map((path) => path.collection));
+  }
+
+  sorted(): DocumentPath[] {
+    return [...this.#paths.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  }
+}

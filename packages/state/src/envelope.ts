@@ -59,15 +59,7 @@ export interface VersionRecord {
 }
 
 /** The envelope fields a writer chooses; number, links and hashes are derived. */
-export interface EnvelopeInput {
-  agent: string;
-  taskId: string | null;
-  reason: string;
-  timestamp: string;
-  writeId: string;
-  operation: Operation;
-  restoredFrom: number | null;
-}
+export type EnvelopeInput = Pick<VersionEnvelope, 'agent' | 'taskId' | 'reason' | 'timestamp' | 'writeId' | 'operation' | 'restoredFrom'>;
 
 export type UnsealedEnvelope = Omit<VersionEnvelope, 'hash'>;
 

@@ -1,6 +1,6 @@
 import type { DocumentData, DocumentReference, DocumentSnapshot, Firestore, Transaction } from '@google-cloud/firestore';
 import { backoff, BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot } from './backend.ts';
-import { parseDocumentPath, type DocumentPath } from './document-path.ts';
+import { DocumentPathSet, type DocumentPath } from './document-path.ts';
 import type { VersionRecord } from './envelope.ts';
 import { isStateError, StateBackendError, StateConflictError, StateIntegrityError } from './errors.ts';
 import { formatMicros, isPlainObject, timestampTagMicros, ValueTags, type JsonValue } from './normalize.ts';
@@ -238,28 +238,19 @@ class FirestoreBackend implements StateBackend {
   }
 
   async listDocuments(): Promise<DocumentPath[]> {
-    const found = new Map<string, DocumentPath>();
-    const add = (text: unknown) => {
-      try {
-        const path = parseDocumentPath(text);
-        found.set(path.text, path);
-      } catch {
-        // not a document path of this library: leave it out
-      }
-    };
+    const found = new DocumentPathSet();
     try {
       const index = await this.#db.collection(FIRESTORE_INDEX_COLLECTION).get();
-      for (const doc of index.docs) add(doc.get('path'));
+      for (const doc of index.docs) found.add(doc.get('path'));
       // Heads of the known collections too: a document whose index entry was lost is still found.
-      const collections = new Set([...found.values()].map((path) => path.collection));
-      for (const collection of collections) {
+      for (const collection of found.collections()) {
         const heads = await this.#db.collection(collection).select().get();
-        for (const doc of heads.docs) add(`${collection}/${doc.id}`);
+        for (const doc of heads.docs) found.add(`${collection}/${doc.id}`);
       }
     } catch (error) {
       throw firestoreFailure('listing documents', error);
     }
-    return [...found.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+    return found.sorted();
   }
 
   async repairHead(path: DocumentPath, record: VersionRecord): Promise<void> {

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { backoff, BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot } from './backend.ts';
-import { parseDocumentPath, writeKeyOf, type DocumentPath } from './document-path.ts';
+import { DocumentPathSet, writeKeyOf, type DocumentPath } from './document-path.ts';
 import { decodeRecordBytes, encodeRecord, type VersionRecord } from './envelope.ts';
 import { StateBackendError, StateBucketMissingError, StateConflictError, StateIntegrityError } from './errors.ts';
 import { isPlainObject } from './normalize.ts';
@@ -99,6 +99,12 @@ const keys = {
   index: (path: DocumentPath) => `_index.${path.collection}.${path.id}`,
 };
 
+/** The number a stored head claims, without a full parse (0 when it claims none). */
+function headNumberOf(raw: unknown): number {
+  const envelope = isPlainObject(raw) ? raw.envelope : undefined;
+  return isPlainObject(envelope) && typeof envelope.number === 'number' ? envelope.number : 0;
+}
+
 type Entry = { state: 'missing' } | { state: 'deleted'; revision: number } | { state: 'present'; raw: unknown; revision: number };
 
 class NatsKvBackend implements StateBackend {
@@ -160,7 +166,7 @@ class NatsKvBackend implements StateBackend {
     // walked below, so a writeId that already wrote is always found.
     const head = await this.#get(keys.head(path));
     const headRecord = head.state === 'present' ? readableRecord(head.raw, path, 'the head') : undefined;
-    const earlier = await this.#versionOfWriteId(path, request);
+    const earlier = request.writeIdIsNew ? undefined : await this.#versionOfWriteId(path, request);
     if (earlier) {
       await this.#advanceHead(path, earlier, head);
       return { record: earlier, created: false, attempts: 0 };
@@ -201,7 +207,7 @@ class NatsKvBackend implements StateBackend {
       if (currentHead && currentHead.envelope.number >= number) {
         // Versions were skipped. One may be this writeId's from an earlier, interrupted call;
         // the head moved past it only after its index entry was written, so the index finds it.
-        const found = await this.#versionOfWriteId(path, request);
+        const found = request.writeIdIsNew ? undefined : await this.#versionOfWriteId(path, request);
         if (found) {
           result = { record: found, created: false };
           break;
@@ -220,7 +226,8 @@ class NatsKvBackend implements StateBackend {
       }
       // 'missing' right after a failed create: a replica that has not caught up; the next round reads again.
     }
-    await Promise.all([result.record, ...walked].map((record) => this.#indexWriteId(path, record)));
+    const indexed = request.writeIdIsNew && result.created ? walked : [result.record, ...walked];
+    await Promise.all(indexed.map((record) => this.#indexWriteId(path, record)));
     await this.#advanceHead(path, result.record, head);
     return { ...result, attempts };
   }
@@ -250,10 +257,7 @@ class NatsKvBackend implements StateBackend {
   async #advanceHead(path: DocumentPath, record: VersionRecord, head: Entry): Promise<void> {
     let current = head;
     for (let attempt = 0; attempt < 5; attempt++) {
-      if (current.state === 'present') {
-        const parsed = readableRecord(current.raw, path, 'the head');
-        if (parsed.envelope.number >= record.envelope.number) return;
-      }
+      if (current.state === 'present' && headNumberOf(current.raw) >= record.envelope.number) return;
       try {
         if (current.state === 'missing') {
           if ((await this.#createOnly(keys.head(path), encodeRecord(record))) === 'created') return;
@@ -331,23 +335,15 @@ class NatsKvBackend implements StateBackend {
 
   async listDocuments(): Promise<DocumentPath[]> {
     if (!(await this.#bucketExists())) return [];
-    const found = new Map<string, DocumentPath>();
-    const add = (text: string) => {
-      try {
-        const path = parseDocumentPath(text);
-        found.set(path.text, path);
-      } catch {
-        // a key that is not a document of this layout (written by something else): not ours to list
-      }
-    };
+    const found = new DocumentPathSet();
     try {
-      for await (const key of await this.#kv.keys('_index.*.*')) add(key.split('.').slice(1).join('/'));
+      for await (const key of await this.#kv.keys('_index.*.*')) found.add(key.split('.').slice(1).join('/'));
       // Heads too: a document whose index key was lost is still found once it has a head.
-      for await (const key of await this.#kv.keys('*.*.head')) if (!key.startsWith('_')) add(key.split('.').slice(0, 2).join('/'));
+      for await (const key of await this.#kv.keys('*.*.head')) if (!key.startsWith('_')) found.add(key.split('.').slice(0, 2).join('/'));
     } catch (error) {
       throw natsFailure('listing documents', error);
     }
-    return [...found.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+    return found.sorted();
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,9 @@ import { checkRecord, IntegrityReasons, verifyDocument, type VerifyFinding, type
 export const MAX_DATA_BYTES = 900 * 1024;
 const MAX_TEXT = { agent: 200, taskId: 200, writeId: 200, reason: 2000 } as const;
 
+/** The validated envelope fields of one write (the timestamp is taken per attempt). */
+type WriterInput = Omit<EnvelopeInput, 'timestamp'> & { writeIdIsNew: boolean };
+
 export interface StateStoreOptions {
   backend: StateBackend;
   /** The agent recorded when a write names none. */
@@ -145,29 +148,32 @@ export class StateStore {
     return this.#append(doc, normalized, input, options.ifVersion);
   }
 
-  async #append(path: DocumentPath, data: JsonObject, input: Omit<EnvelopeInput, 'timestamp'>, ifVersion: number | undefined): Promise<WriteResult> {
+  async #append(path: DocumentPath, data: JsonObject, input: WriterInput, ifVersion: number | undefined): Promise<WriteResult> {
     const result = await this.backend.append(path, {
       writeId: input.writeId,
       writeKey: writeKeyOf(path, input.writeId),
+      writeIdIsNew: input.writeIdIsNew,
       retry: this.#retry,
       build: (latest) => {
         const current = latest?.envelope.number ?? 0;
         if (ifVersion !== undefined && current !== ifVersion) throw new StateVersionConflictError(path.text, ifVersion, current);
-        const record = sealVersion(path.text, data, { ...input, timestamp: formatMicros(this.#clock()) }, latest?.envelope);
+        const { writeIdIsNew: _new, ...fields } = input;
+        const record = sealVersion(path.text, data, { ...fields, timestamp: formatMicros(this.#clock()) }, latest?.envelope);
         record.signature = this.#keyring.sign(input.agent, record.envelope.hash);
         return record;
       },
     });
-    if (!result.created) {
+    // A made-up writeId cannot have written before: a version carrying it was written by this call.
+    if (!result.created && !input.writeIdIsNew) {
       const earlier = result.record.envelope;
       if (earlier.dataHash !== dataHashOf(canonicalJson(data)) || earlier.operation !== input.operation || earlier.restoredFrom !== input.restoredFrom) {
         throw new StateWriteIdReusedError(path.text, input.writeId, earlier.number);
       }
     }
-    return { path: path.text, version: result.record, created: result.created, attempts: result.attempts };
+    return { path: path.text, version: result.record, created: result.created || input.writeIdIsNew, attempts: result.attempts };
   }
 
-  #input(options: WriteOptions, operation: EnvelopeInput['operation'], restoredFrom: number | null): Omit<EnvelopeInput, 'timestamp'> {
+  #input(options: WriteOptions, operation: EnvelopeInput['operation'], restoredFrom: number | null): WriterInput {
     const reason = typeof options.reason === 'string' ? options.reason.trim() : '';
     if (reason === '') {
       throw new StateInputError('the reason is empty', 'say why the document changes, e.g. --reason "raise replicas for the launch"');
@@ -179,6 +185,7 @@ export class StateStore {
       taskId: options.taskId === undefined ? null : checkedText('taskId', options.taskId, MAX_TEXT.taskId),
       reason: checkedText('reason', reason, MAX_TEXT.reason, true),
       writeId: options.writeId === undefined ? randomUUID() : checkedText('writeId', options.writeId, MAX_TEXT.writeId),
+      writeIdIsNew: options.writeId === undefined,
       operation,
       restoredFrom,
     };

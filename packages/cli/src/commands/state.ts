@@ -94,6 +94,11 @@ function readTrustedKeys(dir: string): Record<string, string[]> {
   return keys;
 }
 
+function integerOption(args: ParsedArgs, name: string, min: number): number | undefined {
+  const text = stringOption(args, name);
+  return text === undefined ? undefined : parseInteger(text, `--${name}`, min);
+}
+
 function versionArgument(text: string, name: string): VersionSelector {
   return text === 'head' ? 'head' : parseInteger(text, name, 1);
 }
@@ -116,8 +121,7 @@ export const statePut: Command = {
     const path = args.positionals[0]!;
     const data = parseJsonOption(requireOption(args, 'data'), '--data');
     const reason = requireOption(args, 'reason');
-    const ifVersionText = stringOption(args, 'if-version');
-    const ifVersion = ifVersionText === undefined ? undefined : parseInteger(ifVersionText, '--if-version', 0);
+    const ifVersion = integerOption(args, 'if-version', 0);
     const store = await openStore(ctx, writerOptions(args));
     const result = await writing(ctx, () => store.put(path, data, { reason, taskId: stringOption(args, 'task-id'), writeId: stringOption(args, 'write-id'), ifVersion }));
     const { envelope } = result.version;
@@ -138,8 +142,7 @@ export const stateGet: Command = {
   positionals: { min: 1, max: 1 },
   options: { version: { type: 'string' } },
   async run(ctx, args) {
-    const versionText = stringOption(args, 'version');
-    const version = versionText === undefined || versionText === 'head' ? undefined : parseInteger(versionText, '--version', 1);
+    const version = stringOption(args, 'version') === 'head' ? undefined : integerOption(args, 'version', 1);
     const store = await openStore(ctx);
     const record = await store.get(args.positionals[0]!, { version });
     const { envelope } = record;
@@ -166,13 +169,10 @@ export const stateHistory: Command = {
   positionals: { min: 1, max: 1 },
   options: { limit: { type: 'string' }, before: { type: 'string' } },
   async run(ctx, args) {
-    const limitText = stringOption(args, 'limit');
-    const beforeText = stringOption(args, 'before');
+    const limit = integerOption(args, 'limit', 1);
+    const before = integerOption(args, 'before', 1);
     const store = await openStore(ctx);
-    const history = await store.history(args.positionals[0]!, {
-      limit: limitText === undefined ? undefined : parseInteger(limitText, '--limit', 1),
-      before: beforeText === undefined ? undefined : parseInteger(beforeText, '--before', 1),
-    });
+    const history = await store.history(args.positionals[0]!, { limit, before });
     ctx.out.data(history);
     const rows = history.entries.map((entry) => {
       const e = entry.envelope;
