@@ -31,15 +31,19 @@ export async function collectIncidentEvents(nc: NatsConnection, correlationId: s
 
 /**
  * Follows AGENT_EVENTS live from `since` (an ordered consumer: no durable state, nothing to clean
- * up) and yields each event of the incident as it is stored, until the caller stops iterating.
+ * up) and yields each event of the incident as it is stored, until the caller stops iterating
+ * or `signal` aborts.
  */
-export async function* followIncident(nc: NatsConnection, correlationId: string, options: { since: Date }): AsyncGenerator<IncidentEvent> {
+export async function* followIncident(nc: NatsConnection, correlationId: string, options: { since: Date; signal?: AbortSignal }): AsyncGenerator<IncidentEvent> {
   const consumer = await jetstream(nc).consumers.get(StreamNames.events, {
     deliver_policy: DeliverPolicy.StartTime,
     opt_start_time: options.since.toISOString(),
     filter_subjects: 'events.>',
   });
   const messages = await consumer.consume();
+  const stop = () => messages.stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
   try {
     for await (const m of messages) {
       const header = m.headers?.get(Headers.correlationId);
@@ -48,6 +52,7 @@ export async function* followIncident(nc: NatsConnection, correlationId: string,
       if (event && event.correlationId === correlationId) yield event;
     }
   } finally {
+    options.signal?.removeEventListener('abort', stop);
     messages.stop();
   }
 }

@@ -171,7 +171,7 @@ function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, m
   });
   return {
     onStart: async (envelope: EnvelopeOf<AgentbusRegistry, MessageTypeOf<AgentbusRegistry>>, delivery: DeliveryInfo) => {
-      if (isTask(envelope.type)) await publisher.publish('task.started', ref(envelope, delivery), { causedBy: envelope, id: `${envelope.id}.started.${delivery.deliveryCount}` });
+      if (isTask(envelope.type)) await publisher.publish('task.started', ref(envelope, delivery), { causedBy: envelope, id: `${envelope.id}.task-started.${delivery.deliveryCount}` });
     },
     onFinish: async (
       envelope: EnvelopeOf<AgentbusRegistry, MessageTypeOf<AgentbusRegistry>>,
@@ -181,13 +181,13 @@ function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, m
       metrics.handlerSeconds.observe({ consumer, type: envelope.type, result: result.ok ? 'ok' : 'error' }, result.ms / 1000);
       if (!isTask(envelope.type)) return;
       if (result.ok) {
-        await publisher.publish('task.completed', { ...ref(envelope, delivery), durationMs: result.ms }, { causedBy: envelope, id: `${envelope.id}.completed` });
+        await publisher.publish('task.completed', { ...ref(envelope, delivery), durationMs: result.ms }, { causedBy: envelope, id: `${envelope.id}.task-completed` });
       } else {
         const error = result.error as { code?: unknown; message?: unknown };
         await publisher.publish(
           'task.failed',
           { ...ref(envelope, delivery), durationMs: result.ms, error: { code: typeof error?.code === 'string' ? error.code : 'error', message: describeError(result.error) }, willRetry: result.willRetry },
-          { causedBy: envelope, id: `${envelope.id}.failed.${delivery.deliveryCount}` },
+          { causedBy: envelope, id: `${envelope.id}.task-failed.${delivery.deliveryCount}` },
         );
       }
     },

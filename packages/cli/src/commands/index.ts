@@ -1,4 +1,7 @@
 import type { Command } from '../command.ts';
+import { up } from './up.ts';
+import { demo } from './demo.ts';
+import { deploy } from './deploy.ts';
 import { streamsApply } from './streams.ts';
 import { publish, types } from './publish.ts';
 import { replay } from './replay.ts';
@@ -6,4 +9,4 @@ import { dlqList, dlqShow, dlqRedrive } from './dlq.ts';
 import { stateCommands } from './state.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, ...stateCommands];
+export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, ...stateCommands];

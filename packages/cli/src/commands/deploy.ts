@@ -1,0 +1,42 @@
+import { serviceName, gitRef } from '@agentbus/contracts';
+import { describeEvent, type IncidentEvent } from '@agentbus/incident';
+import { agentbusRegistry, createEnvelope } from '@agentbus/contracts';
+import { Publisher } from '@agentbus/bus';
+import { userInfo } from 'node:os';
+import { booleanOption, parseInteger, requireOption, stringOption, UsageError, type Command } from '../command.ts';
+import { deployAndFollow } from '../loop.ts';
+
+export const deploy: Command = {
+  path: ['deploy'],
+  summary: 'ask the deployer to merge a ref into a service and deploy it; --wait follows it to healthy, rolled back or failed',
+  usage: '<service> --ref <branch> [--dry-run] [--wait] [--timeout-ms N] [--requested-by <name>]',
+  positionals: { min: 1, max: 1 },
+  options: { ref: { type: 'string' }, 'dry-run': { type: 'boolean' }, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, 'requested-by': { type: 'string' } },
+  async run(ctx, args) {
+    const service = args.positionals[0]!;
+    const ref = requireOption(args, 'ref');
+    if (!serviceName.safeParse(service).success) throw new UsageError(`"${service}" is not a service name`, 'lower-case letters, digits, - and _, as in the service registry');
+    if (!gitRef.safeParse(ref).success) throw new UsageError(`--ref "${ref}" is not a branch or commit name`, 'letters, digits, . _ / -, not starting with -');
+    const task = { service, ref, requestedBy: stringOption(args, 'requested-by') ?? `${userInfo().username} (agentbus deploy)`, dryRun: booleanOption(args, 'dry-run') };
+    const nc = await ctx.nats();
+    if (!booleanOption(args, 'wait')) {
+      const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', task, { source: 'agentbus-cli' });
+      const result = await new Publisher(nc, { registry: agentbusRegistry, source: 'agentbus-cli' }).publishEnvelope(envelope);
+      ctx.out.data({ taskId: envelope.id, stream: result.stream, seq: result.seq, duplicate: result.duplicate });
+      ctx.out.line(`deploy task ${envelope.id} sent (${result.stream} seq ${result.seq}); follow it with --wait, or \`agentbus replay --stream AGENT_EVENTS --from-seq 1\``);
+      return 0;
+    }
+    const timeoutText = stringOption(args, 'timeout-ms');
+    const timeoutMs = timeoutText === undefined ? 15 * 60_000 : parseInteger(timeoutText, '--timeout-ms', 1);
+    const onEvent = (event: IncidentEvent) => {
+      ctx.out.line(`${event.time.slice(11, 23)}  ${event.source.padEnd(14)}  ${describeEvent(event)}`);
+      ctx.out.data({ event: { time: event.time, type: event.type, source: event.source, text: describeEvent(event) } });
+    };
+    const run = await deployAndFollow(nc, task, { timeoutMs, onEvent, signal: ctx.stopSignal });
+    const { summary } = run;
+    ctx.out.data({ result: summary });
+    const good = summary.outcome === 'healthy' || summary.outcome === 'planned';
+    ctx.out.line(good ? `${service}: ${summary.outcome}` : `${service}: ${summary.outcome} — the deploy did not end healthy`);
+    return good ? 0 : 1;
+  },
+};

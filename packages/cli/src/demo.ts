@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createDemoService, DemoBranches } from '@agentbus/demo';
+import { GitRepo } from '@agentbus/git';
+import { probeOnce } from '@agentbus/health';
+import { timelineOf, type IncidentEvent, type TimelineRow } from '@agentbus/incident';
+import { agentbusTopology, applyTopology, detectReplicas } from '@agentbus/streams';
+import type { RunOptions } from '@agentbus/runtime';
+import { assertNoActiveServices, deployAndFollow, startServicesInProcess, stopServices } from './loop.ts';
+
+export interface DemoOptions {
+  nc: NatsConnection;
+  natsUrl: string;
+  /** An empty directory the demo may fill. */
+  workDir: string;
+  /** Seed 000 waits 60 s; the demo defaults to 0. */
+  stabilizationMs: number;
+  timeoutMs?: number;
+  /** Where the services' JSON logs go (default: a file in workDir would be the caller's choice). */
+  logDestination?: RunOptions['logDestination'];
+  onEvent?: (event: IncidentEvent) => void;
+  /** Keep the repositories and the service running state on disk afterwards. */
+  keep?: boolean;
+}
+
+export interface DemoResult {
+  outcome: string;
+  service: string;
+  correlationId: string;
+  mergeCommit: string | null;
+  revertCommit: string | null;
+  /** Each from the merge. */
+  detectedMs: number | null;
+  revertedMs: number | null;
+  healthyMs: number | null;
+  /** Time spent in agentbus itself: total minus configured waits, probe time-outs and deploy commands. */
+  platformMs: number | null;
+  totalMs: number | null;
+  excluded: Record<string, number>;
+  /** The remote branch after the incident, and whether it is a revert of exactly the merge. */
+  originHead: string | null;
+  originHeadRevertsMerge: boolean;
+  /** /health answered as expected after the incident. */
+  serviceHealthy: boolean;
+  timeline: TimelineRow[];
+  workDir: string;
+}
+
+/**
+ * Seed 000 end to end, with real parts: a bare origin and a working clone of a small HTTP
+ * service started by a deploy script; a feature branch that breaks /health is deployed; the
+ * services detect it, revert the merge, push, redeploy and verify. Returns the facts, read from
+ * the bus's own events and checked against git and the service.
+ */
+export async function runSeed000Demo(options: DemoOptions): Promise<DemoResult> {
+  const demo = await createDemoService({ dir: options.workDir });
+  let services: Awaited<ReturnType<typeof startServicesInProcess>> = [];
+  try {
+    await demo.deploy(); // the healthy version runs before anything happens
+    const configPath = demo.writeFleetConfig(join(options.workDir, 'agentbus.config.json'), {
+      stabilizationMs: options.stabilizationMs,
+      probes: 3,
+      probeIntervalMs: 100,
+      consecutiveFailures: 2,
+      healthyWithinMs: 30_000,
+    });
+    await applyTopology(options.nc, agentbusTopology({ replicas: detectReplicas(options.nc) }));
+    await assertNoActiveServices(options.nc, 'the demo');
+    services = await startServicesInProcess(
+      { NATS_URL: options.natsUrl, AGENTBUS_CONFIG: configPath, METRICS_PORT: '0', LOG_LEVEL: 'info', HEALTH_WATCH_INTERVAL_MS: '0' },
+      { logDestination: options.logDestination },
+    );
+    const run = await deployAndFollow(
+      options.nc,
+      { service: demo.name, ref: DemoBranches.broken, requestedBy: 'coding-agent (agentbus demo)' },
+      { timeoutMs: options.timeoutMs ?? 120_000 + options.stabilizationMs, source: 'agentbus-demo', onEvent: options.onEvent },
+    );
+    const repo = new GitRepo({ path: demo.clonePath, branch: demo.branch });
+    const originHead = (await repo.remoteBranchSha()) ?? null;
+    const originHeadRevertsMerge = Boolean(originHead && run.summary.mergeCommit && (await repo.revertedCommitOf(originHead)) === run.summary.mergeCommit);
+    const probe = await probeOnce({ name: 'health', url: demo.healthUrl, expectJson: { status: 'ok' } });
+    const s = run.summary;
+    return {
+      outcome: s.outcome,
+      service: demo.name,
+      correlationId: run.taskId,
+      mergeCommit: s.mergeCommit ?? null,
+      revertCommit: s.revertCommit ?? null,
+      detectedMs: s.durations.detectedMs ?? null,
+      revertedMs: s.durations.revertedMs ?? null,
+      healthyMs: s.durations.healthyMs ?? null,
+      platformMs: s.durations.platformMs ?? null,
+      totalMs: s.durations.totalMs ?? null,
+      excluded: s.excluded,
+      originHead,
+      originHeadRevertsMerge,
+      serviceHealthy: probe.ok,
+      timeline: timelineOf(run.events),
+      workDir: options.workDir,
+    };
+  } finally {
+    await stopServices(services);
+    if (options.keep) await demo.stop();
+    else await demo.cleanup();
+  }
+}

@@ -1,0 +1,101 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
+import { Publisher } from '@agentbus/bus';
+import { agentbusConsumers } from '@agentbus/streams';
+import { runService, type RunningService, type RunOptions } from '@agentbus/runtime';
+import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
+import { deployerService } from '@agentbus/deployer';
+import { healthMonitorService } from '@agentbus/health-monitor';
+import { rollbackService } from '@agentbus/rollback';
+
+/** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
+export const allServices = { deployer: deployerService, 'health-monitor': healthMonitorService, rollback: rollbackService } as const;
+export type ServiceName = keyof typeof allServices;
+export const serviceNames = Object.keys(allServices) as ServiceName[];
+
+/** Starts the services inside this process (demo, tests, benchmarks). Stop them with stopServices. */
+export async function startServicesInProcess(env: Record<string, string | undefined>, options: Omit<RunOptions, 'env'> = {}): Promise<RunningService[]> {
+  const running: RunningService[] = [];
+  try {
+    for (const definition of Object.values(allServices)) running.push(await runService(definition as never, { ...options, env }));
+  } catch (error) {
+    await stopServices(running);
+    throw error;
+  }
+  return running;
+}
+
+export async function stopServices(services: readonly RunningService[]): Promise<void> {
+  await Promise.allSettled([...services].reverse().map((service) => service.stop()));
+}
+
+/**
+ * Refuses to go on when some process is already pulling from the loop's consumers (for instance
+ * `agentbus up`): its services would answer this run's tasks with their own configuration.
+ */
+export async function assertNoActiveServices(nc: NatsConnection, what: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const busy: string[] = [];
+  for (const consumer of agentbusConsumers.filter((c) => c.service in allServices)) {
+    try {
+      const info = await jsm.consumers.info(consumer.stream, consumer.durable);
+      if (info.num_waiting > 0) busy.push(`${consumer.service} (${consumer.stream}/${consumer.durable})`);
+    } catch {
+      // not created yet: nobody consumes it
+    }
+  }
+  if (busy.length > 0) {
+    throw new AgentbusError('services-running', `${what} needs the agentbus services to itself, but these are already running on this NATS server: ${busy.join(', ')}`, {
+      hint: 'stop `agentbus up` (or the services) first, or point NATS_URL at another server',
+    });
+  }
+}
+
+export interface DeployRun {
+  taskId: string;
+  requestedAt: string;
+  summary: IncidentSummary;
+  events: IncidentEvent[];
+}
+
+/**
+ * Publishes a deploy task and follows its incident on the bus until it ends (healthy, rolled
+ * back, skipped, failed, or planned for a dry run), calling `onEvent` as each event arrives.
+ * Throws AgentbusError `deploy-timeout` (with what happened so far) after `timeoutMs`.
+ */
+export async function deployAndFollow(
+  nc: NatsConnection,
+  task: { service: string; ref: string; requestedBy: string; dryRun?: boolean },
+  options: { timeoutMs: number; source?: string; onEvent?: (event: IncidentEvent) => void; signal?: Promise<unknown> },
+): Promise<DeployRun> {
+  const publisher = new Publisher(nc, { registry: agentbusRegistry, source: options.source ?? 'agentbus-cli' });
+  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false }, { source: options.source ?? 'agentbus-cli' });
+  const since = new Date(Date.now() - 1_000);
+  await publisher.publishEnvelope(envelope);
+  const seen: IncidentEvent[] = [];
+  const stopFollowing = new AbortController();
+  const follow = (async () => {
+    for await (const event of followIncident(nc, envelope.id, { since, signal: stopFollowing.signal })) {
+      seen.push(event);
+      options.onEvent?.(event);
+      if (isFinalOutcome(summarizeIncident(envelope.id, seen, { requestedAt: envelope.time }).outcome)) return;
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
+  const interrupted = options.signal?.then(() => 'interrupted' as const) ?? new Promise<never>(() => {});
+  const result = await Promise.race([follow.then(() => 'done' as const), timeout, interrupted]);
+  clearTimeout(timer);
+  stopFollowing.abort();
+  await follow.catch(() => {});
+  const events = await collectIncidentEvents(nc, envelope.id, { since });
+  const summary = summarizeIncident(envelope.id, events, { requestedAt: envelope.time });
+  if (result !== 'done') {
+    throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${options.timeoutMs} ms` : 'interrupted'}: the deploy ${envelope.id} is ${summary.outcome} (${events.length} events so far)`, {
+      hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${events[0]?.seq ?? 1}\``,
+      details: { taskId: envelope.id, outcome: summary.outcome },
+    });
+  }
+  return { taskId: envelope.id, requestedAt: envelope.time, summary, events };
+}
