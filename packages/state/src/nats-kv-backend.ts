@@ -11,36 +11,40 @@ export const DEFAULT_STATE_BUCKET = 'agentbus_state';
 /** Largest value a key holds: a version record (data ≤ MAX_DATA_BYTES plus the envelope). */
 const MAX_VALUE_BYTES = 1024 * 1024;
 
-/** The KV bucket the nats-kv backend needs, as data, so `agentbus streams apply` can create it. */
+/**
+ * The KV bucket the nats-kv backend needs, as data in the shape of the topology's bucket
+ * definitions (streams/), so `agentbus streams apply` creates it with the other buckets.
+ */
 export interface StateBucketConfig {
   bucket: string;
-  options: Partial<KvOptions>;
+  description: string;
+  /** 1: version keys are create-only, so one revision per key is all there is to keep (the 64-revision KV cap never applies to a history). */
+  history: number;
+  /** 0: kept forever. */
+  maxAgeMs: number;
+  maxValueSize: number;
 }
 
-export function stateBucketConfig(options: { bucket?: string; replicas?: number } = {}): StateBucketConfig {
+export function stateBucketConfig(options: { bucket?: string } = {}): StateBucketConfig {
   return {
     bucket: options.bucket ?? DEFAULT_STATE_BUCKET,
-    options: {
-      description: 'agentbus versioned state: one create-only key per document version, plus head pointers and writeId/document indexes',
-      // Version keys are never rewritten, so one revision per key is all there is to keep; the
-      // 64-revision KV history cap never applies to a document's history.
-      history: 1,
-      storage: StorageType.File,
-      replicas: options.replicas ?? 1,
-      maxValueSize: MAX_VALUE_BYTES,
-    },
+    description: 'agentbus versioned state: one create-only key per document version, plus head copies and writeId/document indexes',
+    history: 1,
+    maxAgeMs: 0,
+    maxValueSize: MAX_VALUE_BYTES,
   };
 }
 
 /**
- * Creates the bucket when it does not exist (idempotent; existing settings are left alone).
- * Topology is normally applied by `agentbus streams apply`; this is for that code, tests, and the
- * CLI when the bucket is missing.
+ * Creates the bucket when it does not exist (idempotent; existing settings are left alone), as
+ * `agentbus streams apply` would. For tests, and for the CLI when the bucket is missing.
  */
-export async function ensureStateBucket(nc: NatsConnection, config: StateBucketConfig = stateBucketConfig()): Promise<{ created: boolean }> {
+export async function ensureStateBucket(nc: NatsConnection, config: StateBucketConfig = stateBucketConfig(), options: { replicas?: number } = {}): Promise<{ created: boolean }> {
   const jsm = await jetstreamManager(nc);
   if (await streamExists(jsm, streamOf(config.bucket))) return { created: false };
-  await new Kvm(jetstream(nc)).create(config.bucket, config.options);
+  const kvOptions: Partial<KvOptions> = { description: config.description, history: config.history, maxValueSize: config.maxValueSize, storage: StorageType.File, replicas: options.replicas ?? 1 };
+  if (config.maxAgeMs > 0) kvOptions.ttl = config.maxAgeMs;
+  await new Kvm(jetstream(nc)).create(config.bucket, kvOptions);
   return { created: true };
 }
 
