@@ -122,14 +122,8 @@ export const agentbusBuckets: BucketDefinition[] = [
   },
 ];
 
-const state = stateBucketConfig();
-agentbusBuckets.push({
-  bucket: state.bucket,
-  description: state.options.description ?? 'agentbus versioned state',
-  history: state.options.history ?? 1,
-  maxAgeMs: 0, // versions are kept until someone decides otherwise
-  maxValueSize: state.options.maxValueSize ?? 1024 * 1024,
-});
+// Versioned state (release manifests, post-mortems): kept forever, create-only keys.
+agentbusBuckets.push(stateBucketConfig());
 
 export interface TopologyOptions {
   replicas: number;

@@ -28,4 +28,5 @@ export { DeployStages } from './messages/deploy.ts';
 export { checkResultSchema, type CheckResult } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
 export { EscalationKinds } from './messages/escalation.ts';
+export { NotificationChannels } from './messages/incident.ts';
 export { releaseManifestSchema, releaseManifestPath, type ReleaseManifest } from './documents.ts';

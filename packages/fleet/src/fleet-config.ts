@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { configProblems, type ConfigProblem } from './config-issues.ts';
 import { FleetError } from './errors.ts';
-import { fleetConfigSchema, type FleetService } from './fleet-schema.ts';
+import { fleetConfigSchema, type FleetService, type Secret } from './fleet-schema.ts';
 
 const CONFIG_HINT = 'fix the named fields; every field is described in infra/config/README.md, with a full example in infra/config/agentbus.example.json';
 
@@ -41,7 +41,8 @@ export function parseFleetConfig<S extends FleetConfigSchema = typeof fleetConfi
   });
   const problems = crossFieldProblems(services);
   if (problems.length) throw invalidConfig(source, problems);
-  return { ...(parsed.data as z.output<S>), services };
+  const postmortems = { ...parsed.data.postmortems, dir: resolve(baseDir, parsed.data.postmortems.dir) };
+  return { ...(parsed.data as z.output<S>), services, postmortems };
 }
 
 /**
@@ -129,3 +130,19 @@ function locateJsonError(text: string, error: SyntaxError): { line: number; colu
   return { line, column, reason };
 }
 
+
+/**
+ * The value of a secret from the registry (see secretSchema): the string itself, or the named
+ * environment variable. Throws FleetError `config-invalid` naming the field and the variable.
+ */
+export function resolveSecret(secret: Secret, field: string, env: Record<string, string | undefined>): string {
+  if (typeof secret === 'string') return secret;
+  const value = env[secret.env];
+  if (value === undefined || value === '') {
+    throw new FleetError('config-invalid', `${field}: the environment variable ${secret.env} is not set`, {
+      hint: `set ${secret.env}, or write the value in the file`,
+      details: { problems: [{ path: field, message: `environment variable ${secret.env} is not set` }] },
+    });
+  }
+  return value;
+}

@@ -77,6 +77,59 @@ export const serviceSchema = z.strictObject({
   rollback: rollbackSectionSchema.prefault({}),
 });
 
+/**
+ * A secret (a webhook URL is one, a token is one): written in the file, or `{ "env": "NAME" }` to
+ * read it from the environment when the service starts (resolveSecret). Never logged.
+ */
+export const secretSchema = z.union([z.string().min(1), z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') })], {
+  error: 'a string, or { "env": "VARIABLE" } to read it from the environment',
+});
+export type Secret = z.output<typeof secretSchema>;
+
+/** Where notifications go. Every target is optional: what is not configured is not sent. */
+export const notificationsSectionSchema = z.strictObject({
+  /** Per webhook request. */
+  timeoutMs: z.number().int().positive().max(120_000).default(5_000),
+  /** Paging (PagerDuty Events API v2: trigger and resolve with a stable dedup_key per incident). */
+  pagerduty: z
+    .strictObject({
+      url: secretSchema.default('https://events.pagerduty.com/v2/enqueue'),
+      routingKey: secretSchema,
+      /** payload.source of every page. */
+      source: z.string().min(1).default('agentbus'),
+    })
+    .optional(),
+  /** Chat incoming webhooks: one message per incident update. */
+  chat: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
+        url: secretSchema,
+        format: z.enum(['slack', 'discord']),
+      }),
+    )
+    .default([]),
+  /** Bug tickets, as a GitHub "create issue" request (title, body, labels). */
+  ticket: z
+    .strictObject({
+      url: secretSchema,
+      /** Sent as `Authorization: Bearer <token>`. */
+      token: secretSchema.optional(),
+      labels: z.array(z.string().min(1)).default(['incident', 'agentbus']),
+    })
+    .optional(),
+});
+
+export const escalationSectionSchema = z.strictObject({
+  /** A watched service unhealthy for longer than this pages a human (seed 002: 5 minutes of customer-facing impact). */
+  unhealthyAfterMs: z.number().int().positive().default(5 * 60_000),
+});
+
+export const postmortemsSectionSchema = z.strictObject({
+  /** Folder of the Markdown post-mortems; relative to the configuration file. */
+  dir: z.string().min(1).default('postmortems'),
+});
+
 export const fleetConfigSchema = z.strictObject({
   /** Optional, for editors. */
   $schema: z.string().optional(),
@@ -84,6 +137,9 @@ export const fleetConfigSchema = z.strictObject({
   version: z.literal(1).default(1),
   /** May be empty: a fresh installation watches nothing until services are added. */
   services: z.array(serviceSchema),
+  notifications: notificationsSectionSchema.prefault({}),
+  escalation: escalationSectionSchema.prefault({}),
+  postmortems: postmortemsSectionSchema.prefault({}),
 });
 
 /** A deploy command after loading: cwd resolved (absolute; the working clone when not given). */

@@ -6,6 +6,11 @@ export {
   deployCommandSchema,
   healthSectionSchema,
   rollbackSectionSchema,
+  secretSchema,
+  notificationsSectionSchema,
+  escalationSectionSchema,
+  postmortemsSectionSchema,
+  type Secret,
   RollbackStrategies,
   type RollbackStrategy,
   type FleetConfig,
@@ -15,7 +20,7 @@ export {
   type DeployCommand,
   type DeployCommandInput,
 } from './fleet-schema.ts';
-export { parseFleetConfig, loadFleetConfig, findService, type FleetConfigOptions, type FleetConfigSchema, type LoadedFleetConfig } from './fleet-config.ts';
+export { parseFleetConfig, loadFleetConfig, findService, resolveSecret, type FleetConfigOptions, type FleetConfigSchema, type LoadedFleetConfig } from './fleet-config.ts';
 export { formatFieldPath, type ConfigProblem } from './config-issues.ts';
 export { runDeployCommand, type DeployCommandResult, type RunDeployCommandOptions } from './deploy-command.ts';
 export { openServiceRepo } from './service-repo.ts';

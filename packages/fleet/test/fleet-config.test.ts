@@ -72,6 +72,7 @@ test('every schema problem is reported together, each naming its field path', ()
       },
     ],
     notifications: { slack: '#ops' },
+    alerting: true,
   };
   assert.throws(
     () => parseFleetConfig(input, { source: 'agentbus.json' }),
@@ -85,11 +86,12 @@ test('every schema problem is reported together, each naming its field path', ()
         /^services\[1\]\.health\.checks\[0\]\.severity: /,
         /^services\[1\]\.health\.stabilisationMs: unknown field; did you mean "stabilizationMs"\?$/,
         /^services\[1\]\.rollback\.strategy: /,
-        /^notifications: unknown field; known fields: \$schema, version, services$/,
+        /^notifications\.slack: unknown field; known fields: timeoutMs, pagerduty, chat, ticket$/,
+        /^alerting: unknown field; known fields: \$schema, version, services, notifications, escalation, postmortems$/,
       ];
       for (const pattern of expected) assert.ok(problems.some((problem) => pattern.test(problem)), `${pattern} in:\n${problems.join('\n')}`);
       assert.equal(problems.length, expected.length, problems.join('\n'));
-      assert.match((error as Error).message, /^invalid agentbus\.json \(8 problems\):\n {2}services\[1\]\./);
+      assert.match((error as Error).message, /^invalid agentbus\.json \(9 problems\):\n {2}services\[1\]\./);
       return true;
     },
   );
@@ -131,12 +133,12 @@ test('a missing file, a file that is not JSON (with line and column) and an unkn
 });
 
 test('a later section is added by extending the schema, not by loosening it', () => {
-  const extended = fleetConfigSchema.extend({ notifications: z.strictObject({ webhookUrl: z.url() }).optional() });
-  const config = parseFleetConfig({ services: [service()], notifications: { webhookUrl: 'https://hooks.example/x' } }, { schema: extended });
-  assert.equal(config.notifications?.webhookUrl, 'https://hooks.example/x');
+  const extended = fleetConfigSchema.extend({ dashboards: z.strictObject({ webhookUrl: z.url() }).optional() });
+  const config = parseFleetConfig({ services: [service()], dashboards: { webhookUrl: 'https://hooks.example/x' } }, { schema: extended });
+  assert.equal(config.dashboards?.webhookUrl, 'https://hooks.example/x');
   assert.equal(config.services[0]?.deploy.cwd, join(process.cwd(), 'clones/api'), 'paths are resolved with an extended schema too');
   assert.throws(
-    () => parseFleetConfig({ services: [service()], notifications: { webhookUrl: 'nope' } }, { schema: extended }),
-    (error) => problemsOf(error).some((problem) => problem.startsWith('notifications.webhookUrl: ')),
+    () => parseFleetConfig({ services: [service()], dashboards: { webhookUrl: 'nope' } }, { schema: extended }),
+    (error) => problemsOf(error).some((problem) => problem.startsWith('dashboards.webhookUrl: ')),
   );
 });

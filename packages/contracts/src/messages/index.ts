@@ -4,6 +4,7 @@ import { deployTask, deployPlanned, deployMerged, deployCompleted, deployFailed 
 import { healthPassed, healthFailed } from './health.ts';
 import { rollbackStarted, rollbackReverted, rollbackCompleted, rollbackFailed, rollbackSkipped } from './rollback.ts';
 import { escalationRaised, escalationResolved } from './escalation.ts';
+import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
 
 /** Every message type agentbus itself sends and receives. */
 export const agentbusRegistry = defineRegistry([
@@ -17,6 +18,7 @@ export const agentbusRegistry = defineRegistry([
   deployFailed,
   healthPassed,
   healthFailed,
+  healthRecovered,
   rollbackStarted,
   rollbackReverted,
   rollbackCompleted,
@@ -24,6 +26,9 @@ export const agentbusRegistry = defineRegistry([
   rollbackSkipped,
   escalationRaised,
   escalationResolved,
+  notifierDeliverTask,
+  notificationDelivered,
+  postmortemWritten,
 ]);
 
 export type AgentbusRegistry = typeof agentbusRegistry;
