@@ -52,97 +52,119 @@ export function normalizeData(value: unknown, root = 'data'): JsonObject {
   if (!isPlainObject(value)) {
     throw new StateDataError(root, `must be a JSON object, got ${describeType(value)}`, 'wrap the value in an object, e.g. {"value": 42}');
   }
-  return normalizeValue(value, root, [], 0, false) as JsonObject;
+  return normalizeValue(value, { root, steps: [] }, 0, false) as JsonObject;
 }
 
 /** The same conversion for any JSON value (used for envelopes and stored records). */
 export function normalizeJson(value: unknown, root: string): JsonValue {
-  return normalizeValue(value, root, [], 0, false);
+  return normalizeValue(value, { root, steps: [] }, 0, false);
 }
 
-function normalizeValue(value: unknown, root: string, steps: FieldStep[], depth: number, inArray: boolean): JsonValue {
-  const fail = (problem: string, hint: string = hints.json): never => {
-    throw new StateDataError(formatFieldPath(root, steps), problem, hint);
-  };
+/** Where the walk is: the field path is only formatted when something fails. */
+interface Walk {
+  root: string;
+  steps: FieldStep[];
+}
+
+function fail(walk: Walk, problem: string, hint: string = hints.json): never {
+  throw new StateDataError(formatFieldPath(walk.root, walk.steps), problem, hint);
+}
+
+function normalizeValue(value: unknown, walk: Walk, depth: number, inArray: boolean): JsonValue {
   switch (typeof value) {
     case 'string':
-      if (hasLoneSurrogate(value)) fail('the string holds a lone UTF-16 surrogate (not valid Unicode)', 'fix the text encoding of this value');
+      if (hasLoneSurrogate(value)) fail(walk, 'the string holds a lone UTF-16 surrogate (not valid Unicode)', 'fix the text encoding of this value');
       return value;
     case 'number':
-      if (!Number.isFinite(value)) fail(`${value} is not a JSON number`, 'store a finite number, null, or a string such as "NaN"');
+      if (!Number.isFinite(value)) fail(walk, `${value} is not a JSON number`, 'store a finite number, null, or a string such as "NaN"');
       return Object.is(value, -0) ? 0 : value;
     case 'boolean':
       return value;
     case 'bigint':
       return normalizeBigInt(value);
     case 'undefined':
-      return fail('is undefined', hints.undefinedValue);
+      return fail(walk, 'is undefined', hints.undefinedValue);
     case 'function':
     case 'symbol':
-      return fail(`a ${typeof value} is not data`);
+      return fail(walk, `a ${typeof value} is not data`);
     default:
       break;
   }
   if (value === null) return null;
   const object = value as object;
-  if (depth >= MAX_DATA_DEPTH) fail(`is nested deeper than ${MAX_DATA_DEPTH} levels`, 'flatten the document (Firestore allows 20 levels including the envelope)');
+  if (depth >= MAX_DATA_DEPTH) fail(walk, `is nested deeper than ${MAX_DATA_DEPTH} levels`, 'flatten the document (Firestore allows 20 levels including the envelope)');
   if (Array.isArray(object)) {
-    if (inArray) fail('is an array directly inside an array, which Firestore cannot store', 'wrap the inner array in an object, e.g. [{"items": [1, 2]}]');
-    return object.map((item, index) => normalizeValue(item, root, [...steps, index], depth + 1, true));
+    if (inArray) fail(walk, 'is an array directly inside an array, which Firestore cannot store', 'wrap the inner array in an object, e.g. [{"items": [1, 2]}]');
+    const items: JsonValue[] = new Array(object.length);
+    for (let index = 0; index < object.length; index++) {
+      walk.steps.push(index);
+      items[index] = normalizeValue(object[index], walk, depth + 1, true);
+      walk.steps.pop();
+    }
+    return items;
   }
-  if (object instanceof Date) {
-    const ms = object.getTime();
-    if (Number.isNaN(ms)) fail('is an invalid Date');
-    return { [ValueTags.timestamp]: formatMicros(checkMicrosRange(BigInt(ms) * 1000n, fail)) };
-  }
-  if (object instanceof Uint8Array) return { [ValueTags.bytes]: Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64') };
-  if (isFirestoreSentinel(object)) return fail(`is ${(object as { methodName: string }).methodName}(), a server-side sentinel`, hints.sentinel);
-  const className = object.constructor?.name;
-  if (className === 'Timestamp' && isTimestampLike(object)) {
-    const micros = BigInt(object.seconds) * 1_000_000n + BigInt(Math.floor(object.nanoseconds / 1000));
-    return { [ValueTags.timestamp]: formatMicros(checkMicrosRange(micros, fail)) };
-  }
-  if (!isPlainObject(object)) {
-    const hint =
-      className === 'DocumentReference' ? 'store the document path as a string instead of a reference'
-      : className === 'GeoPoint' ? 'store the point as {"lat": …, "lng": …}'
-      : className === 'Map' ? 'use a plain object instead of a Map'
-      : className === 'Set' ? 'use an array instead of a Set'
-      : hints.json;
-    return fail(`a ${className ?? 'non-plain object'} is not JSON data`, hint);
-  }
-  const record = object as Record<string, unknown>;
+  if (isPlainObject(object)) return normalizeObject(object, walk, depth);
+  return normalizeInstance(object, walk);
+}
+
+function normalizeObject(record: Record<string, unknown>, walk: Walk, depth: number): JsonValue {
   const keys = Object.keys(record);
-  const tagged = keys.length === 1 && keys[0]!.startsWith('$') ? normalizeTag(keys[0]!, record[keys[0]!], fail) : undefined;
-  if (tagged !== undefined) return tagged;
+  if (keys.length === 1 && keys[0]!.startsWith('$')) {
+    const tagged = normalizeTag(keys[0]!, record[keys[0]!], walk);
+    if (tagged !== undefined) return tagged;
+  }
   const result: JsonObject = {};
   for (const key of keys) {
-    const at = [...steps, key];
-    const failKey = (problem: string, hint: string): never => {
-      throw new StateDataError(formatFieldPath(root, at), problem, hint);
-    };
-    if (key === '') failKey('has an empty member name', 'Firestore does not allow empty field names; give the member a name');
-    if (key.startsWith('$')) failKey(`member name ${JSON.stringify(key)} starts with $`, hints.reservedKey);
-    if (/^__.*__$/.test(key)) failKey(`member name ${JSON.stringify(key)} has the form __name__, which Firestore reserves`, 'rename the member');
-    if (hasLoneSurrogate(key)) failKey('member name holds a lone UTF-16 surrogate', 'fix the text encoding of this name');
-    if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) failKey(`member name is longer than ${MAX_KEY_BYTES} bytes`, 'shorten the member name');
-    result[key] = normalizeValue(record[key], root, at, depth + 1, false);
+    walk.steps.push(key);
+    if (key === '') fail(walk, 'has an empty member name', 'Firestore does not allow empty field names; give the member a name');
+    if (key.charCodeAt(0) === 0x24 /* $ */) fail(walk, `member name ${JSON.stringify(key)} starts with $`, hints.reservedKey);
+    if (key.startsWith('__') && key.endsWith('__') && key.length >= 4) fail(walk, `member name ${JSON.stringify(key)} has the form __name__, which Firestore reserves`, 'rename the member');
+    if (hasLoneSurrogate(key)) fail(walk, 'member name holds a lone UTF-16 surrogate', 'fix the text encoding of this name');
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8, so short names need no count.
+    if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) fail(walk, `member name is longer than ${MAX_KEY_BYTES} bytes`, 'shorten the member name');
+    result[key] = normalizeValue(record[key], walk, depth + 1, false);
+    walk.steps.pop();
   }
   return result;
 }
 
-function normalizeTag(tag: string, value: unknown, fail: (problem: string, hint?: string) => never): JsonValue | undefined {
+/** Dates, bytes and Firestore values become tags; every other class instance is refused. */
+function normalizeInstance(object: object, walk: Walk): JsonValue {
+  const failHere = (problem: string, hint?: string): never => fail(walk, problem, hint);
+  if (object instanceof Date) {
+    const ms = object.getTime();
+    if (Number.isNaN(ms)) fail(walk, 'is an invalid Date');
+    return { [ValueTags.timestamp]: formatMicros(checkMicrosRange(BigInt(ms) * 1000n, failHere)) };
+  }
+  if (object instanceof Uint8Array) return { [ValueTags.bytes]: Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64') };
+  if (isFirestoreSentinel(object)) return fail(walk, `is ${(object as { methodName: string }).methodName}(), a server-side sentinel`, hints.sentinel);
+  const className = object.constructor?.name;
+  if (className === 'Timestamp' && isTimestampLike(object)) {
+    const micros = BigInt(object.seconds) * 1_000_000n + BigInt(Math.floor(object.nanoseconds / 1000));
+    return { [ValueTags.timestamp]: formatMicros(checkMicrosRange(micros, failHere)) };
+  }
+  const hint =
+    className === 'DocumentReference' ? 'store the document path as a string instead of a reference'
+    : className === 'GeoPoint' ? 'store the point as {"lat": …, "lng": …}'
+    : className === 'Map' ? 'use a plain object instead of a Map'
+    : className === 'Set' ? 'use an array instead of a Set'
+    : hints.json;
+  return fail(walk, `a ${className ?? 'non-plain object'} is not JSON data`, hint);
+}
+
+function normalizeTag(tag: string, value: unknown, walk: Walk): JsonValue | undefined {
+  const failHere = (problem: string, hint?: string): never => fail(walk, problem, hint);
   switch (tag) {
     case ValueTags.timestamp: {
-      if (typeof value !== 'string') return fail(`{"$ts": …} needs an ISO-8601 string, got ${describeType(value)}`, 'write times as {"$ts": "2026-01-01T12:00:00.000000Z"}');
-      return { [ValueTags.timestamp]: formatMicros(checkMicrosRange(parseTimestampMicros(value, fail), fail)) };
+      if (typeof value !== 'string') return failHere(`{"$ts": …} needs an ISO-8601 string, got ${describeType(value)}`, 'write times as {"$ts": "2026-01-01T12:00:00.000000Z"}');
+      return { [ValueTags.timestamp]: formatMicros(checkMicrosRange(parseTimestampMicros(value, failHere), failHere)) };
     }
     case ValueTags.bytes: {
-      if (typeof value !== 'string' || !base64Pattern.test(value)) return fail('{"$bytes": …} needs a standard base64 string', 'encode the bytes with base64 (A-Z a-z 0-9 + /, = padding)');
+      if (typeof value !== 'string' || !base64Pattern.test(value)) return failHere('{"$bytes": …} needs a standard base64 string', 'encode the bytes with base64 (A-Z a-z 0-9 + /, = padding)');
       return { [ValueTags.bytes]: value };
     }
     case ValueTags.bigInteger: {
-      if (typeof value !== 'string' || !integerPattern.test(value)) return fail('{"$int": …} needs a decimal integer string', 'write big integers as {"$int": "12345678901234567890"}');
+      if (typeof value !== 'string' || !integerPattern.test(value)) return failHere('{"$int": …} needs a decimal integer string', 'write big integers as {"$int": "12345678901234567890"}');
       return normalizeBigInt(BigInt(value));
     }
     default:
