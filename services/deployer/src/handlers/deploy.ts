@@ -1,6 +1,6 @@
 import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { LeaseBusyError, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
-import { findService, openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
+import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
 import type { StateStore } from '@agentbus/state';
 import { DeployStages } from '@agentbus/contracts';
@@ -123,14 +123,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
 
       stage = 'deploy-command';
       const command = await ctx.step('deploy-command', async () => {
+        // Rejects with a FleetError (not retryable) on a non-zero exit or a time-out; its output is in details.result.
         const result = await runDeployCommand(service.deploy);
-        if (result.exitCode !== 0 || result.timedOut) {
-          const why = result.timedOut ? `timed out after ${service.deploy.timeoutMs} ms` : result.signal ? `killed by ${result.signal}` : `exited with ${result.exitCode}`;
-          throw new AgentbusError('deploy-command-failed', `${JSON.stringify(service.deploy.command)} ${why}${result.stderr ? `: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, {
-            retryable: false,
-            details: { stderr: result.stderr, exitCode: result.exitCode },
-          });
-        }
         return { durationMs: result.durationMs, deployedAt: new Date().toISOString() };
       });
 
@@ -177,9 +171,9 @@ async function announceFailure(
   error: unknown,
   extra: { mergeCommit?: string; previousCommit?: string; pushed: boolean },
 ): Promise<void> {
-  const details = error instanceof AgentbusError ? error.details : {};
-  const stderr = typeof details.stderr === 'string' ? details.stderr.slice(-8_000) : undefined;
-  const exitCode = typeof details.exitCode === 'number' ? details.exitCode : undefined;
+  const result = isFleetError(error) ? (error.details.result as DeployCommandResult | undefined) : undefined;
+  const stderr = result?.stderr ? result.stderr.slice(-8_000) : undefined;
+  const exitCode = result ? result.exitCode : undefined;
   ctx.log.error({ stage, err: describeError(error) }, `deploy of ${event.service} ${event.ref} failed at ${stage}`);
   await ctx.publish(
     'deploy.failed',
