@@ -10,7 +10,12 @@ export const healthMonitorService = defineService({
   settings: healthMonitorSettings,
   async start(ctx) {
     const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
-    const baselines = new BaselineWatcher(fleet.services, ctx.settings.HEALTH_WATCH_INTERVAL_MS, ctx.log);
+    const baselines = new BaselineWatcher(fleet.services, {
+      intervalMs: ctx.settings.HEALTH_WATCH_INTERVAL_MS,
+      unhealthyAfterMs: fleet.escalation.unhealthyAfterMs,
+      publisher: ctx.publisher,
+      log: ctx.log,
+    });
     await baselines.start();
     ctx.onStop(() => baselines.stop());
     return {

@@ -1,0 +1,304 @@
+import type { CheckResult } from '@agentbus/contracts';
+import type { IncidentEvent } from './events.ts';
+import { summarizeIncident, type IncidentOutcome } from './summary.ts';
+import { timelineOf, type TimelineRow } from './timeline.ts';
+
+/** The change a deployment brought, as git tells it (filled in by whoever can read the clone). */
+export interface ChangeFacts {
+  mergeCommit: string;
+  /** The merged branch tip: its author and message are the change's. */
+  author: string;
+  authoredAt: string;
+  subject: string;
+  body: string;
+  files: Array<{ path: string; added: number | null; deleted: number | null }>;
+  totals: { files: number; added: number; deleted: number };
+}
+
+export interface TaskFact {
+  id: string;
+  type: string;
+  time: string;
+  source: string;
+}
+
+export interface DeadLetterFact {
+  seq: number;
+  consumer: string;
+  reason: string;
+  error: string;
+  type: string | undefined;
+}
+
+export interface EscalationFact {
+  dedupKey: string;
+  kind: string;
+  severity: string;
+  summary: string;
+  raisedAt: string;
+  resolvedAt: string | null;
+}
+
+/** What the post-mortem is built from: the bus's own records, plus git's account of the change. */
+export interface PostmortemInput {
+  incidentId: string;
+  events: readonly IncidentEvent[];
+  tasks?: readonly TaskFact[];
+  deadLetters?: readonly DeadLetterFact[];
+  change?: ChangeFacts | null;
+}
+
+/** A post-mortem: a pure function of its input (the same events always give the same document). */
+export interface Postmortem {
+  incidentId: string;
+  title: string;
+  service: string | null;
+  outcome: IncidentOutcome;
+  /** open: a human still has an unresolved escalation. */
+  status: 'resolved' | 'open';
+  summary: string;
+  impact: {
+    startedAt: string | null;
+    endedAt: string | null;
+    /** Bad code live: deploy.completed → healthy again (null: not recovered, or never degraded). */
+    degradedMs: number | null;
+    /** Merge → health.failed. */
+    timeToDetectMs: number | null;
+    /** health.failed → healthy again. */
+    timeToRollBackMs: number | null;
+    /** Merge → healthy again. */
+    timeToHealthyMs: number | null;
+  };
+  timeline: TimelineRow[];
+  change: {
+    ref: string | null;
+    requestedBy: string | null;
+    mergeCommit: string | null;
+    previousCommit: string | null;
+    revertCommit: string | null;
+    restoredCommit: string | null;
+    details: ChangeFacts | null;
+  };
+  failingChecks: CheckResult[];
+  baseline: { healthy: boolean; checkedAt: string; checks: CheckResult[] } | null;
+  /** Stabilization window and probing the deployment was judged with. */
+  judgedWith: { stabilizationMs: number; probes: number | null } | null;
+  /** What the platform did and why. */
+  decisions: string[];
+  actionItems: string[];
+  escalations: EscalationFact[];
+  tasks: TaskFact[];
+  deadLetters: DeadLetterFact[];
+  /** seed 004's ticket fields. */
+  ticket: {
+    deploymentSha: string | null;
+    rolledBackTo: string | null;
+    failureReason: string | null;
+    failingEndpoint: string | null;
+    timeToDetectMs: number | null;
+    timeToRollBackMs: number | null;
+  };
+  /** The last event's time: a post-mortem changes only when new events arrive. */
+  updatedAt: string | null;
+  eventCount: number;
+}
+
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
+const dur = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'n/a' : ms < 1_000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+const between = (from: string | undefined, to: string | undefined) => (from && to ? Math.max(0, Date.parse(to) - Date.parse(from)) : null);
+
+export function buildPostmortem(input: PostmortemInput): Postmortem {
+  const events = [...input.events].sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.seq - b.seq);
+  const s = summarizeIncident(input.incidentId, events);
+  const of = <T extends IncidentEvent['type']>(type: T) => events.filter((e): e is Extract<IncidentEvent, { type: T }> => e.type === type);
+  const failed = of('health.failed').find((e) => e.data.phase === 'post-deploy');
+  const passed = of('health.passed').find((e) => e.data.phase === 'post-deploy');
+  const verdict = failed ?? passed;
+  const rollbackStarted = of('rollback.started')[0];
+  const rollbackCompleted = of('rollback.completed')[0];
+  const rollbackFailed = of('rollback.failed')[0];
+  const skipped = of('rollback.skipped')[0];
+  const deployFailed = of('deploy.failed')[0];
+  const recovered = of('health.recovered').at(-1);
+  const failingChecks = (failed?.data.checks ?? []).filter((c) => !c.ok);
+  const fatal = failingChecks.filter((c) => c.severity === 'fatal');
+  const resolvedKeys = new Map(of('escalation.resolved').map((e) => [e.data.dedupKey, e.time]));
+  const escalations: EscalationFact[] = of('escalation.raised').map((e) => ({
+    dedupKey: e.data.dedupKey,
+    kind: e.data.kind,
+    severity: e.data.severity,
+    summary: e.data.summary,
+    raisedAt: e.time,
+    resolvedAt: resolvedKeys.get(e.data.dedupKey) ?? null,
+  }));
+  const open = escalations.some((e) => e.resolvedAt === null);
+  const service = s.service ?? null;
+  const healthyAt = rollbackCompleted?.time ?? recovered?.time;
+  const degradedFrom = of('deploy.completed')[0]?.time ?? of('escalation.raised').find((e) => e.data.kind === 'prolonged-unhealthy')?.time;
+  const timeToRollBackMs = between(failed?.time, rollbackCompleted?.time);
+  const failureReason = fatal.length ? fatal.map((c) => `${c.name}: ${c.error ?? 'failed'}`).join('; ') : (deployFailed?.data.error ?? rollbackFailed?.data.error ?? skipped?.data.detail ?? escalations[0]?.summary ?? null);
+  const what = s.ref ? `deploy of ${s.ref}` : escalations[0] ? escalations[0].kind.replace(/-/g, ' ') : 'incident';
+  const outcomeWords: Record<IncidentOutcome, string> = {
+    'rolled-back': 'rolled back',
+    'rollback-failed': 'rollback failed',
+    'rollback-skipped': 'not rolled back (escalated)',
+    healthy: 'healthy',
+    'deploy-failed': 'deploy failed',
+    planned: 'dry run',
+    'in-progress': escalations.length ? 'escalated' : 'in progress',
+  };
+  const title = `${service ?? 'agentbus'}: ${what} — ${outcomeWords[s.outcome]}`;
+
+  const decisions: string[] = [];
+  if (deployFailed) decisions.push(`The deployer stopped at ${deployFailed.data.stage}${deployFailed.data.pushed ? ' after the merge reached the remote' : '; nothing reached the remote'}: ${deployFailed.data.error}`);
+  if (failed) {
+    decisions.push(
+      `The health monitor judged the deployment after a ${dur(failed.data.stabilizationMs)} stabilization window: ${fatal.map((c) => `${c.name} failed ${c.maxConsecutiveFailures} consecutive probes of ${c.probes} (threshold ${c.failureThreshold})${c.latencyP95Ms !== null && c.latencyThresholdMs !== null && c.latencyP95Ms > c.latencyThresholdMs ? `, p95 ${c.latencyP95Ms} ms over ${c.latencyThresholdMs} ms` : ''}`).join('; ') || 'a fatal check failed'}.`,
+    );
+  }
+  if (passed && !failed) decisions.push(`The health monitor found the deployment healthy after a ${dur(passed.data.stabilizationMs)} stabilization window.`);
+  if (rollbackStarted) decisions.push(`The failure was attributed to this deployment (the service was healthy before it, it was the latest deployment, the failing checks are the service's own), so the rollback agent rolled it back by ${rollbackStarted.data.strategy}.`);
+  if (rollbackCompleted) decisions.push(`It reverted ${short(rollbackCompleted.data.mergeCommit)}${rollbackCompleted.data.revertCommit ? ` with ${short(rollbackCompleted.data.revertCommit)} (pushed, remote verified)` : ''}, redeployed and re-probed until healthy (${dur(rollbackCompleted.data.durations.verifyMs)}).`);
+  if (rollbackFailed) decisions.push(`The rollback failed at ${rollbackFailed.data.stage}: ${rollbackFailed.data.error}. A human was paged.`);
+  if (skipped) decisions.push(`The rollback agent did not roll back (${skipped.data.reason}): ${skipped.data.detail}. A human was paged instead: reverting a commit that did not cause the failure would make things worse (seed 002, lesson 2).`);
+  for (const e of escalations) decisions.push(`Escalated (${e.kind}, ${e.severity}) at ${e.raisedAt}${e.resolvedAt ? `; resolved at ${e.resolvedAt}` : '; still open'}.`);
+
+  const actionItems: string[] = [];
+  for (const c of fatal) {
+    actionItems.push(`Fix ${c.url} (${c.name}): ${c.error ?? 'failed'}${input.change ? ` — introduced by "${input.change.subject}" (${short(input.change.mergeCommit)}, ${input.change.author})` : ''}; re-deploy the fix through agentbus.`);
+    actionItems.push(`Add a test that exercises ${c.url} before merge: the ${c.name} check caught it only in production.`);
+  }
+  if (failed && s.durations.detectedMs !== undefined) {
+    const window = failed.data.stabilizationMs;
+    actionItems.push(`Detection took ${dur(s.durations.detectedMs)} after the merge against a configured stabilization window of ${dur(window)}${s.durations.detectedMs > window + 60_000 ? ': look at what slowed detection down' : ''}.`);
+  }
+  if (skipped?.data.reason === 'baseline-unhealthy') actionItems.push(`Find out why ${service} was already failing before the deploy; the deployed change ${short(s.mergeCommit)} was not reverted and may be fine.`);
+  else if (skipped) actionItems.push(`Decide by hand whether ${short(s.mergeCommit)} should be reverted (${skipped.data.reason}).`);
+  if (rollbackFailed) actionItems.push(`Restore ${service} by hand: the rollback stopped at ${rollbackFailed.data.stage}.`);
+  if (deployFailed) actionItems.push(`Fix the cause of the failed deploy (${deployFailed.data.stage}) and redrive the task: agentbus dlq list.`);
+  for (const letter of input.deadLetters ?? []) actionItems.push(`Look at dead letter ${letter.seq} (${letter.consumer}, ${letter.reason}): agentbus dlq show ${letter.seq}.`);
+  for (const e of escalations.filter((x) => x.resolvedAt === null)) actionItems.push(`Resolve the ${e.kind} escalation (page ${e.dedupKey}).`);
+
+  const impact = {
+    startedAt: s.startedAt ?? null,
+    endedAt: s.endedAt ?? null,
+    degradedMs: between(degradedFrom, healthyAt),
+    timeToDetectMs: s.durations.detectedMs ?? null,
+    timeToRollBackMs,
+    timeToHealthyMs: s.durations.healthyMs ?? null,
+  };
+  const summary = [
+    `${title}.`,
+    s.mergeCommit ? `${s.requestedBy ?? 'someone'} had ${s.ref} merged into ${service} as ${short(s.mergeCommit)}.` : '',
+    failed ? `After the deploy, ${fatal.map((c) => `${c.name} (${c.url})`).join(', ')} failed: ${failureReason}.` : '',
+    rollbackCompleted ? `agentbus reverted it and the service was healthy again ${dur(impact.timeToHealthyMs)} after the merge (degraded for ${dur(impact.degradedMs)}), with no human involved.` : '',
+    skipped ? `agentbus did not roll back (${skipped.data.reason}) and paged a human.` : '',
+    rollbackFailed ? `The rollback failed at ${rollbackFailed.data.stage}; a human was paged.` : '',
+    deployFailed ? `The deploy failed at ${deployFailed.data.stage}.` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+
+  return {
+    incidentId: input.incidentId,
+    title,
+    service,
+    outcome: s.outcome,
+    status: open ? 'open' : 'resolved',
+    summary,
+    impact,
+    timeline: timelineOf(events),
+    change: {
+      ref: s.ref ?? null,
+      requestedBy: s.requestedBy ?? null,
+      mergeCommit: s.mergeCommit ?? null,
+      previousCommit: s.previousCommit ?? null,
+      revertCommit: s.revertCommit ?? null,
+      restoredCommit: s.restoredCommit ?? null,
+      details: input.change ?? null,
+    },
+    failingChecks,
+    baseline: verdict?.data.baseline ?? null,
+    judgedWith: verdict ? { stabilizationMs: verdict.data.stabilizationMs, probes: verdict.data.checks[0]?.probes ?? null } : null,
+    decisions,
+    actionItems,
+    escalations,
+    tasks: [...(input.tasks ?? [])],
+    deadLetters: [...(input.deadLetters ?? [])],
+    ticket: {
+      deploymentSha: s.mergeCommit ?? null,
+      rolledBackTo: s.restoredCommit ?? null,
+      failureReason,
+      failingEndpoint: fatal[0]?.url ?? null,
+      timeToDetectMs: impact.timeToDetectMs,
+      timeToRollBackMs,
+    },
+    updatedAt: events.at(-1)?.time ?? null,
+    eventCount: events.length,
+  };
+}
+
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The post-mortem as Markdown, for people and for the folder of post-mortems. */
+export function renderPostmortemMarkdown(pm: Postmortem): string {
+  const lines: string[] = [];
+  lines.push(`# ${pm.title}`, '');
+  lines.push(`Incident \`${pm.incidentId}\` · outcome **${pm.outcome}** · ${pm.status === 'open' ? '**open** (a human must act)' : 'resolved'} · written by agentbus from ${pm.eventCount} events on the bus`, '');
+  lines.push('## Summary', '', pm.summary, '');
+  lines.push('## Impact', '');
+  lines.push('| | |', '|---|---|');
+  lines.push(`| started | ${pm.impact.startedAt ?? 'n/a'} |`);
+  lines.push(`| ended | ${pm.impact.endedAt ?? 'n/a'} |`);
+  lines.push(`| time degraded | ${dur(pm.impact.degradedMs)} |`);
+  lines.push(`| time to detect (from the merge) | ${dur(pm.impact.timeToDetectMs)} |`);
+  lines.push(`| time to roll back (from detection) | ${dur(pm.impact.timeToRollBackMs)} |`);
+  lines.push(`| time to healthy (from the merge) | ${dur(pm.impact.timeToHealthyMs)} |`, '');
+  lines.push('## Timeline', '', '| Time | Event | Actor |', '|---|---|---|');
+  for (const row of pm.timeline) lines.push(`| ${row.time.slice(11, 23)} | ${cell(row.event)} | ${row.actor} |`);
+  lines.push('');
+  lines.push('## The change', '');
+  if (pm.change.mergeCommit) {
+    lines.push(`- ref: \`${pm.change.ref}\`, requested by ${pm.change.requestedBy ?? 'n/a'}`);
+    lines.push(`- merge commit: \`${pm.change.mergeCommit}\` (on top of \`${pm.change.previousCommit ?? 'n/a'}\`)`);
+    if (pm.change.details) {
+      const d = pm.change.details;
+      lines.push(`- author: ${d.author}, ${d.authoredAt}`);
+      lines.push(`- message: ${d.subject}`);
+      lines.push(`- files changed: ${d.totals.files} (+${d.totals.added} −${d.totals.deleted})`);
+      for (const f of d.files) lines.push(`  - \`${f.path}\` ${f.added === null ? '(binary)' : `+${f.added} −${f.deleted}`}`);
+    }
+    lines.push(`- revert commit: ${pm.change.revertCommit ? `\`${pm.change.revertCommit}\`` : 'none'}; running now: \`${pm.change.restoredCommit ?? pm.change.mergeCommit}\``);
+  } else {
+    lines.push('No deployment is part of this incident.');
+  }
+  lines.push('');
+  lines.push('## Failing checks', '');
+  if (pm.failingChecks.length) {
+    lines.push('| Check | URL | Severity | Status (expected) | p95 latency (threshold) | Failed probes | Error |', '|---|---|---|---|---|---|---|');
+    for (const c of pm.failingChecks) {
+      lines.push(`| ${c.name} | ${c.url} | ${c.severity} | ${c.lastStatus ?? 'no answer'} (${c.expectedStatus}) | ${c.latencyP95Ms ?? 'n/a'} ms (${c.latencyThresholdMs ?? 'none'}) | ${c.failures}/${c.probes}, ${c.maxConsecutiveFailures} in a row (threshold ${c.failureThreshold}) | ${cell(c.error ?? '')} |`);
+    }
+  } else {
+    lines.push('None.');
+  }
+  lines.push('');
+  lines.push('### Baseline before the deploy', '');
+  if (pm.baseline) {
+    lines.push(`${pm.baseline.healthy ? 'Healthy' : '**Unhealthy**'} at ${pm.baseline.checkedAt}: ${pm.baseline.checks.map((c) => `${c.name} ${c.ok ? 'ok' : `failing (${c.error ?? 'failed'})`}${c.latencyP95Ms !== null ? `, p95 ${c.latencyP95Ms} ms` : ''}`).join('; ')}.`);
+  } else {
+    lines.push('No baseline was recorded.');
+  }
+  lines.push('');
+  lines.push('## What the platform did and why', '', ...pm.decisions.map((d) => `- ${d}`), '');
+  lines.push('## Action items', '', ...(pm.actionItems.length ? pm.actionItems.map((a) => `- [ ] ${a}`) : ['None.']), '');
+  if (pm.escalations.length) {
+    lines.push('## Escalations', '', '| Kind | Severity | Raised | Resolved | Summary |', '|---|---|---|---|---|');
+    for (const e of pm.escalations) lines.push(`| ${e.kind} | ${e.severity} | ${e.raisedAt} | ${e.resolvedAt ?? 'open'} | ${cell(e.summary)} |`);
+    lines.push('');
+  }
+  if (pm.deadLetters.length) {
+    lines.push('## Dead letters', '', ...pm.deadLetters.map((l) => `- ${l.seq}: ${l.consumer}, ${l.reason}: ${l.error}`), '');
+  }
+  return `${lines.join('\n')}\n`;
+}
