@@ -136,9 +136,14 @@ describe('agentbus state commands (nats-kv)', () => {
   test('history, diff, restore --dry-run and restore print what an operator needs, and --json for scripts', async () => {
     const env = fixture.cliEnv;
     const path = 'config/permissions';
-    for (const [data, reason] of [['{"admins":["ana"],"mode":"strict"}', 'initial matrix'], ['{"admins":["ana","bot"],"mode":"open"}', 'draft by mistake']] as const) {
-      assert.equal((await runCli(['state', 'put', path, '--data', data, '--reason', reason, '--agent', 'cso'], env)).code, 0);
+    const puts: Run[] = [];
+    for (const [data, reason, writeId] of [['{"admins":["ana"],"mode":"strict"}', 'initial matrix', 'matrix-1'], ['{"admins":["ana"],"mode":"strict"}', 'initial matrix', 'matrix-1'], ['{"admins":["ana","bot"],"mode":"open"}', 'draft by mistake', 'matrix-2']] as const) {
+      puts.push(await runCli(['state', 'put', path, '--data', data, '--reason', reason, '--agent', 'cso', '--write-id', writeId], env));
     }
+    assert.deepEqual(puts.map((put) => put.code), [0, 0, 0]);
+    assert.match(puts[0]!.stdout, /wrote config\/permissions version 1/);
+    assert.match(puts[1]!.stdout, /config\/permissions: writeId matrix-1 already wrote version 1; nothing new was written/);
+    assert.match(puts[2]!.stdout, /wrote config\/permissions version 2/);
     const history = await runCli(['state', 'history', path], env);
     assert.match(history.stdout, /^VERSION\s+TIME\s+AGENT\s+OP\s+REASON\s+HASH\n2\s+.*cso\s+put\s+draft by mistake\s+[0-9a-f]{12}\n1\s+.*initial matrix/);
     const diff = json(await runCli(['state', 'diff', path, '1', 'head', '--json'], env));
