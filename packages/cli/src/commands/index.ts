@@ -7,6 +7,7 @@ import { publish, types } from './publish.ts';
 import { replay } from './replay.ts';
 import { dlqList, dlqShow, dlqRedrive } from './dlq.ts';
 import { stateCommands } from './state.ts';
+import { incidents, postmortemShow } from './incidents.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, ...stateCommands];
+export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, ...stateCommands];

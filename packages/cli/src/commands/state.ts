@@ -23,7 +23,7 @@ import { shortTime, table, truncate } from '../render.ts';
  * firestore with FIRESTORE_PROJECT_ID and optionally FIRESTORE_EMULATOR_HOST).
  */
 
-async function openStore(ctx: CommandContext, options: { agent?: string; signing?: SigningOptions } = {}): Promise<StateStore> {
+export async function openStore(ctx: CommandContext, options: { agent?: string; signing?: SigningOptions } = {}): Promise<StateStore> {
   const { state } = ctx.config;
   const backend =
     state.backend === 'firestore'
