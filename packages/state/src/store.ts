@@ -4,7 +4,7 @@ import { canonicalJson } from './canonical-json.ts';
 import { diffData, type FieldChange } from './diff.ts';
 import { parseDocumentPath, writeKeyOf, type DocumentPath } from './document-path.ts';
 import { dataHashOf, Operations, parseRecord, sealVersion, type EnvelopeInput, type VersionEnvelope, type VersionRecord } from './envelope.ts';
-import { documentNotFound, StateDataError, StateInputError, StateIntegrityError, StateVersionConflictError, StateWriteIdReusedError, versionNotFound } from './errors.ts';
+import { documentNotFound, isStateNotFound, StateDataError, StateInputError, StateIntegrityError, StateVersionConflictError, StateWriteIdReusedError, versionNotFound } from './errors.ts';
 import { formatMicros, normalizeData, nowMicros, type JsonObject } from './normalize.ts';
 import { Keyring, type SigningOptions } from './signing.ts';
 import { checkRecord, IntegrityReasons, verifyDocument, type VerifyFinding, type VerifyReport } from './verify.ts';
@@ -299,7 +299,17 @@ export class StateStore {
   async verifyAll(onDocument?: (report: VerifyReport) => void): Promise<VerifyAllResult> {
     const documents: VerifyReport[] = [];
     for (const path of await this.backend.listDocuments()) {
-      const report = await verifyDocument(this.backend, path, this.#keyring);
+      let report: VerifyReport;
+      try {
+        report = await verifyDocument(this.backend, path, this.#keyring);
+      } catch (error) {
+        if (!isStateNotFound(error)) throw error;
+        // Indexed but nothing stored. On nats-kv the index key is written before version 1, so a
+        // writer that stopped in between leaves exactly this: a document that was never written.
+        // Where the index is committed with version 1 (Firestore), the history was deleted.
+        if (!this.backend.atomicHead) continue;
+        report = emptyReport(path.text, { number: 1, reason: IntegrityReasons.missing, message: 'the document is indexed but its head and every version are gone' }, this.#keyring);
+      }
       onDocument?.(report);
       documents.push(report);
     }
@@ -360,6 +370,20 @@ function checkedVersion(value: unknown, name = 'version'): number {
     throw new StateInputError(`${name} must be an integer ≥ 1, got ${JSON.stringify(value)}`, name === 'version' ? 'versions are numbered from 1; see `agentbus state history <path>`' : `pass a positive ${name}`);
   }
   return value;
+}
+
+function emptyReport(path: string, problem: VerifyFinding, keyring: Keyring): VerifyReport {
+  return {
+    path,
+    ok: false,
+    versions: 0,
+    head: null,
+    firstBad: problem,
+    problems: [problem],
+    warnings: [],
+    signatures: { checked: keyring.checksSignatures, valid: 0, unsigned: 0, invalid: 0, unverifiable: 0 },
+    versionsRead: 0,
+  };
 }
 
 function summarize(record: VersionRecord): VersionSummary {
