@@ -178,6 +178,7 @@ class NatsKvBackend implements StateBackend {
     if (!headRecord) await this.#createOnly(keys.index(path), JSON.stringify({ path: path.text }));
 
     let latest = headRecord;
+    let lastHead = head;
     const walked: VersionRecord[] = [];
     let attempts = 0;
     let result: { record: VersionRecord; created: boolean } | undefined;
@@ -207,6 +208,7 @@ class NatsKvBackend implements StateBackend {
       // Catch up. The head is kept close to the last version, so jump to it when it is past the
       // slot just lost; otherwise read the version that won the slot.
       const current = await this.#get(keys.head(path));
+      lastHead = current;
       const currentHead = current.state === 'present' ? readableRecord(current.raw, path, 'the head') : undefined;
       if (currentHead && currentHead.envelope.number >= number) {
         // Versions were skipped. One may be this writeId's from an earlier, interrupted call;
@@ -232,7 +234,7 @@ class NatsKvBackend implements StateBackend {
     }
     const indexed = request.writeIdIsNew && result.created ? walked : [result.record, ...walked];
     await Promise.all(indexed.map((record) => this.#indexWriteId(path, record)));
-    await this.#advanceHead(path, result.record, head);
+    await this.#advanceHead(path, result.record, lastHead);
     return { ...result, attempts };
   }
 

@@ -32,8 +32,9 @@ export interface WriteOptions {
   agent?: string;
   taskId?: string;
   /**
-   * Idempotency key. Retrying a write whose outcome is unknown with the same writeId returns the
-   * version it wrote instead of adding one. Default: a new UUID per call.
+   * Idempotency key, per document. Retrying a write whose outcome is unknown with the same writeId
+   * returns the version it wrote instead of adding one (and refuses other data under that writeId).
+   * Default: a new UUID per call, which makes the call itself not retryable that way.
    */
   writeId?: string;
   /** Write only on top of this version (0: only if the document does not exist yet). */
