@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { NatsCluster, NatsServer } from '@agentbus/local-nats';
 
 export { NatsCluster, NatsServer } from '@agentbus/local-nats';
+export { startWebhookReceiver, type WebhookReceiver, type ReceivedRequest, type ReceiverAnswer } from './webhook-receiver.ts';
 
 const tempDirs: string[] = [];
 process.on('exit', () => {
