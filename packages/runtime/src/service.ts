@@ -11,6 +11,12 @@ export interface ServiceContext<Settings> {
   name: string;
   settings: Settings;
   runtime: RuntimeEnv;
+  /**
+   * The environment the service was started with (RunOptions.env, else process.env), read-only:
+   * for values the settings cannot name in advance, such as `{ "env": "NAME" }` secrets in the
+   * service registry (resolveSecret). Never log it.
+   */
+  env: Readonly<Record<string, string | undefined>>;
   nc: NatsConnection;
   /** Publishes as this service (envelope source = its name). */
   publisher: Publisher<AgentbusRegistry>;
@@ -64,7 +70,8 @@ export interface RunOptions {
  * delivery is counted by outcome and timed.
  */
 export async function runService<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>, options: RunOptions = {}): Promise<RunningService> {
-  const { runtime, settings } = loadServiceConfig(definition.name, definition.settings, options.env ?? process.env);
+  const env: Readonly<Record<string, string | undefined>> = Object.freeze({ ...(options.env ?? process.env) });
+  const { runtime, settings } = loadServiceConfig(definition.name, definition.settings, env);
   const log = createLogger({ service: definition.name, level: runtime.LOG_LEVEL, destination: options.logDestination });
   const metrics = createMetrics(definition.name);
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -86,6 +93,7 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
       name: definition.name,
       settings,
       runtime,
+      env,
       nc: connection,
       publisher,
       log,
