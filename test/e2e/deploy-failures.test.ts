@@ -1,0 +1,131 @@
+// End to end: deploys that fail. A push the remote rejects, and a push git reports as done while
+// the remote did not move (seed 000's "verify push" guard), deploy nothing; a task with invalid
+// data is dead-lettered with the validation error; a deploy command that exits non-zero is a
+// deploy.failed carrying its stderr.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { newMessageId } from '@agentbus/contracts';
+import { DemoBranches } from '@agentbus/demo';
+import { waitFor } from '@agentbus/testkit';
+import { eventOf, getJson, startLoop, storyOf, type Loop } from './harness.ts';
+
+/** Nothing of the deploy reached the service: same process, old version, and the deploy command never ran. */
+async function assertNothingDeployed(loop: Loop, pidBefore: number | undefined): Promise<void> {
+  assert.ok(pidBefore);
+  assert.equal(loop.deployRuns(), 0, 'the deploy command never ran');
+  assert.equal(loop.demo.runningPid(), pidBefore, 'the running server was not restarted');
+  assert.equal((await getJson(loop.demo.baseUrl))?.body.version, '1.0.0', 'it still serves the old version');
+  assert.equal((await getJson(`${loop.demo.baseUrl}/status`))?.status, 404, 'the feature is not live');
+}
+
+/** The working clone's branch equals origin's again (no unpushed merge left to leak into the next push), and it is clean. */
+async function assertCloneMatchesOrigin(loop: Loop): Promise<void> {
+  const origin = await loop.originHead();
+  assert.equal(origin, loop.demo.initialCommit, 'origin did not move');
+  assert.equal(await loop.clone(['rev-parse', `refs/heads/${loop.demo.branch}`]), origin, 'the clone dropped its unpushed merge');
+  assert.equal(await loop.clone(['status', '--porcelain']), '');
+}
+
+async function deadLetterOf(loop: Loop, taskId: string) {
+  return waitFor(`the dead letter of ${taskId}`, async () => (await loop.deadLetters()).find((d) => d.original.msgId === taskId), 15_000, 50);
+}
+
+const pushFailures = [
+  {
+    what: 'a push the remote rejects (pre-receive hook exits 1)',
+    hook: { name: 'pre-receive', script: 'echo "main is frozen for the release" >&2\nexit 1' },
+    stage: 'push',
+    // The remote's own words are in the event.
+    errors: [/rejected the push/, /main is frozen for the release/],
+  },
+  {
+    what: 'a push git reports as done while the remote did not move (post-receive resets the branch)',
+    // The server accepts the push and says ok, then puts the branch back (a gatekeeper bot, a failed replication).
+    hook: { name: 'post-receive', script: 'while read old new ref; do git update-ref "$ref" "$old"; done' },
+    stage: 'verify-push',
+    errors: [/did not reach the remote/],
+  },
+] as const;
+
+for (const failure of pushFailures) {
+  test(`${failure.what}: deploy.failed at ${failure.stage}, nothing deployed, the clone equals origin again, the task is dead-lettered`, async (t) => {
+    const loop = await startLoop({ beforeServices: (l) => l.originHook(failure.hook.name, failure.hook.script) });
+    t.after(() => loop.stop());
+    const pidBefore = loop.demo.runningPid();
+
+    const run = await loop.deploy(DemoBranches.good);
+    assert.equal(run.summary.outcome, 'deploy-failed', loop.logTail());
+    const events = await loop.events(run.taskId);
+    assert.deepEqual(storyOf(events), ['deploy.failed']);
+    const failed = eventOf(events, 'deploy.failed')!;
+    assert.equal(failed.data.stage, failure.stage);
+    assert.equal(failed.data.pushed, false);
+    for (const error of failure.errors) assert.match(failed.data.error, error);
+    assert.ok(failed.data.mergeCommit, 'the merge that did not arrive is named');
+    if (failure.stage === 'verify-push') {
+      assert.equal(await loop.origin(['cat-file', '-t', failed.data.mergeCommit]), 'commit', 'git did send it: only the remote branch itself shows it is not there');
+    }
+
+    await assertNothingDeployed(loop, pidBefore);
+    await assertCloneMatchesOrigin(loop);
+    const dead = await deadLetterOf(loop, run.taskId);
+    assert.equal(dead.consumer, 'deployer');
+    assert.equal(dead.reason, 'handler-failed');
+    assert.equal(dead.deliveries, 1, 'not retried');
+    assert.match(dead.error, new RegExp(`deploy failed at ${failure.stage}:`));
+    await assert.rejects(loop.manifests(), /not found|no document|does not exist/i, 'no release was recorded');
+  });
+}
+
+test('a deploy task with invalid data is dead-lettered at once with the validation error, and nothing happens', async (t) => {
+  const loop = await startLoop();
+  t.after(() => loop.stop());
+  const pidBefore = loop.demo.runningPid();
+
+  // The typed publisher refuses this; a foreign client does not. `--upload-pack=…` is not a ref.
+  const id = newMessageId();
+  const envelope = { id, type: 'deployer.deploy', source: 'rogue-script', time: new Date().toISOString(), correlationId: id, data: { service: loop.demo.name, ref: '--upload-pack=touch /tmp/pwned', requestedBy: 'rogue-script' } };
+  const h = natsHeaders();
+  h.set('Nats-Msg-Id', id);
+  await jetstream(loop.nc).publish('agents.deployer.tasks.deploy', JSON.stringify(envelope), { headers: h });
+
+  const dead = await deadLetterOf(loop, id);
+  assert.equal(dead.consumer, 'deployer');
+  assert.equal(dead.reason, 'invalid-data');
+  assert.equal(dead.deliveries, 1, 'dead-lettered at once, not retried');
+  assert.match(dead.error, /invalid data for deployer\.deploy/);
+  assert.match(dead.error, /ref/, 'the error names the field');
+  assert.equal(dead.original.subject, 'agents.deployer.tasks.deploy');
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(dead.data)), envelope, 'the original body is kept for redrive');
+
+  assert.deepEqual(storyOf(await loop.events(id)), [], 'no deploy event');
+  assert.equal(await loop.originHead(), loop.demo.initialCommit);
+  await assertNothingDeployed(loop, pidBefore);
+
+  // The deployer is still there for the next, valid task.
+  const next = await loop.deploy(DemoBranches.good);
+  assert.equal(next.summary.outcome, 'healthy', loop.logTail());
+});
+
+test('a deploy command that exits non-zero (the new version crashes on start): deploy.failed at deploy-command with its stderr and exit code', async (t) => {
+  const loop = await startLoop();
+  t.after(() => loop.stop());
+
+  const run = await loop.deploy(DemoBranches.crashOnStart);
+  assert.equal(run.summary.outcome, 'deploy-failed', loop.logTail());
+  const events = await loop.events(run.taskId);
+  assert.deepEqual(storyOf(events), ['deploy.merged', 'deploy.failed']);
+  const failed = eventOf(events, 'deploy.failed')!;
+  assert.equal(failed.data.stage, 'deploy-command');
+  assert.equal(failed.data.pushed, true, 'the merge had reached origin');
+  assert.equal(failed.data.exitCode, 1);
+  assert.match(failed.data.stderr ?? '', /exited \(code 1\) before listening/, 'the deploy script\'s stderr');
+  assert.match(failed.data.stderr ?? '', /limits\.json/, 'with the server\'s own error');
+  assert.match(failed.data.error, /limits\.json/);
+  assert.equal(loop.deployRuns(), 1, 'run once, not retried');
+  const dead = await deadLetterOf(loop, run.taskId);
+  assert.equal(dead.reason, 'handler-failed');
+  assert.match(dead.error, /deploy failed at deploy-command/);
+});

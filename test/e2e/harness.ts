@@ -1,0 +1,323 @@
+/**
+ * The end-to-end harness: the whole loop with real parts, one per test. A nats-server on free
+ * ports with the agentbus topology, the seed-000 demo service (a bare origin, the production
+ * working clone, a real node:http server started by its deploy script), a service registry whose
+ * deploy command records every run (fixtures/recording-deploy.mjs), and the agentbus services
+ * started inside the test process (their JSON logs in a file) or as processes a test may kill.
+ *
+ * stop() always stops everything it started, in order: services, spawned processes, held deploy
+ * commands, the demo server, the NATS connection and the server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { listDeadLetters, readStream, type DeadLetter } from '@agentbus/bus';
+import { allServices, deployAndFollow, serviceNames, stopServices, type DeployRun, type ServiceName } from '@agentbus/cli';
+import { releaseManifestPath, releaseManifestSchema, StreamNames, type ReleaseManifest } from '@agentbus/contracts';
+import { createDemoService, isRunning, type DemoConfigOptions, type DemoService } from '@agentbus/demo';
+import { runGit } from '@agentbus/git';
+import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
+import { freePort } from '@agentbus/local-nats';
+import { runService, type RunningService } from '@agentbus/runtime';
+import { openStateBackend, StateStore } from '@agentbus/state';
+import { agentbusTopology, applyTopology, type ConsumerDefinition } from '@agentbus/streams';
+import { startNats, tempDir, waitFor, type NatsServer } from '@agentbus/testkit';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RECORDING_DEPLOY = join(here, 'fixtures', 'recording-deploy.mjs');
+const REPO_ROOT = join(here, '..', '..');
+
+/** The registry settings of the e2e loop: no stabilization wait, three probes 50 ms apart, two failed in a row fail a check. */
+export const fastRegistry: DemoConfigOptions = { stabilizationMs: 0, probes: 3, probeIntervalMs: 50, consecutiveFailures: 2, healthyWithinMs: 10_000 };
+
+export interface LoopOptions {
+  /** The demo service's name. Default `primerouter`, as in seed 000. */
+  service?: string;
+  /** Registry settings over fastRegistry. */
+  registry?: DemoConfigOptions;
+  /** Services run inside the test process. Default: every agentbus service. The others can be spawnService()d. */
+  inProcess?: readonly ServiceName[];
+  /** Consumer definitions replacing the declared ones (by stream and durable), e.g. a short ack_wait. */
+  consumers?: ConsumerDefinition[];
+  /** Runs when the demo service is up and before any agentbus service starts (hooks, an outage). */
+  beforeServices?: (loop: Loop) => void | Promise<void>;
+}
+
+export interface SpawnedService {
+  name: ServiceName;
+  child: ChildProcess;
+  metricsUrl: string;
+  /** Resolves with the exit code or signal. */
+  exited: Promise<number | NodeJS.Signals>;
+}
+
+export interface ManifestVersion {
+  number: number;
+  agent: string;
+  manifest: ReleaseManifest;
+}
+
+export interface Loop {
+  nats: NatsServer;
+  /** The test's own connection (publishing tasks, reading events). */
+  nc: NatsConnection;
+  dir: string;
+  demo: DemoService;
+  /** The service registry file the services read. */
+  configPath: string;
+  /** The services' JSON logs (in-process and spawned). */
+  logPath: string;
+  /** The environment every agentbus service of this loop runs with. */
+  serviceEnv: Record<string, string>;
+  /** Publishes a deploy task and follows it to its outcome (deployAndFollow). */
+  deploy(ref: string, options?: { timeoutMs?: number; requestedBy?: string }): Promise<DeployRun>;
+  /** Every event of one incident, in stream order. */
+  events(correlationId: string): Promise<IncidentEvent[]>;
+  /** Waits until the incident has an event of `type` and returns it. */
+  waitForEvent(correlationId: string, type: IncidentEvent['type']): Promise<IncidentEvent>;
+  /** The deploymentId (= the deploy task's id and correlationId) of the last deploy.merged on the bus. */
+  latestDeployment(): Promise<string>;
+  /** `releases/<service>`, every version, oldest first. */
+  manifests(): Promise<ManifestVersion[]>;
+  deadLetters(): Promise<DeadLetter[]>;
+  /** `git <args>` in the bare origin; trimmed stdout. */
+  origin(args: string[]): Promise<string>;
+  /** `git <args>` in the production working clone; trimmed stdout. */
+  clone(args: string[]): Promise<string>;
+  /** The origin's branch head, read from origin itself. */
+  originHead(): Promise<string>;
+  /** Installs an executable hook script in origin (`pre-receive`, `post-receive`, …). */
+  originHook(name: string, script: string): void;
+  /** Pushes a new branch to origin, off its main branch, with `files` changed in one commit. */
+  pushBranch(name: string, files: Record<string, string>): Promise<string>;
+  /** How often the registry's deploy command has run (deploys and redeploys, not the demo's first start). */
+  deployRuns(): number;
+  /** Makes the registry's deploy command wait at the start of run `run` until releaseDeployRun(run). */
+  holdDeployRun(run: number): void;
+  /** The pid of the deploy command held on run `run`, once it waits. */
+  heldDeployPid(run: number): number | undefined;
+  releaseDeployRun(run: number): void;
+  /** Runs `node services/<name>` as its own process (logs to logPath) and waits until it is ready. */
+  spawnService(name: ServiceName): Promise<SpawnedService>;
+  /** The last lines of the services' logs, for failure messages. */
+  logTail(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+/** Starts the whole loop for one test. Call stop() (t.after) whatever happens. */
+export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
+  const dir = tempDir('agentbus-e2e-');
+  const nats = await startNats();
+  const cleanups: Array<() => Promise<unknown> | unknown> = [() => nats.stop()];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        process.stderr.write(`e2e harness: clean-up failed: ${String(error)}\n`);
+      }
+    }
+  };
+  try {
+    return await buildLoop(options, dir, nats, cleanups, stop);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cleanups: Array<() => Promise<unknown> | unknown>, stop: () => Promise<void>): Promise<Loop> {
+  const nc = await connect({ servers: nats.url, name: 'e2e-test' });
+  cleanups.push(() => nc.close());
+  const topology = agentbusTopology({ replicas: 1, consumers: options.consumers });
+  await applyTopology(nc, topology);
+
+  const demo = await createDemoService({ dir, name: options.service ?? 'primerouter' });
+  cleanups.push(() => demo.stop());
+  await demo.deploy(); // the healthy version runs before anything happens
+
+  const deployDir = join(dir, 'deploy-runs');
+  mkdirSync(deployDir);
+  cleanups.push(() => killHeldDeploys(deployDir));
+  const entry = demo.serviceConfig({ ...fastRegistry, ...options.registry });
+  const registry = {
+    version: 1,
+    services: [{ ...entry, deploy: { ...entry.deploy, command: [process.execPath, RECORDING_DEPLOY, ...entry.deploy.command], env: { ...entry.deploy.env, E2E_DEPLOY_DIR: deployDir } } }],
+  };
+  const configPath = join(dir, 'agentbus.config.json');
+  writeFileSync(configPath, `${JSON.stringify(registry, null, 2)}\n`);
+
+  const logPath = join(dir, 'services.log');
+  const log = createWriteStream(logPath, { flags: 'a' });
+  cleanups.push(() => new Promise<void>((resolve) => log.end(() => resolve())));
+  const serviceEnv: Record<string, string> = {
+    NATS_URL: nats.url,
+    AGENTBUS_CONFIG: configPath,
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'debug',
+    HEALTH_WATCH_INTERVAL_MS: '0',
+    SHUTDOWN_GRACE_MS: '5000',
+  };
+  const git = async (cwd: string, args: string[]) => (await runGit(args, { cwd })).stdout.trim();
+  let store: StateStore | undefined;
+  const spawned: SpawnedService[] = [];
+  cleanups.push(() => Promise.all(spawned.map((s) => stopProcess(s))));
+
+  const loop: Loop = {
+    nats,
+    nc,
+    dir,
+    demo,
+    configPath,
+    logPath,
+    serviceEnv,
+    async deploy(ref, deployOptions = {}) {
+      try {
+        return await deployAndFollow(nc, { service: demo.name, ref, requestedBy: deployOptions.requestedBy ?? 'e2e-test' }, { timeoutMs: deployOptions.timeoutMs ?? 30_000, source: 'e2e-test' });
+      } catch (error) {
+        throw new Error(`${String(error)}\n--- services log (last lines) ---\n${loop.logTail()}`, { cause: error });
+      }
+    },
+    events: (correlationId) => collectIncidentEvents(nc, correlationId),
+    waitForEvent: (correlationId, type) =>
+      waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),
+    async latestDeployment() {
+      let latest: string | undefined;
+      for await (const stored of readStream(nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.deploy.merged' })) {
+        latest = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { deploymentId: string } }).data.deploymentId;
+      }
+      if (!latest) throw new Error('no deploy.merged on the bus yet');
+      return latest;
+    },
+    async manifests() {
+      store ??= new StateStore({ backend: await openStateBackend({ backend: 'nats-kv', nc }), agent: 'e2e-test' });
+      const path = releaseManifestPath(demo.name);
+      const { entries } = await store.history(path);
+      const versions: ManifestVersion[] = [];
+      for (const entry of [...entries].reverse()) {
+        const version = await store.get(path, { version: entry.number });
+        versions.push({ number: entry.number, agent: version.envelope.agent, manifest: releaseManifestSchema.parse(version.data) });
+      }
+      return versions;
+    },
+    deadLetters: () => listDeadLetters(nc),
+    origin: (args) => git(demo.originPath, args),
+    clone: (args) => git(demo.clonePath, args),
+    originHead: () => git(demo.originPath, ['rev-parse', `refs/heads/${demo.branch}`]),
+    originHook(name, script) {
+      const path = join(demo.originPath, 'hooks', name);
+      writeFileSync(path, `#!/bin/sh\n${script}\n`);
+      chmodSync(path, 0o755);
+    },
+    async pushBranch(name, files) {
+      const work = join(dir, `branch-${name.replace(/\W+/g, '-')}`);
+      await runGit(['clone', '--quiet', '--branch', demo.branch, '--', demo.originPath, work], { cwd: dir });
+      await git(work, ['checkout', '--quiet', '-b', name]);
+      for (const [file, content] of Object.entries(files)) {
+        mkdirSync(dirname(join(work, file)), { recursive: true });
+        writeFileSync(join(work, file), content);
+      }
+      await git(work, ['add', '--', ...Object.keys(files)]);
+      await git(work, ['-c', 'user.name=Coding Agent', '-c', 'user.email=agent@e2e.invalid', 'commit', '--quiet', '-m', `Change ${Object.keys(files).join(', ')}`]);
+      await git(work, ['push', '--quiet', 'origin', `refs/heads/${name}`]);
+      return git(work, ['rev-parse', 'HEAD']);
+    },
+    deployRuns() {
+      const runs = join(deployDir, 'runs.log');
+      return existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').filter(Boolean).length : 0;
+    },
+    holdDeployRun: (run) => writeFileSync(join(deployDir, `hold-${run}`), 'hold\n'),
+    heldDeployPid(run) {
+      const held = join(deployDir, `held-${run}`);
+      return existsSync(held) ? Number(readFileSync(held, 'utf8').trim()) || undefined : undefined;
+    },
+    releaseDeployRun: (run) => rmSync(join(deployDir, `hold-${run}`), { force: true }),
+    async spawnService(name) {
+      const port = await freePort();
+      const out = openSync(logPath, 'a');
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'index.js')], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...serviceEnv, METRICS_PORT: String(port) },
+        stdio: ['ignore', out, out],
+      });
+      closeSync(out);
+      const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? 1)));
+      const service: SpawnedService = { name, child, metricsUrl: `http://127.0.0.1:${port}/metrics`, exited };
+      spawned.push(service);
+      await waitFor(
+        `${name} (pid ${child.pid}) to be ready`,
+        async () => {
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited: ${loop.logTail(10)}`);
+          return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(500) }).catch(() => undefined))?.ok;
+        },
+        30_000,
+        50,
+      );
+      return service;
+    },
+    logTail(lines = 40) {
+      try {
+        return readFileSync(logPath, 'utf8').trim().split('\n').slice(-lines).join('\n');
+      } catch {
+        return '(no log)';
+      }
+    },
+    stop,
+  };
+
+  await options.beforeServices?.(loop);
+  const running: RunningService[] = [];
+  cleanups.push(() => stopServices(running));
+  for (const name of options.inProcess ?? serviceNames) {
+    running.push(await runService(allServices[name] as never, { env: serviceEnv, logDestination: log, consumers: topology.consumers }));
+  }
+  return loop;
+}
+
+async function stopProcess(service: SpawnedService): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
+  service.child.kill('SIGTERM');
+  const timer = setTimeout(() => service.child.kill('SIGKILL'), 5_000);
+  await service.exited;
+  clearTimeout(timer);
+}
+
+/** A deploy command held by a test outlives an agent killed while waiting for it: end its process group. */
+function killHeldDeploys(deployDir: string): void {
+  for (const file of readdirSync(deployDir).filter((f) => f.startsWith('held-'))) {
+    rmSync(join(deployDir, file.replace('held-', 'hold-')), { force: true });
+    const pid = Number(readFileSync(join(deployDir, file), 'utf8').trim());
+    if (pid && isRunning(pid)) killGroup(pid);
+  }
+}
+
+/** SIGKILLs a process group (deploy commands run in their own); quiet when it is gone. */
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Types of the loop's domain events (no task lifecycle), in stream order. */
+export function storyOf(events: readonly IncidentEvent[]): string[] {
+  return [...events].sort((a, b) => a.seq - b.seq).map((e) => e.type).filter((type) => !type.startsWith('task.'));
+}
+
+/** The first event of `type`, narrowed. */
+export function eventOf<T extends IncidentEvent['type']>(events: readonly IncidentEvent[], type: T): Extract<IncidentEvent, { type: T }> | undefined {
+  return events.find((e): e is Extract<IncidentEvent, { type: T }> => e.type === type);
+}
+
+/** GET a path of the demo service: status and JSON body (undefined when nothing answers). */
+export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  } catch {
+    return undefined;
+  }
+}
