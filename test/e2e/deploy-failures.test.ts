@@ -129,3 +129,26 @@ test('a deploy command that exits non-zero (the new version crashes on start): d
   assert.equal(dead.reason, 'handler-failed');
   assert.match(dead.error, /deploy failed at deploy-command/);
 });
+
+test('deploying a branch again after its merge was rolled back is refused (already-merged at merge), not reported healthy with nothing deployed', async (t) => {
+  const loop = await startLoop();
+  t.after(() => loop.stop());
+  const first = await loop.deploy(DemoBranches.broken);
+  assert.equal(first.summary.outcome, 'rolled-back', loop.logTail());
+  const revert = first.summary.revertCommit;
+
+  const again = await loop.deploy(DemoBranches.broken);
+  assert.equal(again.summary.outcome, 'deploy-failed', loop.logTail());
+  const events = await loop.events(again.taskId);
+  assert.deepEqual(storyOf(events), ['deploy.failed']);
+  const failed = eventOf(events, 'deploy.failed')!;
+  assert.equal(failed.data.stage, 'merge');
+  assert.match(failed.data.error, new RegExp(`reverted by ${revert}`));
+  assert.equal(await loop.originHead(), revert, 'origin stays at the revert');
+  assert.equal(loop.deployRuns(), 2, 'no deploy command for the refused task');
+  assert.deepEqual((await loop.manifests()).map((v) => [v.manifest.deploymentId, v.manifest.status, v.manifest.commit]), [
+    [first.taskId, 'deployed', first.summary.mergeCommit],
+    [first.taskId, 'rolled-back', revert],
+  ], 'the manifest does not claim the reverted merge runs again');
+  assert.equal((await deadLetterOf(loop, again.taskId)).reason, 'handler-failed');
+});

@@ -263,9 +263,10 @@ export class GitRepo {
    * (`--no-ff`, even when a fast-forward were possible, so a deploy is one commit to revert).
    *
    * Idempotent: when that exact commit was already merged by a merge commit on the branch, returns
-   * it with `created: false` and changes nothing. When the commit is in the branch some other way
-   * (merged through another branch, or merged, reverted and asked for again), throws
-   * `already-merged`. A conflict aborts the merge and throws `merge-conflict` naming the files.
+   * it with `created: false` and changes nothing; once that merge has been reverted, only for the
+   * same request (the merge carries every given trailer: a redelivered deploy). When the commit is
+   * in the branch some other way (merged through another branch, or merged, reverted and asked for
+   * again), throws `already-merged`. A conflict aborts the merge and throws `merge-conflict` naming the files.
    * Refuses a dirty tree (`dirty-worktree`) and a HEAD off the branch (`not-on-branch`).
    */
   async mergeRef(ref: string, options: MergeOptions = {}): Promise<MergeResult> {
@@ -278,7 +279,15 @@ export class GitRepo {
     const previousHead = await this.headSha();
     if (await this.isAncestor(mergedCommit, previousHead)) {
       const existing = await this.findMergeOf(mergedCommit);
-      if (existing) return { mergeCommit: existing.sha, previousHead: existing.firstParent, mergedCommit, created: false };
+      if (existing) {
+        const revertedBy = await this.findRevertOf(existing.sha);
+        // A merge that was reverted is only "this merge" again for the request that made it (same trailers: a redelivery).
+        if (!revertedBy || (await this.hasTrailers(existing.sha, trailers))) return { mergeCommit: existing.sha, previousHead: existing.firstParent, mergedCommit, created: false };
+        throw new GitError('already-merged', `${ref} (${mergedCommit}) was merged into ${this.branch} by ${existing.sha} and reverted by ${revertedBy}: merging it again would change nothing`, {
+          hint: `to bring it back, revert the revert (git revert ${revertedBy.slice(0, 12)}) and deploy that, or deploy a new commit`,
+          details: { ref, mergedCommit, branch: this.branch, mergeCommit: existing.sha, revertCommit: revertedBy },
+        });
+      }
       throw new GitError('already-merged', `${ref} (${mergedCommit}) is already in ${this.branch}, but not through a merge of that commit`, {
         hint: `nothing new to deploy; if it was merged and reverted before, revert the revert to bring it back (git revert <revert sha>), or deploy a new commit`,
         details: { ref, mergedCommit, branch: this.branch },
@@ -522,6 +531,14 @@ export class GitRepo {
       });
     }
     return sha;
+  }
+
+  /** True when `commit`'s message has every one of `trailers` (none given: false). */
+  private async hasTrailers(commit: string, trailers: Record<string, string>): Promise<boolean> {
+    const wanted = formatTrailers(trailers).split('\n').filter(Boolean);
+    if (wanted.length === 0) return false;
+    const lines = new Set((await this.commitHeader(commit)).body.split('\n').map((line) => line.trim()));
+    return wanted.every((line) => lines.has(line));
   }
 
   private async findMergeOf(commit: string): Promise<{ sha: string; firstParent: string } | undefined> {

@@ -186,6 +186,25 @@ test('revertCommit reverts a merge with -m 1 once: a redelivered rollback finds 
   assert.equal(log.filter((subject) => subject.startsWith('Revert')).length, 1, 'exactly one revert on origin');
 });
 
+test('a merge that was reverted is not merged "again" for a new request: already-merged; the request that made it still finds it', async () => {
+  const f = await gitFixture();
+  await f.featureBranch('feature/broken', { 'app.txt': 'broken\n' }, 'Break the app');
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/broken', { trailers: { 'Agentbus-Deployment': 'dep-1' } });
+  const revert = await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-1' });
+  await f.repo.push();
+
+  await assert.rejects(f.repo.mergeRef('feature/broken', { trailers: { 'Agentbus-Deployment': 'dep-2' } }), (error) => {
+    rejectsWith('already-merged', new RegExp(`reverted by ${revert.revertCommit}`))(error);
+    assert.ok(isGitError(error));
+    assert.deepEqual([error.details.mergeCommit, error.details.revertCommit], [merge.mergeCommit, revert.revertCommit]);
+    return true;
+  });
+  await assert.rejects(f.repo.mergeRef('feature/broken'), rejectsWith('already-merged'), 'without trailers it cannot be the same request');
+  assert.deepEqual(await f.repo.mergeRef('feature/broken', { trailers: { 'Agentbus-Deployment': 'dep-1' } }), { ...merge, created: false }, 'a redelivery of dep-1 finds its merge');
+  assert.equal(await f.repo.headSha(), revert.revertCommit, 'nothing was merged');
+});
+
 test('a plain commit gets a plain revert; a revert made by hand with git\'s message counts; conflicts abort cleanly', async () => {
   const f = await gitFixture();
   const plain = await f.pushToMain({ 'app.txt': 'line 1\nline 2\nline 3\nplain\n' }, 'Plain change');
