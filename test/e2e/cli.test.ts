@@ -65,8 +65,12 @@ test('agentbus up: a ready line per service with a metrics URL that answers, the
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | string>((resolve) => up.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   t.after(() => {
-    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+    // Only when the test failed half-way: leave no service process behind.
+    if (up.exitCode !== null || up.signalCode !== null) return;
+    for (const pid of childrenOf(up.pid!)) process.kill(pid, 'SIGKILL');
+    up.kill('SIGKILL');
   });
   let stdout = '';
   let stderr = '';
@@ -84,7 +88,7 @@ test('agentbus up: a ready line per service with a metrics URL that answers, the
     assert.equal(response.status, 200, service.metrics);
     assert.match(await response.text(), /^# HELP /m);
   }
-  const children = readFileSync(`/proc/${up.pid}/task/${up.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  const children = childrenOf(up.pid!);
   assert.equal(children.length, serviceNames.length, 'one process per service');
 
   // The services `up` started do the work.
