@@ -179,11 +179,22 @@ describe('agentbus state commands (nats-kv)', () => {
     assert.match(unsigned.stdout, /BAD {2}services\/signed: first bad version 3 \(unsigned\)/);
 
     await fixture.tamper.editVersion(path, 2, (record) => void (record.data.step = 20));
+    assert.equal((await runCli(['streams', 'apply'], env)).code, 0, 'the events stream exists, so the break can be escalated');
     const all = await runCli(['state', 'verify', '--all'], env);
     assert.equal(all.code, 1);
     assert.match(all.stdout, /BAD {2}services\/signed: first bad version 2 \(data-changed\)/);
     assert.match(all.stdout, /ok {3}config\/permissions/);
     assert.match(all.stdout, /document\(s\) checked, 1 damaged/);
+    assert.match(all.stderr, /raised 1 chain-break escalation/);
+    const events = (await runCli(['replay', '--stream', 'AGENT_EVENTS', '--from-seq', '1', '--subject', 'events.escalation.raised', '--json'], env)).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { data: { data: { kind: string; dedupKey: string; details: { path: string } } } });
+    assert.deepEqual(
+      events.map((e) => [e.data.data.kind, e.data.data.dedupKey, e.data.data.details.path]),
+      [['chain-break', 'agentbus.chain-break.services_signed.2', 'services/signed']],
+      'one escalation, for the damaged document only',
+    );
     const usage = await runCli(['state', 'verify'], env);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /give either a document path or --all/);

@@ -16,6 +16,8 @@ import {
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
 import { shortTime, table, truncate } from '../render.ts';
+import { agentbusRegistry, describeError } from '@agentbus/contracts';
+import { Publisher } from '@agentbus/bus';
 
 /**
  * `agentbus state …`: versioned documents. The commands only parse, call @agentbus/state and
@@ -252,9 +254,9 @@ function printReport(ctx: CommandContext, report: VerifyReport): void {
 export const stateVerify: Command = {
   path: ['state', 'verify'],
   summary: 'recompute every hash and link of a document (or --all) and name the first bad version; exit 0 only if all check out',
-  usage: '<collection>/<id>|--all [--trust-keys <dir>] [--require-signatures]',
+  usage: '<collection>/<id>|--all [--trust-keys <dir>] [--require-signatures] [--no-escalate]',
   positionals: { min: 0, max: 1 },
-  options: { all: { type: 'boolean' }, 'trust-keys': { type: 'string' }, 'require-signatures': { type: 'boolean' } },
+  options: { all: { type: 'boolean' }, 'trust-keys': { type: 'string' }, 'require-signatures': { type: 'boolean' }, 'no-escalate': { type: 'boolean' } },
   async run(ctx, args) {
     const all = booleanOption(args, 'all');
     const path = args.positionals[0];
@@ -263,19 +265,50 @@ export const stateVerify: Command = {
     const requireSignatures = booleanOption(args, 'require-signatures');
     if (requireSignatures && trustDir === undefined) throw new UsageError('--require-signatures needs --trust-keys <dir> to check the signatures with');
     const store = await openStore(ctx, { signing: { publicKeys: trustDir === undefined ? {} : readTrustedKeys(trustDir), requireSignatures } });
+    const damaged: VerifyReport[] = [];
     if (path !== undefined) {
       const report = await store.verify(path);
       ctx.out.data(report);
       printReport(ctx, report);
-      return report.ok ? 0 : 1;
+      if (!report.ok) damaged.push(report);
+    } else {
+      const result = await store.verifyAll((report) => printReport(ctx, report));
+      ctx.out.data(result);
+      damaged.push(...result.documents.filter((report) => !report.ok));
+      ctx.out.line(result.documents.length === 0 ? 'no versioned documents' : `${result.documents.length} document(s) checked, ${damaged.length} damaged`);
     }
-    const result = await store.verifyAll((report) => printReport(ctx, report));
-    ctx.out.data(result);
-    const bad = result.documents.filter((report) => !report.ok).length;
-    ctx.out.line(result.documents.length === 0 ? 'no versioned documents' : `${result.documents.length} document(s) checked, ${bad} damaged`);
-    return result.ok ? 0 : 1;
+    if (damaged.length > 0 && !booleanOption(args, 'no-escalate')) await escalateChainBreaks(ctx, damaged);
+    return damaged.length === 0 ? 0 : 1;
   },
 };
+
+/**
+ * A broken hash chain is a data-integrity question no agent may settle alone (seed 002): each
+ * damaged document raises a chain-break escalation, one per document and first bad version.
+ */
+async function escalateChainBreaks(ctx: CommandContext, damaged: readonly VerifyReport[]): Promise<void> {
+  try {
+    const publisher = new Publisher(await ctx.nats(), { registry: agentbusRegistry, source: 'agentbus-state-verify' });
+    for (const report of damaged) {
+      const first = report.firstBad!;
+      const key = `agentbus.chain-break.${report.path.replace(/[^A-Za-z0-9_-]/g, '_')}.${first.number}`;
+      await publisher.publish(
+        'escalation.raised',
+        {
+          dedupKey: key,
+          kind: 'chain-break',
+          severity: 'critical',
+          summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`.slice(0, 1024),
+          details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
+        },
+        { id: `escalation.${key}` },
+      );
+    }
+    ctx.out.note(`agentbus: raised ${damaged.length} chain-break escalation(s)`);
+  } catch (error) {
+    ctx.out.note(`agentbus: warning: could not raise the chain-break escalation: ${describeError(error)}`);
+  }
+}
 
 export const stateList: Command = {
   path: ['state', 'list'],
