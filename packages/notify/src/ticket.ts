@@ -1,22 +1,18 @@
+import type { Postmortem } from '@agentbus/incident';
 import { formatDuration, truncate } from './format.ts';
+
+/** Seed 004's ticket fields as the post-mortem has them (deployment SHA, rolled back to, failure reason, failing endpoint, times). */
+type PostmortemTicketFields = Postmortem['ticket'];
 
 /**
  * A bug ticket as a GitHub "create issue" request (POST /repos/{owner}/{repo}/issues: title,
  * body, labels), with seed 004's fields. The post-mortem writer fills TicketFacts from its
  * post-mortem; a null is a fact it does not have, written "n/a".
  */
-export interface TicketFacts {
+export interface TicketFacts extends PostmortemTicketFields {
   incidentId: string;
   service: string;
   title: string;
-  /** The deployed (merge) commit. */
-  deploymentSha: string | null;
-  /** What runs after the rollback: the revert commit, or the previous good commit. */
-  rolledBackTo: string | null;
-  failureReason: string | null;
-  failingEndpoint: string | null;
-  timeToDetectMs: number | null;
-  timeToRollBackMs: number | null;
   /** The versioned document of the post-mortem (`postmortems/<incident id>`). */
   postmortemPath: string;
   summary?: string;
