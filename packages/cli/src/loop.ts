@@ -8,9 +8,10 @@ import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeInciden
 import { deployerService } from '@agentbus/deployer';
 import { healthMonitorService } from '@agentbus/health-monitor';
 import { rollbackService } from '@agentbus/rollback';
+import { notifierService } from '@agentbus/notifier';
 
 /** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
-export const allServices = { deployer: deployerService, 'health-monitor': healthMonitorService, rollback: rollbackService } as const;
+export const allServices = { deployer: deployerService, 'health-monitor': healthMonitorService, rollback: rollbackService, notifier: notifierService } as const;
 export type ServiceName = keyof typeof allServices;
 export const serviceNames = Object.keys(allServices) as ServiceName[];
 

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@agentbus/runtime';
+import { notifierService } from './service.ts';
+
+await runServiceMain(notifierService);

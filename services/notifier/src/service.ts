@@ -1,0 +1,53 @@
+import { loadFleetConfig } from '@agentbus/fleet';
+import { collectIncidentEvents } from '@agentbus/incident';
+import { defineService, openStateStore } from '@agentbus/runtime';
+import type { NotifierDeps } from './announce.ts';
+import { notifierSettings } from './config.ts';
+import { deliverHandler } from './handlers/deliver.ts';
+import { escalationRaisedHandler } from './handlers/escalation-raised.ts';
+import { escalationResolvedHandler } from './handlers/escalation-resolved.ts';
+import { incidentUpdateHandler } from './handlers/incident-update.ts';
+import { serviceVerifiedHandler } from './handlers/service-verified.ts';
+import { OpenPages } from './open-pages.ts';
+import { resolveTargets } from './targets.ts';
+
+export const notifierService = defineService({
+  name: 'notifier',
+  description: 'pages humans for escalations and resolves the pages once the service is healthy; chat updates per incident; webhook deliveries retried through the bus',
+  settings: notifierSettings,
+  async start(ctx) {
+    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
+    const targets = resolveTargets(fleet.notifications, ctx.env);
+    const state = await openStateStore(ctx.nc, ctx.settings, ctx.name);
+    ctx.onStop(() => state.close());
+    const lookbackMs = ctx.settings.NOTIFIER_INCIDENT_LOOKBACK_MS;
+    const deps: NotifierDeps = {
+      targets,
+      pages: new OpenPages(state),
+      incidentEvents: (correlationId, time) => collectIncidentEvents(ctx.nc, correlationId, { since: new Date(Date.parse(time) - lookbackMs) }),
+    };
+    ctx.log.info({ targets: targets.names }, targets.names.length ? `notifying ${targets.names.join(', ')}` : 'no notification targets configured: escalations are tracked, nothing is sent');
+    const verified = serviceVerifiedHandler(deps);
+    const update = incidentUpdateHandler(deps);
+    return {
+      // One at a time, in stream order: a page is recorded before a later verdict looks for it.
+      notifier: {
+        concurrency: 1,
+        handlers: {
+          'escalation.raised': escalationRaisedHandler(deps),
+          'escalation.resolved': escalationResolvedHandler(deps),
+          'health.passed': verified,
+          'rollback.completed': verified,
+          'health.recovered': verified,
+          'deploy.failed': update,
+          'rollback.failed': update,
+          'rollback.skipped': update,
+        },
+      },
+      'notifier-deliveries': {
+        concurrency: ctx.settings.NOTIFIER_DELIVERY_CONCURRENCY,
+        handlers: { 'notifier.deliver': deliverHandler({ targets }) },
+      },
+    };
+  },
+});
