@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { describeError, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
+import type { HandlerContext } from '@agentbus/bus';
+import { type FleetService } from '@agentbus/fleet';
+import { buildPostmortem, collectIncidentEvents, renderPostmortemMarkdown, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
+import { ticketRequest } from '@agentbus/notify';
+import { canonicalJson, isStateNotFound, type StateStore } from '@agentbus/state';
+import { changeFacts, collectDeadLetters, collectTasks } from '../records.ts';
+
+/** The stored document: the post-mortem, and when its ticket was requested (once per incident). */
+export type StoredPostmortem = Postmortem & { ticketRequestedAt: string | null };
+
+export interface PostmortemDeps {
+  nc: NatsConnection;
+  state: StateStore;
+  services: readonly FleetService[];
+  /** Absolute folder of the Markdown files. */
+  dir: string;
+  /** Labels of bug tickets; undefined: no ticket target is configured. */
+  ticketLabels: string[] | undefined;
+  lookbackMs: number;
+}
+
+/** Post-mortem document ids: the incident id with anything a path may not hold replaced. */
+export function postmortemPath(incidentId: string): string {
+  return `postmortems/${incidentId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128)}`;
+}
+
+/**
+ * Writes (or updates) the post-mortem of the incident the event belongs to, from the bus itself:
+ * every event of the incident (by correlationId), its tasks and its dead letters, plus git's
+ * account of the change. One document per incident, `postmortems/<incident>`: a run that finds
+ * nothing new writes nothing; new events make a new version. The Markdown file is rewritten to
+ * match, the bug ticket is requested once per incident, and postmortem.written is announced.
+ */
+export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
+  const incidentId = trigger.correlationId;
+  const since = new Date(Date.parse(trigger.time) - deps.lookbackMs);
+  const events = await collectIncidentEvents(deps.nc, incidentId, { since });
+  // The trigger may not be readable yet from a lagging replica: it is part of the story all the same.
+  if (!events.some((e) => e.id === trigger.id)) events.push({ ...(trigger as IncidentEvent), seq: Number.MAX_SAFE_INTEGER });
+  const [tasks, deadLetters] = await Promise.all([collectTasks(deps.nc, incidentId, since), collectDeadLetters(deps.nc, incidentId, since)]);
+  const draft = buildPostmortem({ incidentId, events, tasks, deadLetters });
+  let change: ChangeFacts | null = null;
+  const service = deps.services.find((s) => s.name === draft.service);
+  if (service && draft.change.mergeCommit) {
+    try {
+      change = await changeFacts(service, draft.change.mergeCommit);
+    } catch (error) {
+      ctx.log.warn({ err: describeError(error) }, `could not read ${draft.change.mergeCommit} from ${service.git.path}; the post-mortem goes without the change's details`);
+    }
+  }
+  const postmortem = change ? buildPostmortem({ incidentId, events, tasks, deadLetters, change }) : draft;
+  const path = postmortemPath(incidentId);
+
+  let current: StoredPostmortem | undefined;
+  let currentVersion = 0;
+  try {
+    const head = await deps.state.get(path);
+    current = head.data as unknown as StoredPostmortem;
+    currentVersion = head.envelope.number;
+  } catch (error) {
+    if (!isStateNotFound(error)) throw error;
+  }
+  const ticketRequestedAt = current?.ticketRequestedAt ?? (deps.ticketLabels ? new Date().toISOString() : null);
+  const stored: StoredPostmortem = { ...postmortem, ticketRequestedAt };
+  const unchanged = current !== undefined && canonicalJson({ ...current, ticketRequestedAt: null }) === canonicalJson({ ...postmortem, ticketRequestedAt: null });
+  let version = currentVersion;
+  if (!unchanged) {
+    const digest = createHash('sha256').update(canonicalJson(postmortem)).digest('hex').slice(0, 16);
+    const result = await deps.state.put(path, stored, {
+      reason: `${current ? 'updated' : 'written'} from ${events.length} events (after ${trigger.type})`,
+      agent: 'postmortem',
+      taskId: trigger.id,
+      writeId: `${path.replace('/', '.')}.${digest}`,
+    });
+    version = result.version.envelope.number;
+    ctx.log.info({ path, version, events: events.length }, `post-mortem ${current ? 'updated' : 'written'}: ${postmortem.title}`);
+  }
+  const file = join(deps.dir, `${path.split('/')[1]}.md`);
+  mkdirSync(deps.dir, { recursive: true });
+  writeFileSync(`${file}.tmp`, renderPostmortemMarkdown(postmortem));
+  renameSync(`${file}.tmp`, file);
+
+  if (deps.ticketLabels && !current?.ticketRequestedAt) {
+    await ctx.publish(
+      'notifier.deliver',
+      {
+        channel: 'ticket',
+        target: 'ticket',
+        incidentId,
+        summary: `bug ticket: ${postmortem.title}`.slice(0, 1024),
+        body: ticketRequest(
+          {
+            incidentId,
+            service: postmortem.service ?? 'agentbus',
+            title: postmortem.title,
+            deploymentSha: postmortem.ticket.deploymentSha,
+            rolledBackTo: postmortem.ticket.rolledBackTo,
+            failureReason: postmortem.ticket.failureReason,
+            failingEndpoint: postmortem.ticket.failingEndpoint,
+            timeToDetectMs: postmortem.ticket.timeToDetectMs,
+            timeToRollBackMs: postmortem.ticket.timeToRollBackMs,
+            postmortemPath: path,
+            summary: postmortem.summary,
+          },
+          deps.ticketLabels,
+        ) as unknown as Record<string, unknown>,
+      },
+      { id: `ticket.${path.split('/')[1]}` },
+    );
+  }
+  if (!unchanged) {
+    await ctx.publish(
+      'postmortem.written',
+      { incidentId, ...(postmortem.service ? { service: postmortem.service } : {}), outcome: postmortem.outcome, path, version, file, events: events.length },
+      { id: `postmortem.${path.split('/')[1]}.v${version}` },
+    );
+  }
+}

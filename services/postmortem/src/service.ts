@@ -1,0 +1,31 @@
+import type { AgentbusRegistry } from '@agentbus/contracts';
+import type { Handler } from '@agentbus/bus';
+import { loadFleetConfig } from '@agentbus/fleet';
+import { defineService, openStateStore } from '@agentbus/runtime';
+import { postmortemSettings } from './config.ts';
+import { writePostmortem, type PostmortemDeps } from './handlers/write-postmortem.ts';
+
+/** The events that end (or change) an incident: each writes or updates its post-mortem. */
+const triggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved'] as const;
+
+export const postmortemService = defineService({
+  name: 'postmortem',
+  description: 'writes every incident up from the bus: versioned document, Markdown file, bug ticket',
+  settings: postmortemSettings,
+  async start(ctx) {
+    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
+    const state = await openStateStore(ctx.nc, ctx.settings, ctx.name);
+    ctx.onStop(() => state.close());
+    const deps: PostmortemDeps = {
+      nc: ctx.nc,
+      state,
+      services: fleet.services,
+      dir: fleet.postmortems.dir,
+      ticketLabels: fleet.notifications.ticket?.labels,
+      lookbackMs: ctx.settings.POSTMORTEM_LOOKBACK_MS,
+    };
+    const handler: Handler<AgentbusRegistry, (typeof triggers)[number]> = (event, handlerCtx) => writePostmortem(deps, event, handlerCtx);
+    // One incident at a time: updates of one post-mortem never race each other.
+    return { postmortem: { concurrency: 1, handlers: Object.fromEntries(triggers.map((type) => [type, handler])) } };
+  },
+});
