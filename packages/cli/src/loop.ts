@@ -9,9 +9,16 @@ import { deployerService } from '@agentbus/deployer';
 import { healthMonitorService } from '@agentbus/health-monitor';
 import { rollbackService } from '@agentbus/rollback';
 import { notifierService } from '@agentbus/notifier';
+import { postmortemService } from '@agentbus/postmortem';
 
 /** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
-export const allServices = { deployer: deployerService, 'health-monitor': healthMonitorService, rollback: rollbackService, notifier: notifierService } as const;
+export const allServices = {
+  deployer: deployerService,
+  'health-monitor': healthMonitorService,
+  rollback: rollbackService,
+  postmortem: postmortemService,
+  notifier: notifierService,
+} as const;
 export type ServiceName = keyof typeof allServices;
 export const serviceNames = Object.keys(allServices) as ServiceName[];
 

@@ -188,13 +188,13 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
     timeToHealthyMs: s.durations.healthyMs ?? null,
   };
   const summary = [
-    `${title}.`,
     s.mergeCommit ? `${s.requestedBy ?? 'someone'} had ${s.ref} merged into ${service} as ${short(s.mergeCommit)}.` : '',
     failed ? `After the deploy, ${fatal.map((c) => `${c.name} (${c.url})`).join(', ')} failed: ${failureReason}.` : '',
     rollbackCompleted ? `agentbus reverted it and the service was healthy again ${dur(impact.timeToHealthyMs)} after the merge (degraded for ${dur(impact.degradedMs)}), with no human involved.` : '',
     skipped ? `agentbus did not roll back (${skipped.data.reason}) and paged a human.` : '',
     rollbackFailed ? `The rollback failed at ${rollbackFailed.data.stage}; a human was paged.` : '',
     deployFailed ? `The deploy failed at ${deployFailed.data.stage}.` : '',
+    !s.mergeCommit && escalations[0] ? `${escalations[0].summary}.` : '',
   ]
     .filter(Boolean)
     .join(' ');
