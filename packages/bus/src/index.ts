@@ -20,3 +20,4 @@ export { deadLetter, DeadLetterReasons, type DeadLetterReason, type FailedMessag
 export { readStream, getStoredMessage, republish, headersToRecord, type StoredMessage, type ReadOptions } from './stream-reader.ts';
 export { listDeadLetters, getDeadLetter, redriveDeadLetter, toDeadLetter, type DeadLetter } from './dlq.ts';
 export { LeaseManager, LeaseBusyError, LEASE_BUCKET, type HeldLease } from './lease.ts';
+export { retryTransient } from './retry.ts';

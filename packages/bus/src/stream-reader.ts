@@ -2,6 +2,7 @@ import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/transport-nod
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, ReplayPolicy } from '@nats-io/jetstream';
 import { BusError, isStreamNotFound } from './errors.ts';
 import { Headers, isPerPublishHeader } from './headers.ts';
+import { retryTransient } from './retry.ts';
 import type { Publisher, PublishResult } from './publisher.ts';
 
 /** A message as its stream holds it. */
@@ -39,11 +40,11 @@ export function headersToRecord(h: MsgHdrs | undefined): Record<string, string> 
  * Durable consumers are not touched: replay never moves a service's position.
  */
 export async function* readStream(nc: NatsConnection, options: ReadOptions): AsyncGenerator<StoredMessage> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   let last: number;
   let subjects: string[];
   try {
-    const info = await jsm.streams.info(options.stream);
+    const info = await retryTransient(() => jsm.streams.info(options.stream));
     last = info.state.last_seq;
     subjects = info.config.subjects ?? [];
   } catch (error) {
@@ -57,7 +58,7 @@ export async function* readStream(nc: NatsConnection, options: ReadOptions): Asy
   if (!options.fromTime && fromSeq > upper) return;
   let info;
   try {
-    info = await jsm.consumers.add(options.stream, {
+    info = await retryTransient(() => jsm.consumers.add(options.stream, {
       ack_policy: AckPolicy.None,
       ...(options.fromTime
         ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.fromTime.toISOString() }
@@ -67,7 +68,7 @@ export async function* readStream(nc: NatsConnection, options: ReadOptions): Asy
       num_replicas: 1,
       inactive_threshold: nanos(60_000),
       ...(options.subject ? { filter_subject: options.subject } : {}),
-    });
+    }));
   } catch (error) {
     if (options.subject && error instanceof JetStreamApiError && error.status === 400) {
       throw new BusError('invalid-filter', `subject filter "${options.subject}" is not within the subjects of stream ${options.stream} (${subjects.join(', ')}): ${error.message}`, {
@@ -100,10 +101,10 @@ export async function* readStream(nc: NatsConnection, options: ReadOptions): Asy
 
 /** Fetches one stored message by sequence; BusError `not-found` when there is none. */
 export async function getStoredMessage(nc: NatsConnection, stream: string, seq: number): Promise<StoredMessage> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   let stored;
   try {
-    stored = await jsm.streams.getMessage(stream, { seq });
+    stored = await retryTransient(() => jsm.streams.getMessage(stream, { seq }));
   } catch (error) {
     if (isStreamNotFound(error)) throw new BusError('stream-missing', `stream ${stream} does not exist`, { hint: 'create it with `agentbus streams apply`' });
     throw error;
