@@ -13,6 +13,7 @@ import { chmodSync, closeSync, createWriteStream, existsSync, mkdirSync, openSyn
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { listDeadLetters, readStream, type DeadLetter } from '@agentbus/bus';
 import { allServices, deployAndFollow, serviceNames, stopServices, type DeployRun, type ServiceName } from '@agentbus/cli';
 import { releaseManifestPath, releaseManifestSchema, StreamNames, type ReleaseManifest } from '@agentbus/contracts';
@@ -79,6 +80,8 @@ export interface Loop {
   waitForEvent(correlationId: string, type: IncidentEvent['type']): Promise<IncidentEvent>;
   /** The deploymentId (= the deploy task's id and correlationId) of the last deploy.merged on the bus. */
   latestDeployment(): Promise<string>;
+  /** Waits until the consumers of the running agentbus services have handled everything stored in their streams. */
+  waitUntilConsumed(): Promise<void>;
   /** `releases/<service>`, every version, oldest first. */
   manifests(): Promise<ManifestVersion[]>;
   deadLetters(): Promise<DeadLetter[]>;
@@ -190,6 +193,16 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
       }
       if (!latest) throw new Error('no deploy.merged on the bus yet');
       return latest;
+    },
+    async waitUntilConsumed() {
+      const jsm = await jetstreamManager(nc);
+      const running = new Set<string>([...(options.inProcess ?? serviceNames), ...spawned.map((s) => s.name)]);
+      for (const consumer of topology.consumers.filter((c) => running.has(c.service))) {
+        await waitFor(`${consumer.durable} to handle everything in ${consumer.stream}`, async () => {
+          const info = await jsm.consumers.info(consumer.stream, consumer.durable);
+          return info.num_pending === 0 && info.num_ack_pending === 0;
+        }, 30_000, 50);
+      }
     },
     async manifests() {
       store ??= new StateStore({ backend: await openStateBackend({ backend: 'nats-kv', nc }), agent: 'e2e-test' });
