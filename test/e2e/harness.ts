@@ -315,9 +315,16 @@ export function killGroup(pid: number): void {
   }
 }
 
-/** Types of the loop's domain events (no task lifecycle), in stream order. */
+/** The domains of the loop: what the deployer, the health monitor and the rollback agent announce. */
+const LOOP_DOMAINS = ['deploy.', 'health.', 'rollback.', 'escalation.'];
+
+/**
+ * The loop's story, in stream order: its deploy, health, rollback and escalation events, without
+ * task lifecycle events and without what the post-mortem writer and the notifier add afterwards
+ * (they follow the same incident on their own time).
+ */
 export function storyOf(events: readonly IncidentEvent[]): string[] {
-  return [...events].sort((a, b) => a.seq - b.seq).map((e) => e.type).filter((type) => !type.startsWith('task.'));
+  return [...events].sort((a, b) => a.seq - b.seq).map((e) => e.type).filter((type) => LOOP_DOMAINS.some((domain) => type.startsWith(domain)));
 }
 
 /** The first event of `type`, narrowed. */
