@@ -42,6 +42,10 @@ export interface LoopOptions {
   inProcess?: readonly ServiceName[];
   /** Consumer definitions replacing the declared ones (by stream and durable), e.g. a short ack_wait. */
   consumers?: ConsumerDefinition[];
+  /** Top-level registry sections (notifications, escalation, postmortems); a function gets the loop's directory. */
+  sections?: (dir: string) => Record<string, unknown>;
+  /** Environment for the services over the loop's defaults (e.g. HEALTH_WATCH_INTERVAL_MS). */
+  env?: Record<string, string>;
   /** Runs when the demo service is up and before any agentbus service starts (hooks, an outage). */
   beforeServices?: (loop: Loop) => void | Promise<void>;
 }
@@ -148,6 +152,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   const registry = {
     version: 1,
     services: [{ ...entry, deploy: { ...entry.deploy, command: [process.execPath, RECORDING_DEPLOY, ...entry.deploy.command], env: { ...entry.deploy.env, E2E_DEPLOY_DIR: deployDir } } }],
+    ...options.sections?.(dir),
   };
   const configPath = join(dir, 'agentbus.config.json');
   writeFileSync(configPath, `${JSON.stringify(registry, null, 2)}\n`);
@@ -162,6 +167,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     LOG_LEVEL: 'debug',
     HEALTH_WATCH_INTERVAL_MS: '0',
     SHUTDOWN_GRACE_MS: '5000',
+    ...options.env,
   };
   const git = async (cwd: string, args: string[]) => (await runGit(args, { cwd })).stdout.trim();
   let store: StateStore | undefined;
