@@ -99,7 +99,7 @@ function consumer(definition: Omit<ConsumerDefinition, keyof typeof consumerDefa
 export const agentbusConsumers: ConsumerDefinition[] = [
   consumer({ stream: StreamNames.tasks, durable: 'deployer', service: 'deployer', description: 'deploy tasks', filterSubject: 'agents.deployer.tasks.>' }),
   consumer({ stream: StreamNames.events, durable: 'health-monitor', service: 'health-monitor', description: 'deployments to verify', filterSubject: 'events.deploy.>' }),
-  consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'health verdicts to act on', filterSubject: 'events.health.>' }),
+  consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'notifier-deliveries', service: 'notifier', description: 'outgoing webhook deliveries (retried through the bus)', filterSubject: 'agents.notifier.tasks.>' }),

@@ -1,12 +1,13 @@
 // End to end: two deploy tasks for one service at the same time. The per-service lease makes the
-// second wait for the first; neither corrupts the other.
+// second wait for the first (its deploy and its health verdict); neither corrupts the other.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DemoBranches } from '@agentbus/demo';
 import { eventOf, getJson, startLoop, storyOf } from './harness.ts';
 
 test('two deploys of one service at once: the lease serializes them, both end healthy, the merges are sequential on origin and the manifest has both', async (t) => {
-  const loop = await startLoop();
+  // A stabilization window long enough that a second deploy not held off by the lease would land inside it.
+  const loop = await startLoop({ registry: { stabilizationMs: 1_000 } });
   t.after(() => loop.stop());
   const { demo } = loop;
   // A second change that touches other files than the first, so both can merge.
@@ -28,6 +29,8 @@ test('two deploys of one service at once: the lease serializes them, both end he
   const firstCompleted = eventOf(first!.events, 'deploy.completed')!;
   assert.ok(secondStarted.seq < firstCompleted.seq, 'both tasks were in the deployer at once');
   assert.ok(firstCompleted.seq < eventOf(second!.events, 'deploy.merged')!.seq, 'the second merged only after the first was deployed');
+  // ...and judged: the lease covers the health verdict, so the second never restarts the service under the first's probes.
+  assert.ok(eventOf(first!.events, 'health.passed')!.seq < eventOf(second!.events, 'deploy.merged')!.seq, 'the second merged only after the first was judged healthy');
 
   // Sequential merges on origin: initial ← first merge ← second merge, each with its own change as second parent.
   assert.equal(await loop.originHead(), secondMerge.mergeCommit);

@@ -109,14 +109,14 @@ test('a deploy task with invalid data is dead-lettered at once with the validati
   assert.equal(next.summary.outcome, 'healthy', loop.logTail());
 });
 
-test('a deploy command that exits non-zero (the new version crashes on start): deploy.failed at deploy-command with its stderr and exit code', async (t) => {
+test('a deploy command that exits non-zero (the new version crashes on start): deploy.failed with its stderr, then the pushed merge is rolled back and the old version runs again', async (t) => {
   const loop = await startLoop();
   t.after(() => loop.stop());
 
   const run = await loop.deploy(DemoBranches.crashOnStart);
-  assert.equal(run.summary.outcome, 'deploy-failed', loop.logTail());
+  assert.equal(run.summary.outcome, 'rolled-back', loop.logTail());
   const events = await loop.events(run.taskId);
-  assert.deepEqual(storyOf(events), ['deploy.merged', 'deploy.failed']);
+  assert.deepEqual(storyOf(events), ['deploy.merged', 'deploy.failed', 'rollback.started', 'rollback.reverted', 'rollback.completed']);
   const failed = eventOf(events, 'deploy.failed')!;
   assert.equal(failed.data.stage, 'deploy-command');
   assert.equal(failed.data.pushed, true, 'the merge had reached origin');
@@ -124,10 +124,17 @@ test('a deploy command that exits non-zero (the new version crashes on start): d
   assert.match(failed.data.stderr ?? '', /exited \(code 1\) before listening/, 'the deploy script\'s stderr');
   assert.match(failed.data.stderr ?? '', /limits\.json/, 'with the server\'s own error');
   assert.match(failed.data.error, /limits\.json/);
-  assert.equal(loop.deployRuns(), 1, 'run once, not retried');
   const dead = await deadLetterOf(loop, run.taskId);
   assert.equal(dead.reason, 'handler-failed');
   assert.match(dead.error, /deploy failed at deploy-command/);
+
+  const merge = failed.data.mergeCommit!;
+  const head = await loop.originHead();
+  assert.equal(run.summary.revertCommit, head, 'origin ends with the revert');
+  assert.equal(await loop.origin(['rev-parse', `${head}^`]), merge, 'of exactly that merge');
+  assert.equal(loop.deployRuns(), 2, 'the failed deploy, then the redeploy of the revert; neither repeated');
+  assert.equal((await getJson(loop.demo.healthUrl))?.status, 200, 'the old version answers again');
+  assert.equal((await getJson(loop.demo.baseUrl))?.body.version, '1.0.0');
 });
 
 test('deploying a branch again after its merge was rolled back is refused (already-merged at merge), not reported healthy with nothing deployed', async (t) => {

@@ -45,7 +45,8 @@ const RESOURCE = /^[A-Za-z0-9_-]+$/;
  * - a lease is an epoch: `lease.<resource>.<n>`; taking the resource means creating epoch n+1,
  *   and `kv.create` lets exactly one contender win it;
  * - release writes `release.<resource>.<n>`; an expired, unreleased epoch may be taken over;
- * - the same owner (e.g. a redelivered deploy task) gets its own unexpired lease back.
+ * - the same owner (e.g. a redelivered deploy task) gets its own unexpired lease back, which also
+ *   lets one piece of work hand its lease from agent to agent (owner = the deployment id).
  * Keys are never deleted or overwritten (they expire with the bucket's max age).
  */
 export class LeaseManager {
@@ -109,6 +110,18 @@ export class LeaseManager {
         await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
       }
     }
+  }
+
+  /**
+   * Ends the current lease on `resource` if `owner` holds it: how the last agent of a handed-over
+   * piece of work (a deployment: deployer → health monitor → rollback) frees the resource. Returns
+   * false when the owner does not hold it (already released, expired and taken over, or never).
+   */
+  async releaseIfOwner(resource: string, owner: string): Promise<boolean> {
+    const current = await this.latest(resource);
+    if (!current || current.released || current.record.owner !== owner) return false;
+    await this.held(resource, current.epoch, current.record).release();
+    return true;
   }
 
   private held(resource: string, epoch: number, record: LeaseRecord): HeldLease {

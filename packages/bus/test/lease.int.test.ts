@@ -51,3 +51,23 @@ test('leases: one holder at a time, re-entrant for the same owner, released, exp
     await server.stop();
   }
 });
+
+test('a lease handed over by owner: another agent of the same work releases it; an agent of other work cannot', async () => {
+  const server = await startNats();
+  const nc = await connectNats({ servers: server.url, name: 'lease-handover' });
+  try {
+    await applyTopology(nc, agentbusTopology({ replicas: 1 }));
+    const deployer = await LeaseManager.open(nc, 'deployer');
+    const monitor = await LeaseManager.open(nc, 'health-monitor');
+    await deployer.tryAcquire('api', 'deployment-1', 60_000); // kept, not released: handed over
+    await assert.rejects(deployer.tryAcquire('api', 'deployment-2', 60_000), LeaseBusyError);
+    assert.equal(await monitor.releaseIfOwner('api', 'deployment-2'), false, 'not the owner: nothing released');
+    assert.equal(await monitor.releaseIfOwner('api', 'deployment-1'), true);
+    assert.equal(await monitor.releaseIfOwner('api', 'deployment-1'), false, 'already released');
+    const next = await deployer.tryAcquire('api', 'deployment-2', 60_000);
+    assert.equal(next.epoch, 2);
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
+});

@@ -66,6 +66,8 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
   const rollbackFailed = find('rollback.failed');
   const skipped = find('rollback.skipped');
   const deployFailed = find('deploy.failed');
+  // A deploy command that failed on pushed code is rolled back next: the incident goes on.
+  const deployFailedForGood = deployFailed && !(deployFailed.data.pushed && deployFailed.data.stage === 'deploy-command') ? deployFailed : undefined;
   const planned = find('deploy.planned');
   const outcome: IncidentOutcome = rolledBack
     ? 'rolled-back'
@@ -73,14 +75,14 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
       ? 'rollback-failed'
       : skipped
         ? 'rollback-skipped'
-        : deployFailed
+        : deployFailedForGood
           ? 'deploy-failed'
           : passed
             ? 'healthy'
             : planned
               ? 'planned'
               : 'in-progress';
-  const decisive = rolledBack ?? rollbackFailed ?? skipped ?? deployFailed ?? passed ?? planned;
+  const decisive = rolledBack ?? rollbackFailed ?? skipped ?? deployFailedForGood ?? passed ?? planned;
   const startedAt = options.requestedAt ?? sorted[0]?.time;
   const endedAt = (isFinalOutcome(outcome) ? decisive?.time : undefined) ?? sorted.at(-1)?.time;
   const verdict = failed ?? passed;

@@ -21,7 +21,7 @@ export const healthMonitorService = defineService({
     return {
       'health-monitor': {
         concurrency: ctx.settings.HEALTH_CONCURRENCY,
-        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, baselines }) },
+        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, baselines, leases: await ctx.leases() }) },
       },
     };
   },

@@ -4,6 +4,7 @@ import type { GitRepo } from '@agentbus/git';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
 
 type HealthFailed = DataOf<AgentbusRegistry, 'health.failed'>;
+type DeployFailed = DataOf<AgentbusRegistry, 'deploy.failed'>;
 type SkipReason = DataOf<AgentbusRegistry, 'rollback.skipped'>['reason'];
 
 export type Attribution =
@@ -76,4 +77,44 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
     .map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`)
     .join('; ');
   return { attributed: true, manifest, failingChecks, reason: `health check failed after deploy of ${manifest.ref}: ${why}` };
+}
+
+/**
+ * A deploy command that failed after its merge reached the remote leaves the service on an
+ * unknown version with the merge on the branch: roll the merge back, unless the branch has moved
+ * on since (a newer deployment), the merge was already reverted, or it is itself a revert.
+ * Returns null for failures that left nothing to roll back (before the push).
+ */
+export async function attributeDeployFailure(failure: DeployFailed, correlationId: string, at: string, repo: GitRepo): Promise<Attribution | null> {
+  if (!failure.pushed || failure.stage !== 'deploy-command' || !failure.mergeCommit || !failure.previousCommit || !failure.branch) return null;
+  const manifest: ReleaseManifest = {
+    service: failure.service,
+    deploymentId: failure.deploymentId,
+    correlationId,
+    status: 'deployed',
+    commit: failure.mergeCommit,
+    previousCommit: failure.previousCommit,
+    mergeCommit: failure.mergeCommit,
+    ref: failure.ref,
+    branch: failure.branch,
+    requestedBy: failure.requestedBy,
+    deployedAt: at,
+  };
+  const head = await repo.remoteBranchSha();
+  if (await repo.findRevertOf(failure.mergeCommit)) {
+    return { attributed: false, reason: 'already-rolled-back', detail: `${failure.mergeCommit.slice(0, 12)} was already reverted`, escalate: false };
+  }
+  if (head !== failure.mergeCommit) {
+    return {
+      attributed: false,
+      reason: 'not-latest-deployment',
+      detail: `the deploy command failed on ${failure.mergeCommit.slice(0, 12)}, but ${failure.branch} has moved on to ${head?.slice(0, 12) ?? 'nothing'}; reverting now would undo newer work`,
+      escalate: true,
+    };
+  }
+  const reverts = await repo.revertedCommitOf(failure.mergeCommit);
+  if (reverts) {
+    return { attributed: false, reason: 'revert-of-revert', detail: `${failure.mergeCommit.slice(0, 12)} is itself a revert of ${reverts.slice(0, 12)}; agentbus does not revert a revert on its own`, escalate: true };
+  }
+  return { attributed: true, manifest, failingChecks: [], reason: `the deploy command failed after the merge was pushed: ${failure.error}` };
 }

@@ -25,6 +25,19 @@ class DeployFailed extends AgentbusError {
   }
 }
 
+/**
+ * How long a deployment holds its service: the deploy itself, then (handed over under the same
+ * owner, the deployment id) its health verdict and a possible rollback. Nothing else deploys the
+ * service meanwhile, so a verdict always judges the version it was asked about.
+ */
+export function deploymentLeaseMs(service: FleetService): number {
+  const { health, deploy, git, rollback } = service;
+  const probeTimeoutMs = Math.max(...health.checks.map((check) => check.timeoutMs ?? 5_000));
+  const verifyMs = health.stabilizationMs + health.probes * (health.probeIntervalMs + probeTimeoutMs);
+  const rollbackMs = 4 * git.timeoutMs + deploy.timeoutMs + rollback.healthyWithinMs;
+  return deploy.timeoutMs + 4 * git.timeoutMs + verifyMs + rollbackMs + 60_000;
+}
+
 /** Errors worth another attempt: time-outs, a busy lease, a NATS hiccup. */
 function retryable(error: unknown): boolean {
   return error instanceof AgentbusError ? error.retryable : true;
@@ -35,6 +48,11 @@ function retryable(error: unknown): boolean {
  * remote branch itself (seed 000's "verify push": if the remote did not move, the deploy failed
  * whatever git said); then run the deploy command, record the release manifest and announce
  * deploy.completed. dryRun announces the plan (deploy.planned) and changes nothing.
+ *
+ * The lease on the service is taken with the deployment id as its owner. After a successful
+ * deploy it is not released here: the health monitor releases it after its verdict, or the
+ * rollback agent after rolling back; a deploy command that failed on pushed code is handed to the
+ * rollback agent the same way. Any earlier failure releases it at once.
  *
  * Idempotent: a redelivered or replayed task finds its merge already on the branch (git), and
  * its deploy command, manifest and events recorded as done (ledger steps): nothing repeats.
@@ -52,6 +70,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
     const base = { deploymentId, service: task.data.service, ref, requestedBy };
     const lastAttempt = ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
     let lease: HeldLease | undefined;
+    let handOver = false;
     try {
       const service = findService(deps.fleet, task.data.service);
       const branch = service.git.branch;
@@ -81,7 +100,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
 
       stage = 'lease';
       lease = await deps.leases.acquire(service.name, deploymentId, {
-        ttlMs: service.deploy.timeoutMs + 4 * service.git.timeoutMs + 60_000,
+        ttlMs: deploymentLeaseMs(service),
         maxWaitMs: deps.leaseWaitMs,
         signal: ctx.signal,
         onWait: (busy) => {
@@ -152,14 +171,17 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         ctx.publish('deploy.completed', { ...merged, mergedAt, deployedAt: command.deployedAt, deployCommandMs: command.durationMs }, { id: `${deploymentId}.completed` }).then(() => true),
       );
       ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${mergeCommit.slice(0, 12)}`);
+      handOver = true; // the health monitor judges the deployment under this lease and releases it
     } catch (error) {
       if (error instanceof LeaseBusyError && !lastAttempt) throw error;
       if (retryable(error) && !lastAttempt) throw error;
+      // A failed deploy command on pushed code is the rollback agent's to undo, under this lease.
+      handOver = pushed && stage === 'deploy-command';
       const branch = deps.fleet.services.find((s) => s.name === base.service)?.git.branch;
       await announceFailure(ctx, { ...base, ...(branch ? { branch } : {}) }, stage, error, { mergeCommit, previousCommit, pushed });
       throw new DeployFailed(stage, error);
     } finally {
-      if (lease) await releaseLease(ctx, lease, base.service, deploymentId);
+      if (lease && !handOver) await releaseLease(ctx, lease, base.service, deploymentId);
     }
   };
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentbusRegistry } from '@agentbus/contracts';
-import type { Handler } from '@agentbus/bus';
+import type { Handler, LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { runProbes, toCheckResults } from '@agentbus/health';
 import type { BaselineWatcher } from '../baselines.ts';
@@ -12,9 +12,11 @@ import type { BaselineWatcher } from '../baselines.ts';
  *
  * Latency is judged on p95 over the probes; a fatal check fails only after the configured number
  * of consecutive failed probes; warnings never fail a deployment. The verdict is announced once
- * per deployment (a ledger step), whatever redeliveries follow.
+ * per deployment (a ledger step), whatever redeliveries follow. The deployment still holds its
+ * service's lease while it is judged (no other deploy can restart the service meanwhile); a
+ * passed verdict releases it.
  */
-export function deployCompletedHandler(deps: { fleet: { services: readonly FleetService[] }; baselines: BaselineWatcher }): Handler<AgentbusRegistry, 'deploy.completed'> {
+export function deployCompletedHandler(deps: { fleet: { services: readonly FleetService[] }; baselines: BaselineWatcher; leases: LeaseManager }): Handler<AgentbusRegistry, 'deploy.completed'> {
   return async (event, ctx) => {
     const { deploymentId, mergeCommit } = event.data;
     const service = findService(deps.fleet, event.data.service);
@@ -45,5 +47,8 @@ export function deployCompletedHandler(deps: { fleet: { services: readonly Fleet
       return report.healthy;
     });
     ctx.log.info({ healthy: report.healthy, failing: report.failedChecks, warned: report.warnedChecks }, `${service.name} ${mergeCommit.slice(0, 12)}: ${report.healthy ? 'healthy' : `unhealthy (${report.failedChecks.join(', ')})`}`);
+    // The deployment's lease (handed over by the deployer) ends with a good verdict; after a bad
+    // one the rollback agent takes it over and ends it.
+    if (report.healthy) await deps.leases.releaseIfOwner(service.name, deploymentId);
   };
 }

@@ -1,0 +1,179 @@
+import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import type { HandlerContext, HeldLease, LeaseManager } from '@agentbus/bus';
+import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
+import { isGitError } from '@agentbus/git';
+import { runProbes, toCheckResults, waitUntilHealthy } from '@agentbus/health';
+import type { StateStore } from '@agentbus/state';
+import type { Attribution } from './attribution.ts';
+
+type Stage = 'revert' | 'push' | 'verify-push' | 'redeploy' | 'verify-health';
+
+export interface RollbackDeps {
+  fleet: { services: readonly FleetService[] };
+  state: StateStore;
+  leases: LeaseManager;
+  leaseWaitMs: number;
+}
+
+class RollbackFailed extends AgentbusError {
+  constructor(stage: Stage, cause: unknown) {
+    super('rollback-failed', `rollback failed at ${stage}: ${describeError(cause)}`, { cause, retryable: false, hint: 'a person must take over: see the rollback.failed event and the escalation' });
+  }
+}
+
+const retryable = (error: unknown) => (error instanceof AgentbusError ? error.retryable : true);
+
+/** A failure the platform will not act on: rollback.skipped, an escalation when a human must decide, and the deployment's lease freed. */
+export async function skipRollback(
+  ctx: HandlerContext<AgentbusRegistry>,
+  deps: RollbackDeps,
+  failure: { deploymentId: string; service: string; mergeCommit?: string | undefined },
+  decision: Extract<Attribution, { attributed: false }>,
+): Promise<void> {
+  ctx.log.warn({ reason: decision.reason }, `not rolling back ${failure.service}: ${decision.detail}`);
+  await ctx.publish(
+    'rollback.skipped',
+    { deploymentId: failure.deploymentId, service: failure.service, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}), reason: decision.reason, detail: decision.detail },
+    { id: `${failure.deploymentId}.rollback.skipped` },
+  );
+  if (decision.escalate) {
+    await ctx.publish(
+      'escalation.raised',
+      {
+        dedupKey: `agentbus.unattributed-failure.${failure.deploymentId}`,
+        kind: 'unattributed-failure',
+        severity: 'error',
+        service: failure.service,
+        summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`.slice(0, 1024),
+        details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
+      },
+      { id: `escalation.unattributed-failure.${failure.deploymentId}` },
+    );
+  }
+  await deps.leases.releaseIfOwner(failure.service, failure.deploymentId);
+}
+
+/**
+ * Rolls an attributed deployment back, under the deployment's own lease (handed over by the
+ * deployer, or taken again if it expired). git-revert: `git revert -m 1 <merge>` (a plain revert
+ * for a non-merge commit), push, check the remote branch moved to the revert, run the deploy
+ * command, re-probe until healthy. redeploy-previous (seed 003): check out the last known good
+ * commit and deploy it; the branch is left as it is. Then the release manifest records the
+ * rollback and rollback.completed gives the durations; any failure announces rollback.failed and
+ * escalates. The lease is released at the end, whatever happened.
+ *
+ * Never `reset --hard`, never a force-push, never a second revert of one deployment: git finds an
+ * existing revert, and each announced step and the redeploy are ledger steps, so a redelivered or
+ * replayed trigger resumes where it stopped and repeats nothing.
+ */
+export async function rollBack(
+  ctx: HandlerContext<AgentbusRegistry>,
+  deps: RollbackDeps,
+  service: FleetService,
+  decision: Extract<Attribution, { attributed: true }>,
+  trigger: { id: string; detectedAt: number },
+): Promise<void> {
+  const { manifest } = decision;
+  const deploymentId = manifest.deploymentId;
+  const repo = openServiceRepo(service);
+  const strategy = service.rollback.strategy;
+  const lastAttempt = ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+  const target = { deploymentId, service: service.name, mergeCommit: manifest.mergeCommit, strategy };
+  await ctx.step('announce-started', () => ctx.publish('rollback.started', { ...target, reason: decision.reason, failingChecks: decision.failingChecks }, { id: `${deploymentId}.rollback.started` }).then(() => true));
+
+  let stage: Stage = 'revert';
+  let lease: HeldLease | undefined;
+  let revertCommit: string | null = null;
+  try {
+    lease = await deps.leases.acquire(service.name, deploymentId, {
+      ttlMs: service.deploy.timeoutMs + service.rollback.healthyWithinMs + 4 * service.git.timeoutMs + 60_000,
+      maxWaitMs: deps.leaseWaitMs,
+      signal: ctx.signal,
+      onWait: () => ctx.working(),
+    });
+    let restoredCommit: string;
+    if (strategy === 'git-revert') {
+      await repo.switchToBranch();
+      await repo.fetch();
+      if ((await repo.fastForwardToRemote()).status === 'ahead') await repo.dropUnpushedCommits();
+      const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: decision.reason });
+      revertCommit = revert.revertCommit;
+      stage = 'push';
+      try {
+        await repo.push();
+      } catch (error) {
+        if (isGitError(error, 'remote-sha-mismatch')) stage = 'verify-push';
+        throw error;
+      }
+      restoredCommit = revert.revertCommit;
+    } else {
+      await repo.fetch();
+      await repo.switchToCommit(manifest.previousCommit);
+      restoredCommit = manifest.previousCommit;
+    }
+    const revertedAt = await ctx.step('announce-reverted', async () => {
+      const now = Date.now();
+      await ctx.publish('rollback.reverted', { ...target, revertCommit, restoredCommit, pushedAt: new Date(now).toISOString() }, { id: `${deploymentId}.rollback.reverted` });
+      return now;
+    });
+
+    stage = 'redeploy';
+    // Rejects with a FleetError (not retryable) on a non-zero exit or a time-out, its output in the message.
+    const redeploy = await ctx.step('redeploy', async () => ({ durationMs: (await runDeployCommand(service.deploy)).durationMs }));
+
+    stage = 'verify-health';
+    const verified = await waitUntilHealthy(service.health.checks, { timeoutMs: service.rollback.healthyWithinMs, intervalMs: 250, signal: ctx.signal });
+    if (!verified.healthy) {
+      throw new AgentbusError('still-unhealthy', `${service.name} is still unhealthy ${verified.elapsedMs} ms after the rollback (${verified.failingChecks.join(', ')})`, { retryable: false });
+    }
+    const final = await runProbes(service.health.checks, { probes: 1, intervalMs: 0, consecutiveFailures: 1 });
+    const updated: ReleaseManifest = { ...manifest, status: 'rolled-back', commit: restoredCommit, rolledBackAt: new Date().toISOString(), revertCommit };
+    await deps.state.put(releaseManifestPath(service.name), updated, {
+      reason: `rolled back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) by ${strategy}: ${decision.reason}`.slice(0, 1000),
+      agent: 'rollback',
+      taskId: trigger.id,
+      writeId: `${deploymentId}.rolled-back`,
+    });
+    const now = Date.now();
+    await ctx.step('announce-completed', () =>
+      ctx
+        .publish(
+          'rollback.completed',
+          {
+            ...target,
+            revertCommit,
+            restoredCommit,
+            checks: toCheckResults(final),
+            durations: {
+              revertMs: Math.max(0, revertedAt - trigger.detectedAt),
+              redeployMs: redeploy.durationMs,
+              verifyMs: verified.elapsedMs,
+              verifyWaitMs: verified.waitedMs + verified.timedOutMs,
+              totalMs: Math.max(0, now - trigger.detectedAt),
+            },
+          },
+          { id: `${deploymentId}.rollback.completed` },
+        )
+        .then(() => true),
+    );
+    ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${manifest.mergeCommit.slice(0, 12)}: healthy again`);
+  } catch (error) {
+    if (retryable(error) && !lastAttempt) throw error;
+    await ctx.publish('rollback.failed', { ...target, stage, error: describeError(error), revertCommit }, { id: `${deploymentId}.rollback.failed` });
+    await ctx.publish(
+      'escalation.raised',
+      {
+        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
+        kind: 'rollback-failed',
+        severity: 'critical',
+        service: service.name,
+        summary: `${service.name}: rolling back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) failed at ${stage}: ${describeError(error)}`.slice(0, 1024),
+        details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
+      },
+      { id: `escalation.rollback-failed.${deploymentId}` },
+    );
+    throw new RollbackFailed(stage, error);
+  } finally {
+    await lease?.release().catch((error: unknown) => ctx.log.error({ err: describeError(error) }, 'could not release the lease'));
+  }
+}
