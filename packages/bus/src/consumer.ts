@@ -128,6 +128,14 @@ export interface ConsumerRunnerOptions<R extends Registry> {
 
 const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 15_000, 30_000];
 
+/**
+ * Whether a handler failure is worth another delivery: an AgentbusError says so itself
+ * (`retryable`); anything else (a plain Error, a network fault) is assumed transient.
+ */
+export function isRetryableFailure(error: unknown): boolean {
+  return isAgentbusError(error) ? error.retryable : true;
+}
+
 class Slots {
   private free: number;
   private waiting: Array<() => void> = [];
@@ -377,7 +385,7 @@ export class ConsumerRunner<R extends Registry> {
       return;
     }
     const { error } = failure;
-    const retryable = isAgentbusError(error) ? error.retryable : true;
+    const retryable = isRetryableFailure(error);
     const willRetry = retryable && delivery.deliveryCount < this.maxDeliver;
     if (hooks?.onFinish) await this.runHook(() => hooks.onFinish!(envelope, delivery, { ok: false, ms, error, willRetry }));
     const where = { consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, err: describeError(error) };

@@ -4,6 +4,7 @@ export { BusError, BusErrorCodes, isBusError, isTransientNatsError, isWrongLastS
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type RawPublish } from './publisher.ts';
 export {
   ConsumerRunner,
+  isRetryableFailure,
   Outcomes,
   silentLogger,
   type ConsumerRunnerOptions,

@@ -1,10 +1,13 @@
 import type { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
+import { AgentbusError, agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
+import { loadFleetConfig, type LoadedFleetConfig } from '@agentbus/fleet';
+import type { StateStore } from '@agentbus/state';
 import { connectNats, ConsumerRunner, IdempotencyLedger, LeaseManager, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
 import { agentbusConsumers, type ConsumerDefinition } from '@agentbus/streams';
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, type RuntimeEnv } from './config.ts';
+import { openStateStore, type StateSettings } from './state.ts';
 
 /** What a service's start() gets: everything generic is already done. */
 export interface ServiceContext<Settings> {
@@ -24,6 +27,10 @@ export interface ServiceContext<Settings> {
   metrics: ServiceMetrics;
   /** Per-resource leases (create-only keys), opened on first use. */
   leases(): Promise<LeaseManager>;
+  /** The service registry named by AGENTBUS_CONFIG (declare fleetEnvShape), loaded once. */
+  fleet(): LoadedFleetConfig;
+  /** The versioned state store the state settings name (declare stateEnvShape), opened once, closed at stop. */
+  state(): Promise<StateStore>;
   /** Runs when the service stops, after its consumers have drained (reverse order). */
   onStop(cleanup: () => Promise<void> | void): void;
 }
@@ -89,6 +96,13 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
     })();
     const publisher = new Publisher(connection, { registry: agentbusRegistry, source: definition.name });
     let leases: Promise<LeaseManager> | undefined;
+    let fleet: LoadedFleetConfig | undefined;
+    let state: Promise<StateStore> | undefined;
+    const setting = (name: string, shape: string): string => {
+      const value = (settings as Record<string, unknown>)[name];
+      if (typeof value !== 'string') throw new AgentbusError('config-invalid', `${definition.name} uses ${name} but does not declare it`, { hint: `add ${shape} to the service's settings` });
+      return value;
+    };
     const ctx: ServiceContext<z.infer<z.ZodObject<Shape>>> = {
       name: definition.name,
       settings,
@@ -99,6 +113,14 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
       log,
       metrics,
       leases: () => (leases ??= LeaseManager.open(connection, `${definition.name}-${process.pid}`)),
+      fleet: () => (fleet ??= loadFleetConfig(setting('AGENTBUS_CONFIG', 'fleetEnvShape'))),
+      state: () =>
+        (state ??= (async () => {
+          setting('AGENTBUS_STATE_BACKEND', 'stateEnvShape');
+          const store = await openStateStore(connection, settings as unknown as StateSettings, definition.name);
+          cleanups.push(() => store.close());
+          return store;
+        })()),
       onStop: (cleanup) => cleanups.push(cleanup),
     };
     const byConsumer = await definition.start(ctx);

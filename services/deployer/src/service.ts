@@ -1,5 +1,4 @@
-import { loadFleetConfig } from '@agentbus/fleet';
-import { defineService, openStateStore } from '@agentbus/runtime';
+import { defineService } from '@agentbus/runtime';
 import { deployerSettings } from './config.ts';
 import { deployHandler } from './handlers/deploy.ts';
 
@@ -8,9 +7,8 @@ export const deployerService = defineService({
   description: 'merges, pushes, verifies the remote, deploys and records the release',
   settings: deployerSettings,
   async start(ctx) {
-    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
-    const state = await openStateStore(ctx.nc, ctx.settings, ctx.name);
-    ctx.onStop(() => state.close());
+    const fleet = ctx.fleet();
+    const state = await ctx.state();
     const leases = await ctx.leases();
     return {
       deployer: {

@@ -1,4 +1,3 @@
-import { loadFleetConfig } from '@agentbus/fleet';
 import { defineService } from '@agentbus/runtime';
 import { BaselineWatcher } from './baselines.ts';
 import { healthMonitorSettings } from './config.ts';
@@ -9,7 +8,7 @@ export const healthMonitorService = defineService({
   description: 'keeps baselines, judges every deployment after its stabilization window',
   settings: healthMonitorSettings,
   async start(ctx) {
-    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
+    const fleet = ctx.fleet();
     const baselines = new BaselineWatcher(fleet.services, {
       intervalMs: ctx.settings.HEALTH_WATCH_INTERVAL_MS,
       unhealthyAfterMs: fleet.escalation.unhealthyAfterMs,

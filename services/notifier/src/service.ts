@@ -1,6 +1,5 @@
-import { loadFleetConfig } from '@agentbus/fleet';
 import { collectIncidentEvents } from '@agentbus/incident';
-import { defineService, openStateStore } from '@agentbus/runtime';
+import { defineService } from '@agentbus/runtime';
 import type { NotifierDeps } from './announce.ts';
 import { notifierSettings } from './config.ts';
 import { deliverHandler } from './handlers/deliver.ts';
@@ -16,10 +15,9 @@ export const notifierService = defineService({
   description: 'pages humans for escalations and resolves the pages once the service is healthy; chat updates per incident; webhook deliveries retried through the bus',
   settings: notifierSettings,
   async start(ctx) {
-    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
+    const fleet = ctx.fleet();
     const targets = resolveTargets(fleet.notifications, ctx.env);
-    const state = await openStateStore(ctx.nc, ctx.settings, ctx.name);
-    ctx.onStop(() => state.close());
+    const state = await ctx.state();
     const lookbackMs = ctx.settings.NOTIFIER_INCIDENT_LOOKBACK_MS;
     const deps: NotifierDeps = {
       targets,

@@ -1,7 +1,6 @@
 import type { AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler } from '@agentbus/bus';
-import { loadFleetConfig } from '@agentbus/fleet';
-import { defineService, openStateStore } from '@agentbus/runtime';
+import { defineService } from '@agentbus/runtime';
 import { postmortemSettings } from './config.ts';
 import { writePostmortem, type PostmortemDeps } from './handlers/write-postmortem.ts';
 
@@ -13,9 +12,8 @@ export const postmortemService = defineService({
   description: 'writes every incident up from the bus: versioned document, Markdown file, bug ticket',
   settings: postmortemSettings,
   async start(ctx) {
-    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
-    const state = await openStateStore(ctx.nc, ctx.settings, ctx.name);
-    ctx.onStop(() => state.close());
+    const fleet = ctx.fleet();
+    const state = await ctx.state();
     const deps: PostmortemDeps = {
       nc: ctx.nc,
       state,

@@ -1,5 +1,5 @@
 import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
-import type { HandlerContext, HeldLease, LeaseManager } from '@agentbus/bus';
+import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
 import { runProbes, toCheckResults, waitUntilHealthy } from '@agentbus/health';
@@ -20,8 +20,6 @@ class RollbackFailed extends AgentbusError {
     super('rollback-failed', `rollback failed at ${stage}: ${describeError(cause)}`, { cause, retryable: false, hint: 'a person must take over: see the rollback.failed event and the escalation' });
   }
 }
-
-const retryable = (error: unknown) => (error instanceof AgentbusError ? error.retryable : true);
 
 /** A failure the platform will not act on: rollback.skipped, an escalation when a human must decide, and the deployment's lease freed. */
 export async function skipRollback(
@@ -158,7 +156,7 @@ export async function rollBack(
     );
     ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${manifest.mergeCommit.slice(0, 12)}: healthy again`);
   } catch (error) {
-    if (retryable(error) && !lastAttempt) throw error;
+    if (isRetryableFailure(error) && !lastAttempt) throw error;
     await ctx.publish('rollback.failed', { ...target, stage, error: describeError(error), revertCommit }, { id: `${deploymentId}.rollback.failed` });
     await ctx.publish(
       'escalation.raised',

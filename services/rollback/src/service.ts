@@ -1,5 +1,4 @@
-import { loadFleetConfig } from '@agentbus/fleet';
-import { defineService, openStateStore } from '@agentbus/runtime';
+import { defineService } from '@agentbus/runtime';
 import { rollbackSettings } from './config.ts';
 import { healthFailedHandler } from './handlers/health-failed.ts';
 import { deployFailedHandler } from './handlers/deploy-failed.ts';
@@ -9,9 +8,8 @@ export const rollbackService = defineService({
   description: 'rolls back deployments whose health failure (or failed deploy command) is attributed to them',
   settings: rollbackSettings,
   async start(ctx) {
-    const fleet = loadFleetConfig(ctx.settings.AGENTBUS_CONFIG);
-    const state = await openStateStore(ctx.nc, ctx.settings, ctx.name);
-    ctx.onStop(() => state.close());
+    const fleet = ctx.fleet();
+    const state = await ctx.state();
     const deps = { fleet, state, leases: await ctx.leases(), leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
     return {
       rollback: {

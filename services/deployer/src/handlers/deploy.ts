@@ -1,5 +1,5 @@
 import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
-import { LeaseBusyError, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
 import type { StateStore } from '@agentbus/state';
@@ -36,11 +36,6 @@ export function deploymentLeaseMs(service: FleetService): number {
   const verifyMs = health.stabilizationMs + health.probes * (health.probeIntervalMs + probeTimeoutMs);
   const rollbackMs = 4 * git.timeoutMs + deploy.timeoutMs + rollback.healthyWithinMs;
   return deploy.timeoutMs + 4 * git.timeoutMs + verifyMs + rollbackMs + 60_000;
-}
-
-/** Errors worth another attempt: time-outs, a busy lease, a NATS hiccup. */
-function retryable(error: unknown): boolean {
-  return error instanceof AgentbusError ? error.retryable : true;
 }
 
 /**
@@ -173,8 +168,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${mergeCommit.slice(0, 12)}`);
       handOver = true; // the health monitor judges the deployment under this lease and releases it
     } catch (error) {
-      if (error instanceof LeaseBusyError && !lastAttempt) throw error;
-      if (retryable(error) && !lastAttempt) throw error;
+      if (isRetryableFailure(error) && !lastAttempt) throw error;
       // A failed deploy command on pushed code is the rollback agent's to undo, under this lease.
       handOver = pushed && stage === 'deploy-command';
       const branch = deps.fleet.services.find((s) => s.name === base.service)?.git.branch;
