@@ -31,7 +31,7 @@ export interface PublishOptions extends Omit<EnvelopeMeta, 'source'> {
 
 export interface RawPublish {
   subject: string;
-  body: Uint8Array;
+  body: Uint8Array | string;
   /** The dedup id (Nats-Msg-Id). Required: every agentbus publish is retry-safe. */
   msgId: string;
   headers?: Record<string, string>;
@@ -50,13 +50,18 @@ export interface PublisherOptions<R extends Registry> {
   totalTimeoutMs?: number;
 }
 
-const encoder = new TextEncoder();
+/** "Nats-Msg-Id: " and its line end, added by the client to every publish. */
+const MSG_ID_HEADER_BYTES = Buffer.byteLength(Headers.msgId) + 4;
 
-/** Size of the headers block on the wire ("NATS/1.0\r\n", "Name: value\r\n"…, "\r\n"). */
-function headersSize(h: Record<string, string>): number {
-  let size = 12;
-  for (const name in h) size += Buffer.byteLength(name) + Buffer.byteLength(h[name]!) + 4;
-  return size;
+/** Message headers and their size on the wire ("NATS/1.0\r\n", "Name: value\r\n"…, "\r\n"). */
+class HeaderBlock {
+  readonly msg: MsgHdrs = natsHeaders();
+  bytes = 12;
+
+  set(name: string, value: string): void {
+    this.msg.set(name, value);
+    this.bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+  }
 }
 
 /**
@@ -96,44 +101,46 @@ export class Publisher<R extends Registry> {
   }
 
   /** Publishes an envelope built (and validated) elsewhere, e.g. by createEnvelope. */
-  async publishEnvelope(envelope: Envelope, extraHeaders: Record<string, string> = {}): Promise<PublishResult> {
+  async publishEnvelope(envelope: Envelope, extraHeaders?: Record<string, string>): Promise<PublishResult> {
     const definition = getDefinition(this.options.registry, envelope.type);
-    const h: Record<string, string> = {
-      [Headers.type]: envelope.type,
-      [Headers.correlationId]: envelope.correlationId,
-      ...(envelope.causationId ? { [Headers.causationId]: envelope.causationId } : {}),
-      ...extraHeaders,
-    };
-    const ack = await this.publishRaw({ subject: definition.subject, body: encoder.encode(JSON.stringify(envelope)), msgId: envelope.id, headers: h });
-    return { ...ack, id: envelope.id, type: envelope.type, subject: definition.subject };
+    const headers = new HeaderBlock();
+    headers.set(Headers.type, envelope.type);
+    headers.set(Headers.correlationId, envelope.correlationId);
+    if (envelope.causationId) headers.set(Headers.causationId, envelope.causationId);
+    if (extraHeaders) for (const name in extraHeaders) headers.set(name, extraHeaders[name]!);
+    const ack = await this.send(definition.subject, JSON.stringify(envelope), envelope.id, headers);
+    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: envelope.id, type: envelope.type, subject: definition.subject };
   }
 
   /** Publishes bytes as they are (dead letters, replays, redrives), with the same guarantees. */
   async publishRaw(message: RawPublish): Promise<{ stream: string; seq: number; duplicate: boolean }> {
-    const size = message.body.length + headersSize(message.headers ?? {}) + Buffer.byteLength(Headers.msgId) + Buffer.byteLength(message.msgId) + 4;
-    const sizeCheck = this.checkSize(message.subject, size);
+    const headers = new HeaderBlock();
+    for (const name in message.headers ?? {}) headers.set(name, message.headers![name]!);
+    return this.send(message.subject, message.body, message.msgId, headers);
+  }
+
+  private async send(subject: string, body: Uint8Array | string, msgId: string, headers: HeaderBlock): Promise<PubAck> {
+    const size = (typeof body === 'string' ? Buffer.byteLength(body) : body.length) + headers.bytes + Buffer.byteLength(msgId) + MSG_ID_HEADER_BYTES;
+    const sizeCheck = this.checkSize(subject, size);
     if (sizeCheck) await sizeCheck;
-    const h: MsgHdrs = natsHeaders();
-    for (const [name, value] of Object.entries(message.headers ?? {})) h.set(name, value);
     const started = Date.now();
     let attempt = 0;
     for (;;) {
       attempt++;
       try {
-        const ack: PubAck = await this.js.publish(message.subject, message.body, { msgID: message.msgId, headers: h, timeout: this.attemptTimeoutMs });
-        return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+        return await this.js.publish(subject, body, { msgID: msgId, headers: headers.msg, timeout: this.attemptTimeoutMs });
       } catch (error) {
         if (!isTransientNatsError(error)) throw error;
         const elapsed = Date.now() - started;
         if (elapsed >= this.totalTimeoutMs) {
-          throw new BusError('publish-unconfirmed', `publish of ${message.msgId} to ${message.subject} was not confirmed after ${attempt} attempts in ${elapsed} ms: ${describeError(error)}`, {
+          throw new BusError('publish-unconfirmed', `publish of ${msgId} to ${subject} was not confirmed after ${attempt} attempts in ${elapsed} ms: ${describeError(error)}`, {
             cause: error,
             retryable: true,
             hint: 'it may still have been stored; publishing again with the same id is safe within the stream duplicate window (2 min). Check that the stream has a leader (`agentbus streams apply --dry-run`).',
-            details: { msgId: message.msgId, subject: message.subject, attempts: attempt },
+            details: { msgId, subject, attempts: attempt },
           });
         }
-        if (attempt === 1) await this.checkStreamExists(message.subject);
+        if (attempt === 1) await this.checkStreamExists(subject);
         await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** Math.min(attempt - 1, 5))));
       }
     }
