@@ -105,9 +105,11 @@ export const up: Command = {
     };
     ctx.onExit(stopAll);
 
-    for (const service of supervised) {
-      launch(service, env);
-      await waitReady(service, 30_000);
+    for (const service of supervised) launch(service, env); // all at once; each becomes ready on its own
+    const readiness = supervised.map((service) => waitReady(service, 60_000));
+    for (const ready of readiness) ready.catch(() => {}); // each is awaited below, in order; the first failure is reported
+    for (const [index, service] of supervised.entries()) {
+      await readiness[index];
       ctx.out.line(`${service.name.padEnd(14)}  ready  metrics http://127.0.0.1:${service.port}/metrics  log ${service.logPath}`);
       ctx.out.data({ service: service.name, pid: service.child?.pid, metrics: `http://127.0.0.1:${service.port}/metrics`, log: service.logPath });
       service.child?.on('exit', function restart(code, signal) {
