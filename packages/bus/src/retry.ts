@@ -5,7 +5,7 @@ import { isTransientNatsError } from './errors.ts';
  * election after a node died, a server restarting), with backoff, for up to `totalMs`. Other
  * errors, and the last transient one, are thrown as they are.
  */
-export async function retryTransient<T>(call: () => Promise<T>, totalMs = 15_000): Promise<T> {
+export async function retryTransient<T>(call: () => Promise<T>, totalMs = 30_000): Promise<T> {
   const deadline = Date.now() + totalMs;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -98,6 +98,11 @@ test('on a 3-node cluster (replicas 3), killing a node during publishes loses no
     await cluster.server(victim).kill(); // the stream leader dies mid-stream
     await publishing;
     assert.equal(acked.length, total);
+    // Read once the cluster has settled (a new stream leader elected), as an operator would.
+    await waitFor('a stream leader among the survivors', async () => {
+      const now = (await jsm.streams.info('AGENT_TASKS')).cluster?.leader;
+      return now !== undefined && now !== leader;
+    }, 30_000, 200);
     const stored: number[] = [];
     for await (const m of readStream(nc, { stream: 'AGENT_TASKS', fromSeq: 1 })) stored.push(JSON.parse(new TextDecoder().decode(m.data)).data.n);
     assert.deepEqual(stored, acked, 'every acknowledged message is stored once, in order');
