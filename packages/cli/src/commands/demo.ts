@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { IncidentEvent } from '@agentbus/incident';
 import { describeEvent } from '@agentbus/incident';
 import { booleanOption, parseInteger, stringOption, type Command } from '../command.ts';
-import { runSeed000Demo } from '../demo.ts';
 import { table } from '../render.ts';
 
 const clock = (iso: string) => iso.slice(11, 23);
@@ -18,6 +17,7 @@ export const demo: Command = {
   async run(ctx, args) {
     const stabilizationText = stringOption(args, 'stabilization-ms');
     const stabilizationMs = stabilizationText === undefined ? 0 : parseInteger(stabilizationText, '--stabilization-ms');
+    const { runSeed000Demo } = await import('../demo.ts'); // the services' modules load only when needed
     const nc = await ctx.nats();
     const workDir = mkdtempSync(join(tmpdir(), 'agentbus-demo-'));
     const logDir = join(ctx.config.home, 'logs');

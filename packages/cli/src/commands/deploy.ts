@@ -4,7 +4,6 @@ import { agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 import { userInfo } from 'node:os';
 import { booleanOption, parseInteger, requireOption, stringOption, UsageError, type Command } from '../command.ts';
-import { deployAndFollow } from '../loop.ts';
 
 export const deploy: Command = {
   path: ['deploy'],
@@ -26,6 +25,7 @@ export const deploy: Command = {
       ctx.out.line(`deploy task ${envelope.id} sent (${result.stream} seq ${result.seq}); follow it with --wait, or \`agentbus replay --stream AGENT_EVENTS --from-seq 1\``);
       return 0;
     }
+    const { deployAndFollow } = await import('../loop.ts'); // the services' modules load only when needed
     const timeoutText = stringOption(args, 'timeout-ms');
     const timeoutMs = timeoutText === undefined ? 15 * 60_000 : parseInteger(timeoutText, '--timeout-ms', 1);
     const onEvent = (event: IncidentEvent) => {

@@ -5,11 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentbusError } from '@agentbus/contracts';
 import { freePort } from '@agentbus/local-nats';
-import { loadFleetConfig } from '@agentbus/fleet';
 import { agentbusTopology, applyTopology, detectReplicas } from '@agentbus/streams';
 import { stringOption, UsageError, type Command, type CommandContext } from '../command.ts';
 import { startEmbeddedNats } from '../embedded.ts';
-import { serviceNames, type ServiceName } from '../loop.ts';
+import type { ServiceName } from '../loop.ts';
 
 const SERVICES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'services');
 
@@ -63,6 +62,9 @@ export const up: Command = {
   usage: '[--services deployer,health-monitor,…]',
   options: { services: { type: 'string' } },
   async run(ctx, args) {
+    // Loaded here, not at start-up: the services are the heaviest modules of the CLI.
+    const { serviceNames } = await import('../loop.ts');
+    const { loadFleetConfig } = await import('@agentbus/fleet');
     const wanted = (stringOption(args, 'services')?.split(',').map((s) => s.trim()) ?? serviceNames) as ServiceName[];
     const unknown = wanted.filter((name) => !serviceNames.includes(name));
     if (unknown.length) throw new UsageError(`unknown service(s): ${unknown.join(', ')}`, `known: ${serviceNames.join(', ')}`);
