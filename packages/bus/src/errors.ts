@@ -1,9 +1,11 @@
 import { errors, RequestError } from '@nats-io/transport-node';
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+import { AgentbusError, errorGuard, type AgentbusErrorOptions } from '@agentbus/contracts';
 
 /** Errors of the bus: each with a stable code and a hint. */
 export class BusError extends AgentbusError {
+  declare readonly code: BusErrorCode;
+
   constructor(code: BusErrorCode, message: string, options: AgentbusErrorOptions = {}) {
     super(code, message, options);
   }
@@ -19,9 +21,7 @@ export const BusErrorCodes = {
 } as const;
 export type BusErrorCode = (typeof BusErrorCodes)[keyof typeof BusErrorCodes];
 
-export function isBusError(error: unknown, code?: BusErrorCode): error is BusError {
-  return error instanceof BusError && (code === undefined || error.code === code);
-}
+export const isBusError = errorGuard(BusError);
 
 /** A JetStream "no responders": no stream leader right now (election, restart) or no stream at all. */
 export function isNoResponders(error: unknown): boolean {

@@ -41,6 +41,14 @@ export function isAgentbusError(error: unknown): error is AgentbusError {
   return error instanceof AgentbusError;
 }
 
+/**
+ * The `isXxxError(error, code?)` guard of an error class: true for an instance of it, and of the
+ * given code when one is named. Each package's typed errors get theirs from here.
+ */
+export function errorGuard<E extends AgentbusError>(errorClass: abstract new (...args: never[]) => E): (error: unknown, code?: E['code']) => error is E {
+  return (error: unknown, code?: E['code']): error is E => error instanceof errorClass && (code === undefined || error.code === code);
+}
+
 /** True when retrying the same operation may succeed (a time-out, a server not ready). */
 export function isRetryable(error: unknown): boolean {
   return isAgentbusError(error) && error.retryable;

@@ -1,4 +1,4 @@
-export { AgentbusError, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
+export { AgentbusError, errorGuard, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
 export { envelopeSchema, wrapEnvelope, newMessageId, type Envelope, type EnvelopeMeta } from './envelope.ts';
 export {
   defineMessage,

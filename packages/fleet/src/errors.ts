@@ -1,4 +1,4 @@
-import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+import { AgentbusError, errorGuard, type AgentbusErrorOptions } from '@agentbus/contracts';
 
 export const FleetErrorCodes = {
   /** The configuration file does not exist or cannot be read. */
@@ -24,6 +24,4 @@ export class FleetError extends AgentbusError {
   }
 }
 
-export function isFleetError(error: unknown, code?: FleetErrorCode): error is FleetError {
-  return error instanceof FleetError && (code === undefined || error.code === code);
-}
+export const isFleetError = errorGuard(FleetError);

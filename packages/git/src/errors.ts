@@ -1,4 +1,4 @@
-import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+import { AgentbusError, errorGuard, type AgentbusErrorOptions } from '@agentbus/contracts';
 
 export const GitErrorCodes = {
   /** git is not installed or not on PATH. */
@@ -43,6 +43,4 @@ export class GitError extends AgentbusError {
   }
 }
 
-export function isGitError(error: unknown, code?: GitErrorCode): error is GitError {
-  return error instanceof GitError && (code === undefined || error.code === code);
-}
+export const isGitError = errorGuard(GitError);

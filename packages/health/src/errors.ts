@@ -1,4 +1,4 @@
-import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+import { AgentbusError, errorGuard, type AgentbusErrorOptions } from '@agentbus/contracts';
 
 export const HealthErrorCodes = {
   /** A health check or probe option is not valid (the message names every bad field). */
@@ -20,6 +20,4 @@ export class HealthError extends AgentbusError {
   }
 }
 
-export function isHealthError(error: unknown, code?: HealthErrorCode): error is HealthError {
-  return error instanceof HealthError && (code === undefined || error.code === code);
-}
+export const isHealthError = errorGuard(HealthError);

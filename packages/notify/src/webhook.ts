@@ -1,4 +1,4 @@
-import { AgentbusError } from '@agentbus/contracts';
+import { AgentbusError, errorGuard } from '@agentbus/contracts';
 import { truncate } from './format.ts';
 
 /**
@@ -30,9 +30,7 @@ export class WebhookError extends AgentbusError {
   }
 }
 
-export function isWebhookError(error: unknown, code?: WebhookErrorCode): error is WebhookError {
-  return error instanceof WebhookError && (code === undefined || error.code === code);
-}
+export const isWebhookError = errorGuard(WebhookError);
 
 export interface PostWebhookOptions {
   /** Names the receiver in errors (never the URL): e.g. `chat target "ops"`. */

@@ -41,22 +41,17 @@ export class BaselineWatcher {
   private readonly outages = new Map<string, Outage>();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
-  private readonly intervalMs: number;
-  private readonly log: Logger;
 
   constructor(
     private readonly services: readonly FleetService[],
     private readonly options: WatchOptions,
-  ) {
-    this.intervalMs = options.intervalMs;
-    this.log = options.log;
-  }
+  ) {}
 
   /** Probes every service once (so baselines exist before the first deploy), then keeps watching. */
   async start(): Promise<void> {
     await this.probeAll();
-    if (this.intervalMs > 0) {
-      this.timer = setInterval(() => void this.probeAll(), this.intervalMs);
+    if (this.options.intervalMs > 0) {
+      this.timer = setInterval(() => void this.probeAll(), this.options.intervalMs);
       this.timer.unref();
     }
   }
@@ -104,7 +99,7 @@ export class BaselineWatcher {
       { service, unhealthySince: outage.since, recoveredAt, unhealthyMs: Math.max(0, Date.parse(recoveredAt) - Date.parse(outage.since)) },
       { correlationId: outage.incidentId, id: `health.recovered.${service}.${Date.parse(outage.since)}` },
     );
-    this.log.info({ service, since: outage.since }, `${service} is healthy again`);
+    this.options.log.info({ service, since: outage.since }, `${service} is healthy again`);
   }
 
   private probeAll(): Promise<void> {
@@ -121,10 +116,10 @@ export class BaselineWatcher {
       const sample: BaselineSample = { healthy: baseline.healthy, checkedAt: baseline.takenAt, finishedAt: Date.now(), checks: toCheckResults(baseline.report) };
       const kept = [...(this.samples.get(service.name) ?? []), sample].slice(-10);
       this.samples.set(service.name, kept);
-      if (!baseline.healthy) this.log.warn({ service: service.name, failing: baseline.failingChecks }, `${service.name} is unhealthy`);
+      if (!baseline.healthy) this.options.log.warn({ service: service.name, failing: baseline.failingChecks }, `${service.name} is unhealthy`);
       await this.trackOutage(service.name, sample);
     } catch (error) {
-      this.log.error({ service: service.name, err: describeError(error) }, `could not probe ${service.name}`);
+      this.options.log.error({ service: service.name, err: describeError(error) }, `could not probe ${service.name}`);
     }
   }
 }

@@ -5,7 +5,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { describeError, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
 import type { HandlerContext } from '@agentbus/bus';
 import { type FleetService } from '@agentbus/fleet';
-import { buildPostmortem, collectIncidentEvents, renderPostmortemMarkdown, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
+import { buildPostmortem, collectIncidentEvents, renderPostmortemMarkdown, summarizeIncident, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
 import { ticketRequest } from '@agentbus/notify';
 import { canonicalJson, isStateNotFound, type StateStore } from '@agentbus/state';
 import { changeFacts, collectDeadLetters, collectTasks } from '../records.ts';
@@ -43,17 +43,17 @@ export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, c
   // The trigger may not be readable yet from a lagging replica: it is part of the story all the same.
   if (!events.some((e) => e.id === trigger.id)) events.push({ ...(trigger as IncidentEvent), seq: Number.MAX_SAFE_INTEGER });
   const [tasks, deadLetters] = await Promise.all([collectTasks(deps.nc, incidentId, since), collectDeadLetters(deps.nc, incidentId, since)]);
-  const draft = buildPostmortem({ incidentId, events, tasks, deadLetters });
+  const facts = summarizeIncident(incidentId, events);
   let change: ChangeFacts | null = null;
-  const service = deps.services.find((s) => s.name === draft.service);
-  if (service && draft.change.mergeCommit) {
+  const service = deps.services.find((s) => s.name === facts.service);
+  if (service && facts.mergeCommit) {
     try {
-      change = await changeFacts(service, draft.change.mergeCommit);
+      change = await changeFacts(service, facts.mergeCommit);
     } catch (error) {
-      ctx.log.warn({ err: describeError(error) }, `could not read ${draft.change.mergeCommit} from ${service.git.path}; the post-mortem goes without the change's details`);
+      ctx.log.warn({ err: describeError(error) }, `could not read ${facts.mergeCommit} from ${service.git.path}; the post-mortem goes without the change's details`);
     }
   }
-  const postmortem = change ? buildPostmortem({ incidentId, events, tasks, deadLetters, change }) : draft;
+  const postmortem = buildPostmortem({ incidentId, events, tasks, deadLetters, change });
   const path = postmortemPath(incidentId);
 
   let current: StoredPostmortem | undefined;
