@@ -1,4 +1,5 @@
 export { AgentbusError, errorGuard, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
+export { safeText, safeLine, cutToLength, DEFAULT_SAFE_TEXT_MAX, type SafeTextOptions } from './safe-text.ts';
 export { envelopeSchema, wrapEnvelope, newMessageId, type Envelope, type EnvelopeMeta } from './envelope.ts';
 export {
   defineMessage,
