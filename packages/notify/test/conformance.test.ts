@@ -102,11 +102,25 @@ test('conformance: PagerDuty triggers and resolves from hostile escalations keep
 });
 
 test('conformance: a PagerDuty trigger whose details are over 512 KB still fits, and says what was left out', () => {
-  const huge = { output: 'x'.repeat(300_000), more: 'y'.repeat(300_000), list: Array.from({ length: 2_000 }, (_, i) => `item ${i} ${'z'.repeat(100)}`) };
-  const trigger = pagerDutyTrigger(raised('k', 's', huge), { source: 'agentbus' });
-  assertConforms(pagerDutyProblems(addressPagerDutyEvent(trigger, ROUTING_KEY)), 'trigger with huge details');
+  const long = { output: 'x'.repeat(300_000), more: 'y'.repeat(300_000), list: Array.from({ length: 2_000 }, (_, i) => `item ${i} ${'z'.repeat(100)}`) };
+  const cut = pagerDutyTrigger(raised('k', 's', long), { source: 'agentbus' });
+  assertConforms(pagerDutyProblems(addressPagerDutyEvent(cut, ROUTING_KEY)), 'trigger with long texts in its details');
+  assert.match(cut.payload.custom_details.output as string, /^x+ … \[\d+ characters cut\]$/, 'a long text is cut, and says so');
+  assert.equal((cut.payload.custom_details.list as string[]).length, 2_000, 'the rest is kept');
+
+  const many = { list: Array.from({ length: 10_000 }, (_, i) => `item ${i} ${'z'.repeat(100)}`) };
+  const trigger = pagerDutyTrigger(raised('k', 's', many), { source: 'agentbus' });
+  assertConforms(pagerDutyProblems(addressPagerDutyEvent(trigger, ROUTING_KEY)), 'trigger with too many details');
+  assert.deepEqual(Object.keys(trigger.payload.custom_details).sort(), ['detailsLeftOut', 'escalationId', 'incidentId', 'kind', 'raisedBy']);
+  assert.match(trigger.payload.custom_details.detailsLeftOut as string, /^the escalation's details would make this event \d+ bytes, over PagerDuty's 512000; they are in the escalation event esc on the bus$/);
   assert.equal(trigger.payload.custom_details.incidentId, INCIDENT, 'where it came from is always kept');
-  assert.equal(trigger.payload.custom_details.escalationId, 'esc');
+
+  const deep: Record<string, unknown> = {};
+  let level = deep;
+  for (let i = 0; i < 5_000; i++) level = (level.next = {}) as Record<string, unknown>;
+  const nested = pagerDutyTrigger(raised('k', 's', deep), { source: 'agentbus' });
+  assertConforms(pagerDutyProblems(addressPagerDutyEvent(nested, ROUTING_KEY)), 'trigger with 5,000 levels of details');
+  assert.match(JSON.stringify(nested.payload.custom_details), /"\[nested deeper than 16 levels: left out\]"/);
 });
 
 const facts: TicketFacts = {
