@@ -14,39 +14,19 @@ export type EscalationKind = DataOf<AgentbusRegistry, 'escalation.raised'>['kind
 /**
  * PagerDuty's limits (developer.pagerduty.com, Events API v2: "Send an Alert Event" and the
  * overview): `payload.summary` at most 1,024 characters, `dedup_key` at most 255, a request at
- * most 512 KB (counted as 512,000 bytes of JSON, the routing key's room included), `routing_key`
- * the integration's 32-character key (isPagerDutyRoutingKey). PagerDuty documents no limit for
+ * most 512 KB (counted as 512,000 bytes of JSON, the routing key's room included); the routing
+ * key is checked when the registry is loaded (@agentbus/fleet). PagerDuty documents no limit for
  * `source`, `component`, `group` and `class`: agentbus keeps each to one line of 255 characters.
  */
 export const PAGERDUTY_MAX_SUMMARY = 1024;
 export const PAGERDUTY_MAX_DEDUP_KEY = 255;
 export const PAGERDUTY_MAX_EVENT_BYTES = 512_000;
-export const PAGERDUTY_ROUTING_KEY_LENGTH = 32;
 const MAX_NAME = 255;
 /** `,"routing_key":"<32 characters>"`, added at delivery. */
 const ROUTING_KEY_ROOM = 50;
 /** Each text in custom_details; nesting deeper than this is left out (a hand-published escalation can hold anything). */
 const MAX_DETAIL_TEXT = 8_000;
 const MAX_DETAIL_DEPTH = 16;
-
-/**
- * True for what PagerDuty takes as a routing key: the Integration Key of an Events API v2
- * integration (or of a ruleset), 32 letters and digits. PagerDuty answers 400 to any other.
- */
-export function isPagerDutyRoutingKey(key: string): boolean {
-  return /^[A-Za-z0-9]{32}$/.test(key);
-}
-
-/**
- * What is wrong with a routing key, for a configuration error that names the field: never the
- * key itself (a secret), only its length and whether it holds something other than letters and
- * digits (a line break or a space from a copied secret is the usual cause). Null when it is one.
- */
-export function pagerDutyRoutingKeyProblem(key: string): string | null {
-  if (isPagerDutyRoutingKey(key)) return null;
-  const other = /[^A-Za-z0-9]/.test(key) ? (/\s/.test(key) ? ', with a space or a line break in it' : ', with characters other than letters and digits') : '';
-  return `not a PagerDuty routing key: one is the ${PAGERDUTY_ROUTING_KEY_LENGTH} letters and digits of an Events API v2 integration's Integration Key; this one has ${key.length} characters${other}`;
-}
 
 /** `payload.group`: the part of the platform that raised the escalation. */
 export const escalationGroups: Record<EscalationKind, string> = {
