@@ -18,7 +18,7 @@ function notificationSections(receiver: WebhookReceiver) {
   return (dir: string) => ({
     notifications: {
       timeoutMs: 2_000,
-      pagerduty: { url: `${receiver.url}/pagerduty`, routingKey: 'routing-key-e2e' },
+      pagerduty: { url: `${receiver.url}/pagerduty`, routingKey: 'r0utingkeye2er0utingkeye2er0utin' },
       chat: [{ name: 'ops', url: `${receiver.url}/chat`, format: 'slack' }],
       ticket: { url: `${receiver.url}/issues`, token: 'ticket-token-e2e', labels: ['incident', 'e2e'] },
     },
@@ -138,7 +138,7 @@ test('escalations from their real sources page once each with a stable dedup_key
   await waitFor('the unattributed-failure page', () => at(receiver, '/pagerduty').length === 2, 15_000);
   const triggers = at(receiver, '/pagerduty').map((r) => r.json as { event_action: string; dedup_key: string; routing_key: string; payload: { severity: string; component: string } });
   assert.deepEqual(triggers.map((p) => p.event_action), ['trigger', 'trigger']);
-  assert.ok(triggers.every((p) => p.routing_key === 'routing-key-e2e' && p.payload.component === 'primerouter'));
+  assert.ok(triggers.every((p) => p.routing_key === 'r0utingkeye2er0utingkeye2er0utin' && p.payload.component === 'primerouter'));
   const keys = triggers.map((p) => p.dedup_key);
   assert.equal(keys[1], `agentbus.unattributed-failure.${run.taskId}`);
 

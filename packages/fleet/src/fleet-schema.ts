@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { serviceName } from '@agentbus/contracts';
+import { safeLine, serviceName } from '@agentbus/contracts';
 import { refNameProblem } from '@agentbus/git';
 import { healthCheckSchema } from '@agentbus/health';
 
@@ -86,6 +86,36 @@ export const secretSchema = z.union([z.string().min(1), z.strictObject({ env: z.
 });
 export type Secret = z.output<typeof secretSchema>;
 
+/**
+ * What is wrong with a PagerDuty routing key, or null when it has the form PagerDuty takes: the
+ * "32 character Integration Key" of an Events API v2 integration or ruleset (developer.pagerduty.com,
+ * Events API v2, "Send an Alert Event"), letters and digits. PagerDuty answers 400 to any other
+ * key, so every page would be dead-lettered: the key is checked when the registry is loaded (a key
+ * in the file) or when the notifier resolves its targets (a key from the environment). The
+ * problem names the key's length and what is in it, never the key (a secret).
+ */
+export function pagerDutyRoutingKeyProblem(key: string): string | null {
+  if (/^[A-Za-z0-9]{32}$/.test(key)) return null;
+  const kind = /\s/.test(key) ? ', with a space or a line break in it' : /[^A-Za-z0-9]/.test(key) ? ', with characters other than letters and digits' : '';
+  return `not a PagerDuty routing key: PagerDuty takes the 32 letters and digits of an Events API v2 integration's Integration Key, and this one has ${key.length} characters${kind}`;
+}
+
+/** The routing key: a literal one is checked here; one read from the environment when the notifier starts. */
+const routingKeySchema = secretSchema.superRefine((value, context) => {
+  const problem = typeof value === 'string' ? pagerDutyRoutingKeyProblem(value) : null;
+  if (problem) context.addIssue({ code: 'custom', message: problem });
+});
+
+/**
+ * A ticket label GitHub takes: at most 50 characters ("name is too long (maximum is 50
+ * characters)", github/docs#32156), one line without control characters.
+ */
+const ticketLabelSchema = z
+  .string()
+  .min(1)
+  .max(50, 'GitHub refuses a label name over 50 characters')
+  .refine((label) => safeLine(label) === label, 'a label is one line of text, without control characters');
+
 /** Where notifications go. Every target is optional: what is not configured is not sent. */
 export const notificationsSectionSchema = z.strictObject({
   /** Per webhook request. */
@@ -94,7 +124,8 @@ export const notificationsSectionSchema = z.strictObject({
   pagerduty: z
     .strictObject({
       url: secretSchema.default('https://events.pagerduty.com/v2/enqueue'),
-      routingKey: secretSchema,
+      /** The Events API v2 integration's 32-character Integration Key (pagerDutyRoutingKeyProblem). */
+      routingKey: routingKeySchema,
       /** payload.source of every page. */
       source: z.string().min(1).default('agentbus'),
     })
@@ -115,7 +146,7 @@ export const notificationsSectionSchema = z.strictObject({
       url: secretSchema,
       /** Sent as `Authorization: Bearer <token>`. */
       token: secretSchema.optional(),
-      labels: z.array(z.string().min(1)).default(['incident', 'agentbus']),
+      labels: z.array(ticketLabelSchema).max(100, 'GitHub takes at most 100 labels on an issue').default(['incident', 'agentbus']),
     })
     .optional(),
 });

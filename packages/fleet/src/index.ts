@@ -7,6 +7,7 @@ export {
   healthSectionSchema,
   rollbackSectionSchema,
   secretSchema,
+  pagerDutyRoutingKeyProblem,
   notificationsSectionSchema,
   escalationSectionSchema,
   postmortemsSectionSchema,

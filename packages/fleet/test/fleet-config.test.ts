@@ -142,3 +142,37 @@ test('a later section is added by extending the schema, not by loosening it', ()
     (error) => problemsOf(error).some((problem) => problem.startsWith('dashboards.webhookUrl: ')),
   );
 });
+
+test('a PagerDuty routing key in the file is checked when the registry is loaded: 32 letters and digits, never shown in the error', () => {
+  const key = 'e93facc04764012d7bfb002500d5d1a6';
+  const config = parseFleetConfig({ services: [], notifications: { pagerduty: { routingKey: key } } });
+  assert.equal(config.notifications.pagerduty?.routingKey, key);
+  assert.deepEqual(parseFleetConfig({ services: [], notifications: { pagerduty: { routingKey: { env: 'PD_KEY' } } } }).notifications.pagerduty?.routingKey, { env: 'PD_KEY' }, 'a key from the environment is checked when the notifier reads it');
+  const cases: Array<[string, RegExp]> = [
+    ['R0UT1NG', /this one has 7 characters$/],
+    [`${key}\n`, /this one has 33 characters, with a space or a line break in it$/],
+    [`${key.slice(0, 31)}-`, /this one has 32 characters, with characters other than letters and digits$/],
+    [`${key}${key}`, /this one has 64 characters$/],
+  ];
+  for (const [wrong, expected] of cases) {
+    assert.throws(
+      () => parseFleetConfig({ services: [], notifications: { pagerduty: { routingKey: wrong } } }),
+      (error) => {
+        const [problem, ...others] = problemsOf(error);
+        assert.equal(others.length, 0);
+        assert.match(problem!, /^notifications\.pagerduty\.routingKey: not a PagerDuty routing key: PagerDuty takes the 32 letters and digits of an Events API v2 integration's Integration Key/);
+        assert.match(problem!, expected);
+        assert.ok(!JSON.stringify({ message: (error as Error).message, details: (error as { details: unknown }).details }).includes(wrong.trim()), 'the key is never shown');
+        return true;
+      },
+    );
+  }
+});
+
+test('ticket labels GitHub would refuse are refused when the registry is loaded: over 50 characters, more than 100, not one line', () => {
+  const ticket = (labels: string[]) => ({ services: [], notifications: { ticket: { url: 'https://api.github.com/repos/o/r/issues', labels } } });
+  assert.deepEqual(parseFleetConfig(ticket(['incident', 'l'.repeat(50)])).notifications.ticket?.labels, ['incident', 'l'.repeat(50)]);
+  assert.throws(() => parseFleetConfig(ticket(['l'.repeat(51)])), (error) => problemsOf(error).join() === 'notifications.ticket.labels[0]: GitHub refuses a label name over 50 characters');
+  assert.throws(() => parseFleetConfig(ticket(['a\nb'])), (error) => problemsOf(error).join() === 'notifications.ticket.labels[0]: a label is one line of text, without control characters');
+  assert.throws(() => parseFleetConfig(ticket(Array.from({ length: 101 }, (_, i) => `l${i}`))), (error) => problemsOf(error).join() === 'notifications.ticket.labels: GitHub takes at most 100 labels on an issue');
+});

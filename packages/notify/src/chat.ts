@@ -136,7 +136,7 @@ export function chatUpdateOf(event: AnyEvent, incident: readonly IncidentEvent[]
         service: d.service,
         tone: 'ok',
         title: `${d.service}: ${context.ref ?? (d.mergeCommit ? shortSha(d.mergeCommit) : 'deployment')} deployed and healthy`,
-        text: `Every fatal check passed after the ${formatDuration(d.stabilizationMs)} stabilization window.${warnings.length ? ` Warnings: ${warnings.map(checkFailure).join('; ')}.` : ''}`,
+        text: `Every fatal check passed after the ${formatDuration(d.stabilizationMs)} stabilization window.${warnings.length ? ` Warnings: ${truncate(warnings.map(checkFailure).join('; '), 1500)}.` : ''}`,
         fields: fields(
           ['Ref', code(context.ref)],
           ['Merge commit', sha(d.mergeCommit)],
@@ -148,7 +148,7 @@ export function chatUpdateOf(event: AnyEvent, incident: readonly IncidentEvent[]
     }
     case 'rollback.completed': {
       const d = event.data;
-      const why = context.failingChecks.length ? `Health checks failed after the deploy (${context.failingChecks.map(checkFailure).join('; ')}). ` : '';
+      const why = context.failingChecks.length ? `Health checks failed after the deploy (${truncate(context.failingChecks.map(checkFailure).join('; '), 1000)}). ` : '';
       const how = d.strategy === 'git-revert' && d.revertCommit ? `agentbus reverted the merge (${shortSha(d.revertCommit)})` : `agentbus switched back to the previous version (${shortSha(d.restoredCommit)})`;
       return {
         ...base,

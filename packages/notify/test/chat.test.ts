@@ -226,19 +226,19 @@ test('discord: content, one embed with colour, fields and timestamp; mentions sw
   assert.equal(new Set(colors).size, 4, 'each tone has its own colour');
 });
 
-test('chat formats keep to the platforms\' limits', () => {
+test('chat formats: a cut says how much it cut; Discord keeps the title and shares the rest of its 6,000 between the description and the fields', () => {
   const huge: ChatUpdate = { ...update, title: 'T'.repeat(5_000), text: 'x'.repeat(10_000), fields: Array.from({ length: 30 }, (_, i) => ({ label: `L${i}`.repeat(200), value: 'v'.repeat(3_000) })) };
   const slack = slackMessage(huge);
-  assert.ok(slack.text.length <= 3000);
+  assert.match(slack.text, /^⚠️ T+ … \[\d+ characters cut\]$/);
   const [section, fieldBlock] = slack.blocks as unknown as [{ text: { text: string } }, { fields: Array<{ text: string }> }];
-  assert.ok(section.text.text.length <= 3000);
-  assert.equal(fieldBlock.fields.length, 10);
-  assert.ok(fieldBlock.fields.every((f) => f.text.length <= 2000));
+  assert.match(section.text.text, /^\*T+ … \[4\d{3} characters cut\]\*\nx+ … \[\d+ characters cut\]$/);
+  assert.equal(fieldBlock.fields.length, 10, 'the first 10 fields, as many as Slack shows');
   const discord = discordMessage(huge);
   const embed = discord.embeds[0]!;
-  assert.ok(discord.content.length <= 2000);
-  assert.equal(embed.title.length, 256);
-  assert.equal(embed.description.length, 4096);
+  assert.ok(embed.title.length > 250 && embed.title.length <= 256, 'the title is kept to its own limit, not shortened for the others');
   assert.equal(embed.fields.length, 25);
-  assert.ok(embed.fields.every((f) => f.name.length <= 256 && f.value.length <= 1024));
+  const total = embed.title.length + (embed.description?.length ?? 0) + embed.footer.text.length + embed.fields.reduce((sum, f) => sum + f.name.length + f.value.length, 0);
+  assert.ok(total <= 6_000 && total > 5_900, `the 6,000 characters are used (${total})`);
+  assert.ok(embed.fields.every((f) => / characters cut\]$/.test(f.value)));
+  assert.equal(discordMessage({ ...update, text: '' }).embeds[0]!.description, undefined, 'no empty description');
 });

@@ -56,8 +56,8 @@ test('trigger: the summary is kept to PagerDuty\'s 1024 characters; a dedup key 
   assert.equal(long.payload.summary.length, 1024);
   const key = `agentbus.lease-conflict.${'k'.repeat(300)}`;
   const trigger = pagerDutyTrigger(raised('lease-conflict', { dedupKey: key }), { source: 's' });
-  assert.equal(trigger.dedup_key.length, 245);
-  assert.ok(trigger.dedup_key.startsWith(key.slice(0, 180)));
+  assert.ok(trigger.dedup_key.length <= 255);
+  assert.match(trigger.dedup_key, /^agentbus\.lease-conflict\.k+ … \[\d+ characters cut\]\.[0-9a-f]{64}$/);
   assert.equal(pagerDutyResolve(key).dedup_key, trigger.dedup_key);
   assert.notEqual(pagerDutyDedupKey(`${key}x`), trigger.dedup_key, 'two long keys with one start stay apart');
   assert.equal(pagerDutyDedupKey('short'), 'short');

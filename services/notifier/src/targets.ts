@@ -1,5 +1,5 @@
 import { AgentbusError, describeError, type NotificationChannels } from '@agentbus/contracts';
-import { resolveSecret, type FleetConfig, type Secret } from '@agentbus/fleet';
+import { pagerDutyRoutingKeyProblem, resolveSecret, type FleetConfig, type Secret } from '@agentbus/fleet';
 import { addressPagerDutyEvent, isHttpUrl, PAGERDUTY_TARGET, TICKET_TARGET, type ChatFormat, type PagerDutyEvent } from '@agentbus/notify';
 
 type Channel = (typeof NotificationChannels)[number];
@@ -62,6 +62,9 @@ export function resolveTargets(notifications: FleetConfig['notifications'], env:
   let pagerduty: NotificationTargets['pagerduty'];
   if (pd) {
     const routingKey = secret(pd.routingKey, 'notifications.pagerduty.routingKey');
+    // A key in the file was checked when the registry was loaded; one from the environment is checked here.
+    const keyProblem = routingKey ? pagerDutyRoutingKeyProblem(routingKey) : null;
+    if (keyProblem) problems.push(`notifications.pagerduty.routingKey: ${keyProblem}${typeof pd.routingKey === 'string' ? '' : ` (read from ${pd.routingKey.env})`}`);
     pagerduty = {
       ...target('pagerduty', PAGERDUTY_TARGET, 'pagerduty', url(pd.url, 'notifications.pagerduty.url'), [routingKey], {}, (body) => addressPagerDutyEvent(body as PagerDutyEvent, routingKey)),
       source: pd.source,

@@ -54,7 +54,7 @@ test('a webhook that never answers ends in the dead-letter stream after max_deli
   const chatUrl = `${receiver.url}/services/T0/B0/chat-s3cret`;
   const pagerdutyUrl = `${receiver.url}/v2/enqueue/pd-s3cret`;
   const ticketUrl = `${receiver.url}/repos/acme/api/issues-s3cret`;
-  const routingKey = 'R0UTING-K3Y-s3cret';
+  const routingKey = 'R0UTINGK3Ys3cretR0UTINGK3Ys3cret';
   const token = 'ghp_t0k3n-s3cret';
   const h = await startNotifierHarness({
     notifications: {

@@ -5,6 +5,9 @@ import { republish } from '@agentbus/bus';
 import { startWebhookReceiver, waitFor, type ReceivedRequest } from '@agentbus/testkit';
 import { startNotifierHarness } from './harness.ts';
 
+/** A PagerDuty routing key has 32 letters and digits (checked when the targets are resolved). */
+const ROUTING_KEY = 'R0UT1NGR0UT1NGR0UT1NGR0UT1NGR0UT';
+
 const check: CheckResult = {
   name: 'health',
   url: 'http://127.0.0.1:9/health',
@@ -31,7 +34,7 @@ test('each escalation kind pages once with its dedup_key; a healthy service reso
       pagerduty: { url: `${receiver.url}/v2/enqueue`, routingKey: { env: 'PD_ROUTING_KEY' }, source: 'agentbus-test' },
       chat: [{ name: 'ops', url: `${receiver.url}/chat/ops`, format: 'slack' }],
     },
-    env: { PD_ROUTING_KEY: 'R0UT1NG' },
+    env: { PD_ROUTING_KEY: ROUTING_KEY },
   });
   const pages = () => receiver.requests.filter((r) => r.path === '/v2/enqueue').map((r) => r.json as Page);
   const chats = () => receiver.requests.filter((r) => r.path === '/chat/ops');
@@ -58,7 +61,7 @@ test('each escalation kind pages once with its dedup_key; a healthy service reso
 
     assert.deepEqual(
       pages().map((p) => [p.event_action, p.dedup_key, p.routing_key, p.payload?.class, p.payload?.component, p.payload?.source]),
-      escalations.map((e) => ['trigger', e.dedupKey, 'R0UT1NG', e.kind, e.service, 'agentbus-test']),
+      escalations.map((e) => ['trigger', e.dedupKey, ROUTING_KEY, e.kind, e.service, 'agentbus-test']),
       'one trigger per escalation, with its dedup_key, in order',
     );
     assert.deepEqual(
@@ -89,7 +92,7 @@ test('each escalation kind pages once with its dedup_key; a healthy service reso
         .filter((p) => p.event_action === 'resolve')
         .map((p) => [p.dedup_key, p.routing_key])
         .sort(),
-      healthEnded.map((e) => [e.dedupKey, 'R0UT1NG']).sort(),
+      healthEnded.map((e) => [e.dedupKey, ROUTING_KEY]).sort(),
       'the pages of api (health.recovered) and web (health.passed) are resolved with their own dedup_keys',
     );
     const resolved = await waitFor('escalation.resolved for each', async () => {
