@@ -121,7 +121,7 @@ export const statePut: Command = {
   options: { ...writeOptions, data: { type: 'string' }, 'if-version': { type: 'string' } },
   async run(ctx, args) {
     const path = args.positionals[0]!;
-    const data = parseJsonOption(requireOption(args, 'data'), '--data');
+    const data = parseJsonOption(requireOption(args, 'data'), '--data', 'document');
     const reason = requireOption(args, 'reason');
     const ifVersion = integerOption(args, 'if-version', 0);
     const store = await openStore(ctx, writerOptions(args));
