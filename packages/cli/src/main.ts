@@ -39,7 +39,7 @@ function overview(): string {
   ].join('\n');
 }
 
-/** The first word of commands that have more than one (`dlq` of `dlq list`, `dlq show` …). */
+/** The commands of a group: those of more than one word whose first word is `group` (`dlq list`, `dlq show` …). */
 function groupCommands(group: string): Command[] {
   return commands.filter((c) => c.path.length > 1 && c.path[0] === group);
 }
@@ -144,10 +144,13 @@ async function runCommandLine(argv: string[]): Promise<number> {
     if (words.length === 0) {
       const unknown = argv.find((arg) => arg.startsWith('-') && !['--json', '--help', '-h'].includes(arg));
       if (unknown && !help) return reportError(new UsageError(`unknown option '${unknown.split('=')[0]}'`, 'options come after the command: run `agentbus --help` for the list of commands'), json);
+      if (json && !help) return reportError(new UsageError('give a command', 'run `agentbus --help` for the list of commands'), json);
       writeStdout(`${overview()}\n`);
       return help ? 0 : 2;
     }
     if (group.length > 0 && words.length === 1) {
+      const names = group.map((c) => c.path.slice(1).join(' ')).join(', ');
+      if (json && !help) return reportError(new UsageError(`agentbus ${words[0]} needs a command: ${names}`, `\`agentbus ${words[0]} --help\` says what each does`), json);
       writeStdout(`${groupHelp(words[0]!, group)}\n`);
       return help ? 0 : 2;
     }

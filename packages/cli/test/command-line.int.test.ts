@@ -52,8 +52,8 @@ test('a string option\'s value may start with "-": the command judges it (--ref 
     runCli(['publish', 'deployer.deploy', '--data', '-x'], { env: nowhere }),
   ]);
   assert.equal(spaced.code, 2);
-  assert.equal(firstLine(spaced.stderr), 'agentbus: error: --ref "--upload-pack=x" is not a branch or commit name');
-  assert.equal(spaced.stderr, joined.stderr);
+  assert.match(firstLine(spaced.stderr), /^agentbus: error: --ref "--upload-pack=x" is not a branch or commit name/);
+  assert.equal(spaced.stderr, joined.stderr, 'the deploy command\'s own validation, as for --ref=--upload-pack=x');
   assert.doesNotMatch(spaced.stderr, /ambiguous/);
   assert.equal(data.code, 2);
   assert.match(firstLine(data.stderr), /--data is not valid JSON/);
@@ -88,6 +88,9 @@ test('an unknown option with no command names the option', async () => {
   assert.doesNotMatch(nope.stderr, /unknown command ""/);
   assert.equal(json.code, 2);
   assert.deepEqual(json.json<{ error: { code: string; message: string } }>()[0]!.error.message, "unknown option '--nope'");
+  const group = await runCli(['dlq', '--json'], { env: nowhere });
+  assert.equal(group.code, 2);
+  assert.match(group.json<{ error: { message: string } }>()[0]!.error.message, /^agentbus dlq needs a command: list, show, redrive$/, 'with --json, a group alone is a JSON error');
 });
 
 test('replay --json into a closed pipe (| head) ends quietly with exit 0, and its clean-ups still run', async () => {

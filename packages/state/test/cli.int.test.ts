@@ -140,6 +140,11 @@ describe('agentbus state commands (nats-kv)', () => {
     assert.equal(put.code, 0, put.stderr);
     const head = json(await runCli(['state', 'get', path, '--json'], env));
     assert.deepEqual(head.data, { n: { $int: '9007199254740993' }, m: { $int: '-18446744073709551617' }, small: 42, half: 0.5, list: [{ $int: '12345678901234567890' }] });
+    const text = await runCli(['state', 'put', 'numbers/text', '--data', JSON.stringify({ note: '\u009b2J\u202eevil' }), '--reason', 'hostile text'], env);
+    assert.equal(text.code, 0, text.stderr);
+    const shown = await runCli(['state', 'get', 'numbers/text'], env);
+    assert.match(shown.stdout, /"note": "\\u202eevil"/, 'a C1 control sequence is removed, a bidi override escaped visibly (JSON leaves both as they are)');
+    assert.doesNotMatch(shown.stdout, /[\u0080-\u009f\u202e]/);
 
     const store = new StateStore({ backend: fixture.backend });
     const before = await store.history(path);
