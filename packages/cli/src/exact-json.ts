@@ -34,7 +34,6 @@ export class InexactNumberError extends Error {
 type Container = { array: unknown[] } | { object: Record<string, unknown>; key: string };
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const STRING = /"(?:[^"\\]|\\.)*"/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -50,10 +49,18 @@ export function parseExactJson(text: string, options: ExactJsonOptions = {}): un
     at = WHITESPACE.lastIndex;
   };
   const readString = (): string => {
-    STRING.lastIndex = at;
-    const match = STRING.exec(text)!;
-    at = STRING.lastIndex;
-    return match[0].includes('\\') ? (JSON.parse(match[0]) as string) : match[0].slice(1, -1);
+    // The closing quote is the first one after `at` not escaped by an odd run of backslashes
+    // (a scan, not a regular expression: those recurse on long strings).
+    let end = text.indexOf('"', at + 1);
+    for (;;) {
+      let backslashes = 0;
+      while (text[end - 1 - backslashes] === '\\') backslashes++;
+      if (backslashes % 2 === 0) break;
+      end = text.indexOf('"', end + 1);
+    }
+    const token = text.slice(at, end + 1);
+    at = end + 1;
+    return token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
   };
   const readKey = (container: { object: Record<string, unknown>; key: string }) => {
     skipWhitespace();
@@ -114,8 +121,9 @@ function exactNumber(literal: string, options: ExactJsonOptions, field: () => st
   const integer = !/[.eE]/.test(literal);
   if (integer && Number.isSafeInteger(value)) return value;
   if (integer && options.bigIntegers) return BigInt(literal);
-  if (decimalValue(literal) === decimalValue(String(value))) return value;
-  throw new InexactNumberError(field(), literal, String(value), integer);
+  const shortest = String(value);
+  if (shortest === literal || decimalValue(literal) === decimalValue(shortest)) return value;
+  throw new InexactNumberError(field(), literal, shortest, integer);
 }
 
 /**

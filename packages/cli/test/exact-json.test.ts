@@ -23,6 +23,10 @@ test('exact JSON: what JSON.parse keeps exactly is parsed as JSON.parse parses i
   assert.ok(Object.hasOwn(proto, '__proto__'), '__proto__ is an own member, as with JSON.parse');
   assert.equal(Object.getPrototypeOf(proto), Object.prototype);
 
+  // Long strings and runs of backslashes before a quote (a regular expression would recurse on 4 MB).
+  const long = JSON.stringify({ n: 1, s: 'x1'.repeat(2_000_000), q: 'a\\"b\\', r: '\\\\"' });
+  assert.deepEqual(parseExactJson(long), JSON.parse(long));
+
   // 5,000 levels cost no stack (assert.deepEqual would recurse: walk it instead).
   let value = (parseExactJson(`{"deep":${'['.repeat(5000)}1${']'.repeat(5000)}}`) as { deep: unknown }).deep;
   let depth = 0;
