@@ -72,15 +72,15 @@ function envelopeSummary(body: unknown): string {
 /** The most of a body `dlq show` prints for a person (--json prints all of it). */
 const SHOWN_BODY_MAX = 64 * 1024;
 
-/** The body as lines for a person: pretty JSON, else a line saying why not and the text or base64. Indented by `indent`. */
-export function bodyLines(view: BodyView, indent: string): string[] {
+/** The body for a person: a heading (`body:`, or why it is not JSON and how it is shown) and the pretty JSON, text or base64, each line indented by `indent`. */
+export function bodyBlock(view: BodyView, indent: string): { heading: string; text: string } {
   const block = (text: string) => safeText(text, { max: SHOWN_BODY_MAX }).replace(/^/gm, indent);
-  if (view.json) return ['body:', block(JSON.stringify(view.value, null, 2))];
+  if (view.json) return { heading: 'body:', text: block(JSON.stringify(view.value, null, 2)) };
   if (view.text === undefined) {
     const base64 = Buffer.from(view.bytes.buffer, view.bytes.byteOffset, view.bytes.byteLength).toString('base64');
-    return [`body: ${view.note}, as base64:`, block(base64.replace(/.{76}(?=.)/g, '$&\n'))];
+    return { heading: `body: ${view.note}, as base64:`, text: block(base64.replace(/.{76}(?=.)/g, '$&\n')) };
   }
-  return [`body: ${view.note}, as text:`, block(view.text)];
+  return { heading: `body: ${view.note}, as text:`, text: block(view.text) };
 }
 
 export function shortTime(date: Date | string | undefined): string {

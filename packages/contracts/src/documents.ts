@@ -40,14 +40,16 @@ const derivedSuffix = /_[0-9a-f]{16}$/;
 
 /**
  * `postmortems/<id>`: the one post-mortem document (and Markdown file, `<id>.md`) of an incident.
- * Distinct incident ids never share one:
+ * Distinct incident ids never share one (short of a collision of 64-bit hashes among ids with the
+ * same readable prefix):
  *
  * - an incident id that is already a document id (letters, digits, `_` and `-`, starting with a
  *   letter or digit, at most 128 characters: every uuid) is its own id;
  * - any other id (`a.b`, `a/b`, `.hidden`, a 300-character id) becomes a readable prefix (its
  *   characters outside `[A-Za-z0-9_-]` as `_`, without leading `_` or `-`, at most 111 characters;
  *   `incident` when nothing is left) plus `_` and the first 16 hex digits of the SHA-256 of the
- *   whole id's UTF-16 code units: `a.b` → `a_b_<hash>`.
+ *   whole id's UTF-16 code units (UTF-16LE, so even ids with lone surrogates stay apart):
+ *   `a.b` → `a_b_<hash>`.
  *
  * A plain id never ends in `_` and 16 lower-case hex digits (such an id takes the second form),
  * so no plain id equals a derived one.

@@ -1,7 +1,7 @@
 import { agentbusRegistry, safeLine } from '@agentbus/contracts';
 import { getDeadLetter, listDeadLetters, Publisher, redriveDeadLetter, type DeadLetter } from '@agentbus/bus';
 import { booleanOption, parseInteger, stringOption, UsageError, type Command } from '../command.ts';
-import { bodyFields, bodyLines, shortTime, table, viewBody } from '../render.ts';
+import { bodyBlock, bodyFields, shortTime, table, viewBody } from '../render.ts';
 
 /** A dead letter for --json: its body as bodyFields shows it (`data`, or `dataBase64` and `dataNote`). */
 function letterRecord(letter: DeadLetter): Record<string, unknown> {
@@ -47,8 +47,13 @@ export const dlqShow: Command = {
     if (letter.type) ctx.out.line(`  type:        ${safeLine(letter.type)}, correlation ${safeLine(letter.correlationId ?? '-')}`);
     ctx.out.line('  headers:');
     for (const [name, value] of Object.entries(letter.headers)) ctx.out.line(`    ${safeLine(name, 200)}: ${safeLine(value)}`);
-    if (letter.bodyOmitted) ctx.out.line(`  body: omitted (${safeLine(letter.bodyOmitted)})`);
-    else for (const line of bodyLines(viewBody(letter.data), '    ')) ctx.out.line(line.startsWith(' ') ? line : `  ${line}`);
+    if (letter.bodyOmitted) {
+      ctx.out.line(`  body: omitted (${safeLine(letter.bodyOmitted)})`);
+    } else {
+      const body = bodyBlock(viewBody(letter.data), '    ');
+      ctx.out.line(`  ${body.heading}`);
+      ctx.out.line(body.text);
+    }
     return 0;
   },
 };
