@@ -5,7 +5,7 @@ import { AgentbusError, describeError, isAgentbusError } from '@agentbus/contrac
 import { connectNats } from '@agentbus/bus';
 import { loadCliConfig, type CliConfig } from './config.ts';
 import { startEmbeddedNats } from './embedded.ts';
-import { UsageError, type Command, type CommandContext, type Output, type ParsedArgs } from './command.ts';
+import { disambiguateArgs, UsageError, type Command, type CommandContext, type Output, type ParsedArgs } from './command.ts';
 import { commands } from './commands/index.ts';
 
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
@@ -39,14 +39,66 @@ function overview(): string {
   ].join('\n');
 }
 
+/** The commands of a group: those of more than one word whose first word is `group` (`dlq list`, `dlq show` …). */
+function groupCommands(group: string): Command[] {
+  return commands.filter((c) => c.path.length > 1 && c.path[0] === group);
+}
+
+function groupHelp(group: string, members: readonly Command[]): string {
+  const width = Math.max(...members.map((c) => c.path.slice(1).join(' ').length));
+  return [
+    `usage: agentbus ${group} <command> [options] [--json]`,
+    '',
+    ...members.map((c) => `  ${c.path.slice(1).join(' ').padEnd(width)}  ${c.summary}`),
+    '',
+    `Run \`agentbus ${group} <command> --help\` for its arguments.`,
+  ].join('\n');
+}
+
+/**
+ * Standard output as the commands see it. When its reader goes away (`agentbus replay … | head`
+ * once head has exited), the next write throws StdoutClosed: the command stops there, its
+ * clean-ups run, and agentbus exits quietly (0 for a closed pipe; 1 with a message for any other
+ * write error, such as a full disk).
+ */
+class StdoutClosed extends Error {
+  constructor(readonly writeError: NodeJS.ErrnoException) {
+    super(`standard output is closed: ${writeError.message}`);
+  }
+}
+
+let stdoutError: NodeJS.ErrnoException | undefined;
+let watchingStdout = false;
+
+function watchStdout(): void {
+  if (watchingStdout) return;
+  watchingStdout = true;
+  // Also after main() returned: the last write's EPIPE arrives a tick later.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    stdoutError ??= error;
+  });
+}
+
+function writeStdout(text: string): void {
+  if (stdoutError) throw new StdoutClosed(stdoutError);
+  process.stdout.write(text);
+}
+
+/** The exit code once stdout failed: a reader that went away is no failure of the command. */
+function stdoutFailure(error: NodeJS.ErrnoException): number {
+  if (error.code === 'EPIPE') return 0;
+  process.stderr.write(`agentbus: error: cannot write to standard output: ${error.message}\n`);
+  return 1;
+}
+
 function makeOutput(json: boolean): Output {
   return {
     json,
     line: (text = '') => {
-      if (!json) process.stdout.write(`${text}\n`);
+      if (!json) writeStdout(`${text}\n`);
     },
     data: (value) => {
-      if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
+      if (json) writeStdout(`${JSON.stringify(value)}\n`);
     },
     note: (text) => process.stderr.write(`${text}\n`),
   };
@@ -60,7 +112,7 @@ function reportError(error: unknown, json: boolean, command?: Command): number {
     : error instanceof JetStreamApiError
       ? { code: `jetstream-${error.code}`, message: `the NATS server refused the request: ${error.message} (JetStream error ${error.code})`, hint: 'check the arguments against the stream and consumer names (`agentbus streams apply --dry-run` lists them)' }
       : { code: 'internal', message: describeError(error), hint: 'this is a bug in agentbus; please report it with the command you ran' };
-  if (json) {
+  if (json && !stdoutError) {
     process.stdout.write(`${JSON.stringify({ error: payload })}\n`);
   } else {
     process.stderr.write(`agentbus: error: ${payload.message}\n`);
@@ -73,31 +125,51 @@ function reportError(error: unknown, json: boolean, command?: Command): number {
 
 /** Runs one agentbus command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  watchStdout();
+  try {
+    return await runCommandLine(argv);
+  } catch (error) {
+    if (error instanceof StdoutClosed) return stdoutFailure(error.writeError);
+    throw error;
+  }
+}
+
+async function runCommandLine(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
+  const help = argv.includes('--help') || argv.includes('-h');
   const found = findCommand(argv);
   if (!found) {
-    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(`${overview()}\n`);
-      return argv.length === 0 ? 2 : 0;
-    }
     const words = argv.filter((arg) => !arg.startsWith('-'));
-    return reportError(new UsageError(`unknown command "${words.join(' ')}"`, 'run `agentbus --help` for the list of commands'), json);
+    const group = words[0] === undefined ? [] : groupCommands(words[0]);
+    if (words.length === 0) {
+      const unknown = argv.find((arg) => arg.startsWith('-') && !['--json', '--help', '-h'].includes(arg));
+      if (unknown && !help) return reportError(new UsageError(`unknown option '${unknown.split('=')[0]}'`, 'options come after the command: run `agentbus --help` for the list of commands'), json);
+      if (json && !help) return reportError(new UsageError('give a command', 'run `agentbus --help` for the list of commands'), json);
+      writeStdout(`${overview()}\n`);
+      return help ? 0 : 2;
+    }
+    if (group.length > 0 && words.length === 1) {
+      const names = group.map((c) => c.path.slice(1).join(' ')).join(', ');
+      if (json && !help) return reportError(new UsageError(`agentbus ${words[0]} needs a command: ${names}`, `\`agentbus ${words[0]} --help\` says what each does`), json);
+      writeStdout(`${groupHelp(words[0]!, group)}\n`);
+      return help ? 0 : 2;
+    }
+    if (group.length > 0) {
+      return reportError(new UsageError(`unknown command "${words.slice(0, 2).join(' ')}"`, `agentbus ${words[0]} has: ${group.map((c) => c.path.slice(1).join(' ')).join(', ')} (\`agentbus ${words[0]} --help\`)`), json);
+    }
+    return reportError(new UsageError(`unknown command "${words[0]}"`, 'run `agentbus --help` for the list of commands'), json);
   }
   const { command, rest } = found;
   let args: ParsedArgs;
   try {
-    const parsed = parseArgs({
-      args: rest,
-      options: { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
+    const options = { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+    const parsed = parseArgs({ args: disambiguateArgs(rest, options), options, allowPositionals: true, strict: true });
     args = { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
   } catch (error) {
     return reportError(new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments'), json, command);
   }
   if (args.values.help) {
-    process.stdout.write(`usage: ${usageOf(command)}\n\n${command.summary}\n`);
+    writeStdout(`usage: ${usageOf(command)}\n\n${command.summary}\n`);
     return 0;
   }
   const { min, max } = command.positionals ?? { min: 0, max: 0 };
@@ -142,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = await command.run(ctx, args);
     return code ?? 0;
   } catch (error) {
+    if (error instanceof StdoutClosed) return stdoutFailure(error.writeError);
     return reportError(error, json, command);
   } finally {
     for (const cleanup of cleanups.reverse()) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commitSha, gitRef, isoTime, serviceName } from './messages/fields.ts';
 
@@ -30,4 +31,35 @@ export type ReleaseManifest = z.infer<typeof releaseManifestSchema>;
 
 export function releaseManifestPath(service: string): string {
   return `releases/${service}`;
+}
+
+/** What the id part of a document path may hold (the state store's rule for Firestore and NATS KV alike). */
+const plainDocumentId = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** The end of a derived id: `_` and 16 hex digits of SHA-256. A plain id never ends like this. */
+const derivedSuffix = /_[0-9a-f]{16}$/;
+
+/**
+ * `postmortems/<id>`: the one post-mortem document (and Markdown file, `<id>.md`) of an incident.
+ * Distinct incident ids never share one (short of a collision of 64-bit hashes among ids with the
+ * same readable prefix):
+ *
+ * - an incident id that is already a document id (letters, digits, `_` and `-`, starting with a
+ *   letter or digit, at most 128 characters: every uuid) is its own id;
+ * - any other id (`a.b`, `a/b`, `.hidden`, a 300-character id) becomes a readable prefix (its
+ *   characters outside `[A-Za-z0-9_-]` as `_`, without leading `_` or `-`, at most 111 characters;
+ *   `incident` when nothing is left) plus `_` and the first 16 hex digits of the SHA-256 of the
+ *   whole id's UTF-16 code units (UTF-16LE, so even ids with lone surrogates stay apart):
+ *   `a.b` → `a_b_<hash>`.
+ *
+ * A plain id never ends in `_` and 16 lower-case hex digits (such an id takes the second form),
+ * so no plain id equals a derived one.
+ */
+export function postmortemPath(incidentId: string): string {
+  if (plainDocumentId.test(incidentId) && !derivedSuffix.test(incidentId)) return `postmortems/${incidentId}`;
+  const hash = createHash('sha256').update(incidentId, 'utf16le').digest('hex').slice(0, 16);
+  const readable = Array.from(incidentId, (char) => (/^[A-Za-z0-9_-]$/.test(char) ? char : '_'))
+    .join('')
+    .replace(/^[_-]+/, '')
+    .slice(0, 128 - hash.length - 1);
+  return `postmortems/${readable || 'incident'}_${hash}`;
 }

@@ -30,4 +30,4 @@ export { checkResultSchema, type CheckResult } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
 export { EscalationKinds } from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
-export { releaseManifestSchema, releaseManifestPath, type ReleaseManifest } from './documents.ts';
+export { releaseManifestSchema, releaseManifestPath, postmortemPath, type ReleaseManifest } from './documents.ts';

@@ -133,6 +133,32 @@ describe('agentbus state commands (nats-kv)', () => {
     assert.deepEqual(await store.history(path), before, 'nothing was written');
   });
 
+  test('put keeps every number exactly: an integer beyond 2^53 as {"$int": …}; a number a double cannot hold is refused naming the field', async () => {
+    const env = fixture.cliEnv;
+    const path = 'numbers/exact';
+    const put = await runCli(['state', 'put', path, '--data', '{"n":9007199254740993,"m":-18446744073709551617,"small":42,"half":0.5,"list":[12345678901234567890]}', '--reason', 'big numbers', '--json'], env);
+    assert.equal(put.code, 0, put.stderr);
+    const head = json(await runCli(['state', 'get', path, '--json'], env));
+    assert.deepEqual(head.data, { n: { $int: '9007199254740993' }, m: { $int: '-18446744073709551617' }, small: 42, half: 0.5, list: [{ $int: '12345678901234567890' }] });
+    const text = await runCli(['state', 'put', 'numbers/text', '--data', JSON.stringify({ note: '\u009b2J\u202eevil' }), '--reason', 'hostile text'], env);
+    assert.equal(text.code, 0, text.stderr);
+    const shown = await runCli(['state', 'get', 'numbers/text'], env);
+    assert.match(shown.stdout, /"note": "\\u202eevil"/, 'a C1 control sequence is removed, a bidi override escaped visibly (JSON leaves both as they are)');
+    assert.doesNotMatch(shown.stdout, /[\u0080-\u009f\u202e]/);
+
+    const store = new StateStore({ backend: fixture.backend });
+    const before = await store.history(path);
+    const [fraction, huge] = await Promise.all([
+      runCli(['state', 'put', path, '--data', '{"a":{"x":0.1000000000000000000001}}', '--reason', 'x'], env),
+      runCli(['state', 'put', path, '--data', '{"e":1e400}', '--reason', 'x', '--json'], env),
+    ]);
+    assert.equal(fraction.code, 2);
+    assert.match(fraction.stderr, /--data: data\.a\.x is 0\.1000000000000000000001, which cannot be stored exactly \(it would become 0\.1\)/);
+    assert.equal(huge.code, 2);
+    assert.match(String((json(huge).error as Record<string, unknown>).message), /data\.e is 1e400, .*\(it would become Infinity\)/);
+    assert.deepEqual(await store.history(path), before, 'nothing was written');
+  });
+
   test('history, diff, restore --dry-run and restore print what an operator needs, and --json for scripts', async () => {
     const env = fixture.cliEnv;
     const path = 'config/permissions';

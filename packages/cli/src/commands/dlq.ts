@@ -1,10 +1,12 @@
-import { agentbusRegistry } from '@agentbus/contracts';
+import { agentbusRegistry, safeLine } from '@agentbus/contracts';
 import { getDeadLetter, listDeadLetters, Publisher, redriveDeadLetter, type DeadLetter } from '@agentbus/bus';
 import { booleanOption, parseInteger, stringOption, UsageError, type Command } from '../command.ts';
-import { bodyValue, shortTime, table, truncate } from '../render.ts';
+import { bodyBlock, bodyFields, shortTime, table, viewBody } from '../render.ts';
 
+/** A dead letter for --json: its body as bodyFields shows it (`data`, or `dataBase64` and `dataNote`). */
 function letterRecord(letter: DeadLetter): Record<string, unknown> {
-  return { ...letter, time: letter.time.toISOString(), data: bodyValue(letter.data) };
+  const { data, ...rest } = letter;
+  return { ...rest, time: letter.time.toISOString(), ...bodyFields(viewBody(data)) };
 }
 
 export const dlqList: Command = {
@@ -20,7 +22,7 @@ export const dlqList: Command = {
       ctx.out.line('no dead letters');
       return 0;
     }
-    const rows = letters.map((l) => [String(l.seq), shortTime(l.time), l.consumer, l.reason, l.type ?? '-', `${l.original.stream}/${l.original.seq}`, truncate(l.error, 60)]);
+    const rows = letters.map((l) => [String(l.seq), shortTime(l.time), safeLine(l.consumer, 60), safeLine(l.reason, 40), safeLine(l.type ?? '-', 60), safeLine(`${l.original.stream}/${l.original.seq}`, 80), safeLine(l.error, 60)]);
     for (const line of table(['SEQ', 'TIME', 'CONSUMER', 'REASON', 'TYPE', 'ORIGINAL', 'ERROR'], rows)) ctx.out.line(line);
     return 0;
   },
@@ -32,19 +34,26 @@ export const dlqShow: Command = {
   usage: '<seq>',
   positionals: { min: 1, max: 1 },
   async run(ctx, args) {
-    const letter = await getDeadLetter(await ctx.nats(), parseInteger(args.positionals[0]!, 'seq', 1));
+    const seq = parseInteger(args.positionals[0]!, 'seq', 1);
+    const letter = await getDeadLetter(await ctx.nats(), seq);
     ctx.out.data(letterRecord(letter));
     ctx.out.line(`dead letter ${letter.seq} (${shortTime(letter.time)})`);
-    ctx.out.line(`  consumer:    ${letter.consumer}`);
-    ctx.out.line(`  reason:      ${letter.reason}`);
-    ctx.out.line(`  error:       ${letter.error}`);
+    ctx.out.line(`  consumer:    ${safeLine(letter.consumer)}`);
+    ctx.out.line(`  reason:      ${safeLine(letter.reason)}`);
+    ctx.out.line(`  error:       ${safeLine(letter.error, 4000)}`);
     ctx.out.line(`  deliveries:  ${letter.deliveries}`);
-    ctx.out.line(`  original:    ${letter.original.stream} seq ${letter.original.seq} on ${letter.original.subject} (${shortTime(letter.original.time)}), msg id ${letter.original.msgId ?? '-'}`);
-    if (letter.type) ctx.out.line(`  type:        ${letter.type}, correlation ${letter.correlationId ?? '-'}`);
+    const { original } = letter;
+    ctx.out.line(`  original:    ${safeLine(original.stream)} seq ${original.seq} on ${safeLine(original.subject)} (${safeLine(shortTime(original.time))}), msg id ${safeLine(original.msgId ?? '-')}`);
+    if (letter.type) ctx.out.line(`  type:        ${safeLine(letter.type)}, correlation ${safeLine(letter.correlationId ?? '-')}`);
     ctx.out.line('  headers:');
-    for (const [name, value] of Object.entries(letter.headers)) ctx.out.line(`    ${name}: ${value}`);
-    ctx.out.line(letter.bodyOmitted ? `  body: omitted (${letter.bodyOmitted})` : '  body:');
-    if (!letter.bodyOmitted) ctx.out.line(JSON.stringify(bodyValue(letter.data), null, 2).replace(/^/gm, '    '));
+    for (const [name, value] of Object.entries(letter.headers)) ctx.out.line(`    ${safeLine(name, 200)}: ${safeLine(value)}`);
+    if (letter.bodyOmitted) {
+      ctx.out.line(`  body: omitted (${safeLine(letter.bodyOmitted)})`);
+    } else {
+      const body = bodyBlock(viewBody(letter.data), '    ');
+      ctx.out.line(`  ${body.heading}`);
+      ctx.out.line(body.text);
+    }
     return 0;
   },
 };
@@ -59,19 +68,20 @@ export const dlqRedrive: Command = {
     const all = booleanOption(args, 'all');
     const seqText = args.positionals[0];
     if (all === (seqText !== undefined)) throw new UsageError('give either a dead-letter sequence number or --all');
+    const seq = seqText === undefined ? undefined : parseInteger(seqText, 'seq', 1);
     const nc = await ctx.nats();
-    const letters = all ? await listDeadLetters(nc) : [await getDeadLetter(nc, parseInteger(seqText!, 'seq', 1))];
+    const letters = seq === undefined ? await listDeadLetters(nc) : [await getDeadLetter(nc, seq)];
     const dryRun = booleanOption(args, 'dry-run');
     const publisher = new Publisher(nc, { registry: agentbusRegistry, source: 'agentbus-dlq' });
     for (const letter of letters) {
       if (dryRun) {
         ctx.out.data({ seq: letter.seq, subject: letter.original.subject, redrive: 'dry-run' });
-        ctx.out.line(`would redrive dead letter ${letter.seq} (${letter.type ?? 'unknown type'}, ${letter.reason}) to ${letter.original.subject}`);
+        ctx.out.line(`would redrive dead letter ${letter.seq} (${safeLine(letter.type ?? 'unknown type')}, ${safeLine(letter.reason)}) to ${safeLine(letter.original.subject)}`);
         continue;
       }
       const result = await redriveDeadLetter(nc, publisher, letter);
       ctx.out.data({ seq: letter.seq, subject: result.subject, redriven: { stream: result.stream, seq: result.seq, duplicate: result.duplicate } });
-      ctx.out.line(`redrove dead letter ${letter.seq} to ${result.subject} → ${result.stream} seq ${result.seq}`);
+      ctx.out.line(`redrove dead letter ${letter.seq} to ${safeLine(result.subject)} → ${result.stream} seq ${result.seq}`);
     }
     if (letters.length === 0) ctx.out.line('no dead letters');
     else if (dryRun) ctx.out.line(`dry run: ${letters.length} dead letter(s) would be redriven; nothing was sent`);

@@ -1,5 +1,5 @@
-import { AgentbusError } from '@agentbus/contracts';
-import { isStateNotFound } from '@agentbus/state';
+import { AgentbusError, postmortemPath, safeLine, safeText } from '@agentbus/contracts';
+import { isStateNotFound, parseDocumentPath, type StateStore } from '@agentbus/state';
 import type { Postmortem } from '@agentbus/incident';
 import { renderPostmortemMarkdown } from '@agentbus/incident';
 import { UsageError, type Command } from '../command.ts';
@@ -8,9 +8,30 @@ import { openStore } from './state.ts';
 
 const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
 
-/** `postmortems/<id>`: the incident id as a document id (what the post-mortem writer stores). */
-function postmortemPath(id: string): string {
-  return id.startsWith('postmortems/') ? id : `postmortems/${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128)}`;
+/**
+ * The post-mortem `agentbus postmortem show <arg>` means: the incident with that id
+ * (postmortemPath), else the document it names (`postmortems/<id>`, or `<id>` as the ticket and
+ * the Markdown file name it).
+ */
+async function findPostmortem(store: StateStore, arg: string) {
+  const candidates = [postmortemPath(arg), arg, `postmortems/${arg}`].filter((path, index, all) => all.indexOf(path) === index && path.startsWith('postmortems/') && isDocumentPath(path));
+  for (const path of candidates) {
+    try {
+      return { path, head: await store.get(path) };
+    } catch (error) {
+      if (!isStateNotFound(error)) throw error;
+    }
+  }
+  throw new AgentbusError('not-found', `no post-mortem for incident ${JSON.stringify(safeLine(arg, 200))}`, { hint: 'list incidents with `agentbus incidents`' });
+}
+
+function isDocumentPath(path: string): boolean {
+  try {
+    parseDocumentPath(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const incidents: Command = {
@@ -21,7 +42,12 @@ export const incidents: Command = {
     const store = await openStore(ctx);
     const paths = (await store.listDocuments()).filter((path) => path.startsWith('postmortems/'));
     const rows: Postmortem[] = [];
-    for (const path of paths) rows.push((await store.get(path)).data as unknown as Postmortem);
+    for (const path of paths) {
+      const data = (await store.get(path)).data as unknown as Postmortem;
+      // Anyone may write a document there (agentbus state put): what is not a post-mortem is named, not fatal.
+      if (typeof data.incidentId === 'string' && typeof data.impact === 'object' && data.impact !== null) rows.push(data);
+      else ctx.out.note(`agentbus: warning: ${path} is not a post-mortem document; skipped`);
+    }
     rows.sort((a, b) => (a.impact.startedAt ?? '').localeCompare(b.impact.startedAt ?? ''));
     for (const pm of rows) {
       ctx.out.data({ id: pm.incidentId, service: pm.service, startedAt: pm.impact.startedAt, outcome: pm.outcome, status: pm.status, title: pm.title, impact: pm.impact });
@@ -32,7 +58,7 @@ export const incidents: Command = {
     }
     const lines = table(
       ['ID', 'SERVICE', 'STARTED', 'OUTCOME', 'STATUS', 'DETECT', 'ROLL BACK', 'DEGRADED'],
-      rows.map((pm) => [pm.incidentId, pm.service ?? '-', shortTime(pm.impact.startedAt ?? undefined), pm.outcome, pm.status, seconds(pm.impact.timeToDetectMs), seconds(pm.impact.timeToRollBackMs), seconds(pm.impact.degradedMs)]),
+      rows.map((pm) => [safeLine(pm.incidentId, 200), safeLine(pm.service ?? '-'), shortTime(pm.impact.startedAt ?? undefined), safeLine(pm.outcome), safeLine(pm.status), seconds(pm.impact.timeToDetectMs), seconds(pm.impact.timeToRollBackMs), seconds(pm.impact.degradedMs)]),
     );
     for (const line of lines) ctx.out.line(line);
     return 0;
@@ -48,19 +74,12 @@ export const postmortemShow: Command = {
     const id = args.positionals[0]!;
     if (!id.trim()) throw new UsageError('give an incident id (agentbus incidents lists them)');
     const store = await openStore(ctx);
-    try {
-      const head = await store.get(postmortemPath(id));
-      const pm = head.data as unknown as Postmortem;
-      ctx.out.data({ ...pm, version: head.envelope.number });
-      ctx.out.line(renderPostmortemMarkdown(pm).trimEnd());
-      ctx.out.line('');
-      ctx.out.line(`(version ${head.envelope.number} of ${postmortemPath(id)}; its history: agentbus state history ${postmortemPath(id)})`);
-      return 0;
-    } catch (error) {
-      if (isStateNotFound(error)) {
-        throw new AgentbusError('not-found', `no post-mortem for incident "${id}"`, { hint: 'list incidents with `agentbus incidents`' });
-      }
-      throw error;
-    }
+    const { path, head } = await findPostmortem(store, id);
+    const pm = head.data as unknown as Postmortem;
+    ctx.out.data({ ...pm, version: head.envelope.number });
+    ctx.out.line(safeText(renderPostmortemMarkdown(pm).trimEnd(), { max: Number.MAX_SAFE_INTEGER }));
+    ctx.out.line('');
+    ctx.out.line(`(version ${head.envelope.number} of ${path}; its history: agentbus state history ${path})`);
+    return 0;
   },
 };

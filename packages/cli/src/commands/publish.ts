@@ -15,7 +15,7 @@ export const publish: Command = {
   async run(ctx, args) {
     const type = args.positionals[0] as Type;
     getDefinition(agentbusRegistry, type);
-    const data = parseJsonOption(requireOption(args, 'data'), '--data');
+    const data = parseJsonOption(requireOption(args, 'data'), '--data', 'message');
     const source = stringOption(args, 'source') ?? 'agentbus-cli';
     const envelope = createEnvelope(agentbusRegistry, type, data as never, { source, id: stringOption(args, 'id'), correlationId: stringOption(args, 'correlation-id') });
     const nc = await ctx.nats();

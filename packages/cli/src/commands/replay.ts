@@ -1,7 +1,7 @@
-import { agentbusRegistry } from '@agentbus/contracts';
+import { agentbusRegistry, safeLine } from '@agentbus/contracts';
 import { Headers, Publisher, readStream, republish } from '@agentbus/bus';
 import { booleanOption, parseInteger, requireOption, stringOption, UsageError, type Command } from '../command.ts';
-import { bodyValue, shortTime, truncate } from '../render.ts';
+import { bodyFields, bodyLine, shortTime, viewBody } from '../render.ts';
 
 export const replay: Command = {
   path: ['replay'],
@@ -29,18 +29,19 @@ export const replay: Command = {
     let count = 0;
     for await (const message of readStream(nc, { stream, fromSeq, toSeq, subject: stringOption(args, 'subject') })) {
       count++;
-      const record = { seq: message.seq, subject: message.subject, time: message.time.toISOString(), headers: message.headers, data: bodyValue(message.data) };
-      const type = message.headers[Headers.type] ?? '-';
+      const body = viewBody(message.data);
+      const record = { seq: message.seq, subject: message.subject, time: message.time.toISOString(), headers: message.headers, ...bodyFields(body) };
+      const type = safeLine(message.headers[Headers.type] ?? '-', 100);
       if (!resend) {
         ctx.out.data(record);
-        ctx.out.line(`${String(message.seq).padStart(6)}  ${shortTime(message.time)}  ${message.subject}  ${type}  ${truncate(summary(record.data), 120)}`);
+        ctx.out.line(`${String(message.seq).padStart(6)}  ${shortTime(message.time)}  ${safeLine(message.subject, 200)}  ${type}  ${bodyLine(body, 120)}`);
       } else if (!publisher) {
         ctx.out.data({ ...record, republish: 'dry-run' });
-        ctx.out.line(`would re-send seq ${message.seq} (${type}) to ${message.subject}`);
+        ctx.out.line(`would re-send seq ${message.seq} (${type}) to ${safeLine(message.subject, 200)}`);
       } else {
         const result = await republish(publisher, message);
         ctx.out.data({ seq: message.seq, subject: message.subject, republished: { stream: result.stream, seq: result.seq, duplicate: result.duplicate } });
-        ctx.out.line(`re-sent seq ${message.seq} (${type}) to ${message.subject} → ${result.stream} seq ${result.seq}${result.duplicate ? ' (duplicate: already re-sent inside the duplicate window)' : ''}`);
+        ctx.out.line(`re-sent seq ${message.seq} (${type}) to ${safeLine(message.subject, 200)} → ${result.stream} seq ${result.seq}${result.duplicate ? ' (duplicate: already re-sent inside the duplicate window)' : ''}`);
       }
     }
     if (count === 0) ctx.out.note(`no messages in ${stream} from sequence ${fromSeq}${toSeq ? ` to ${toSeq}` : ''}${stringOption(args, 'subject') ? ` on ${stringOption(args, 'subject')}` : ''}`);
@@ -48,12 +49,3 @@ export const replay: Command = {
     return 0;
   },
 };
-
-/** An envelope as `<id> <data>`, anything else as it is. */
-function summary(body: unknown): string {
-  if (body && typeof body === 'object' && 'id' in body && 'data' in body) {
-    const envelope = body as { id: unknown; data: unknown };
-    return `${String(envelope.id)}  ${JSON.stringify(envelope.data)}`;
-  }
-  return typeof body === 'string' ? body : JSON.stringify(body);
-}

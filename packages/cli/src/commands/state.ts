@@ -16,7 +16,7 @@ import {
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
 import { shortTime, table, truncate } from '../render.ts';
-import { agentbusRegistry, describeError } from '@agentbus/contracts';
+import { agentbusRegistry, describeError, safeText } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 
 /**
@@ -121,7 +121,7 @@ export const statePut: Command = {
   options: { ...writeOptions, data: { type: 'string' }, 'if-version': { type: 'string' } },
   async run(ctx, args) {
     const path = args.positionals[0]!;
-    const data = parseJsonOption(requireOption(args, 'data'), '--data');
+    const data = parseJsonOption(requireOption(args, 'data'), '--data', 'document');
     const reason = requireOption(args, 'reason');
     const ifVersion = integerOption(args, 'if-version', 0);
     const store = await openStore(ctx, writerOptions(args));
@@ -158,7 +158,7 @@ export const stateGet: Command = {
     ctx.out.line(`  previous:  ${envelope.previousHash ?? '(none: first version)'}`);
     ctx.out.line(`  writeId:   ${envelope.writeId}`);
     ctx.out.line(`  signed:    ${record.signature ? `yes (key ${record.signature.keyId})` : 'no'}`);
-    ctx.out.line(JSON.stringify(record.data, null, 2));
+    ctx.out.line(safeText(JSON.stringify(record.data, null, 2), { max: Number.MAX_SAFE_INTEGER })); // C1 controls and bidi overrides JSON leaves as they are
     if (record.integrity) ctx.out.note(`warning: ${record.integrity.message}; run \`agentbus state verify ${envelope.path}\``);
     return 0;
   },

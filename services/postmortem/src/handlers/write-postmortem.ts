@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { describeError, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
+import { describeError, postmortemPath, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
 import type { HandlerContext } from '@agentbus/bus';
 import { type FleetService } from '@agentbus/fleet';
 import { buildPostmortem, collectIncidentEvents, renderPostmortemMarkdown, summarizeIncident, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
@@ -24,15 +24,10 @@ export interface PostmortemDeps {
   lookbackMs: number;
 }
 
-/** Post-mortem document ids: the incident id with anything a path may not hold replaced. */
-export function postmortemPath(incidentId: string): string {
-  return `postmortems/${incidentId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128)}`;
-}
-
 /**
  * Writes (or updates) the post-mortem of the incident the event belongs to, from the bus itself:
  * every event of the incident (by correlationId), its tasks and its dead letters, plus git's
- * account of the change. One document per incident, `postmortems/<incident>`: a run that finds
+ * account of the change. One document per incident, postmortemPath(incident): a run that finds
  * nothing new writes nothing; new events make a new version. The Markdown file is rewritten to
  * match, the bug ticket is requested once per incident, and postmortem.written is announced.
  */
