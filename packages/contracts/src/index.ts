@@ -6,6 +6,7 @@ export {
   defineRegistry,
   getDefinition,
   validateData,
+  assertMessageData,
   createEnvelope,
   parseEnvelope,
   decodeEnvelope,
