@@ -80,7 +80,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
       }
       const exitCode = typeof failure.code === 'number' ? failure.code : null;
       reject(
-        new GitError('git-failed', `${shown} failed (exit ${exitCode ?? failure.signal ?? '?'}): ${safeLine(lastLines(stderr) || lastLines(stdout) || 'no output', 2_000)}`, {
+        new GitError('git-failed', `${shown} failed (exit ${exitCode ?? failure.signal ?? '?'}): ${safeText(lastLines(stderr) || lastLines(stdout) || 'no output', { multiline: false, max: 2_000, keep: 'end' })}`, {
           hint: 'read git\'s message above; run the same command in the working clone to see more',
           retryable: options.retryable ?? false,
           cause: error,
@@ -91,7 +91,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
   });
 }
 
-/** The last few non-empty lines of git's output: where git states the reason. */
+/** The last few non-empty lines of git's output, on one line: where git states the reason (so a bound keeps the end). */
 export function lastLines(text: string, count = 4): string {
   return text
     .split('\n')
