@@ -516,6 +516,23 @@ export class GitRepo {
     }
   }
 
+  /**
+   * Aborts a revert, merge or cherry-pick that a process left in progress when it died half-way
+   * (its REVERT_HEAD, MERGE_HEAD or CHERRY_PICK_HEAD is still there): the clone goes back to the
+   * commit it was at, which is where every operation of this class starts from. Returns what was
+   * aborted (empty when nothing was in progress).
+   */
+  async abortInterrupted(): Promise<string[]> {
+    this.gitDir ??= (await this.git(['rev-parse', '--absolute-git-dir'])).stdout.trim();
+    const aborted: string[] = [];
+    for (const [head, operation] of [['REVERT_HEAD', 'revert'], ['CHERRY_PICK_HEAD', 'cherry-pick'], ['MERGE_HEAD', 'merge']] as const) {
+      if (!existsSync(resolve(this.gitDir, head))) continue;
+      await this.git([operation, '--abort']);
+      aborted.push(operation);
+    }
+    return aborted;
+  }
+
   private git(args: string[], options: { retryable?: boolean } = {}): Promise<GitOutput> {
     const env = this.identity
       ? {
@@ -605,23 +622,6 @@ export class GitRepo {
   private async conflictedFiles(): Promise<string[]> {
     const { stdout } = await this.git(['diff', '--name-only', '--diff-filter=U']);
     return stdout.split('\n').filter(Boolean);
-  }
-
-  /**
-   * Aborts a revert, merge or cherry-pick that a process left in progress when it died half-way
-   * (its REVERT_HEAD, MERGE_HEAD or CHERRY_PICK_HEAD is still there): the clone goes back to the
-   * commit it was at, which is where every operation of this class starts from. Returns what was
-   * aborted (empty when nothing was in progress).
-   */
-  async abortInterrupted(): Promise<string[]> {
-    this.gitDir ??= (await this.git(['rev-parse', '--absolute-git-dir'])).stdout.trim();
-    const aborted: string[] = [];
-    for (const [head, operation] of [['REVERT_HEAD', 'revert'], ['CHERRY_PICK_HEAD', 'cherry-pick'], ['MERGE_HEAD', 'merge']] as const) {
-      if (!existsSync(resolve(this.gitDir, head))) continue;
-      await this.git([operation, '--abort']);
-      aborted.push(operation);
-    }
-    return aborted;
   }
 
   /**

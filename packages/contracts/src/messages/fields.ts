@@ -36,6 +36,6 @@ export function outsideText(options: SafeTextOptions & { min?: number } = {}) {
 }
 
 /** outsideText on one line (line breaks and tabs become spaces), at most `max` characters. */
-export function outsideLine(max = 1_000, options: { min?: number } = {}) {
-  return (options.min ? z.string().min(options.min) : z.string()).transform((text) => safeLine(text, max));
+export function outsideLine(max = 1_000) {
+  return z.string().transform((text) => safeLine(text, max));
 }
