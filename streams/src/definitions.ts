@@ -1,5 +1,5 @@
 import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
-import { LEASE_BUCKET, LEDGER_BUCKET } from '@agentbus/bus';
+import { LEASE_BUCKET, LEDGER_BUCKET, UnhandledTypePolicies, type UnhandledTypePolicy } from '@agentbus/bus';
 import { stateBucketConfig } from '@agentbus/state';
 
 /**
@@ -19,6 +19,12 @@ export interface StreamDefinition {
   maxBytes: number;
   maxMsgSize: number;
   duplicateWindowMs: number;
+  /**
+   * What its consumers do with a known type none of their handlers takes, unless a consumer says
+   * otherwise: `dead-letter` where each subject names who must handle it (tasks), `skip` (and
+   * count) where every consumer reads everything and acts on some (events). @default 'dead-letter'
+   */
+  unhandledTypes?: UnhandledTypePolicy;
 }
 
 export interface ConsumerDefinition {
@@ -36,6 +42,8 @@ export interface ConsumerDefinition {
   maxAckPending: number;
   /** Redelivery delays after handler errors (nak with delay), by attempt; the last repeats. */
   retryDelaysMs: number[];
+  /** Overrides its stream's `unhandledTypes` (see unhandledTypePolicy). */
+  unhandledTypes?: UnhandledTypePolicy;
 }
 
 export interface BucketDefinition {
@@ -76,18 +84,23 @@ export const agentbusStreams: StreamDefinition[] = [
     description: 'Tasks for agents: agents.<agent>.tasks.<verb> and agents.<agent>.inbox',
     subjects: StreamSubjects.AGENT_TASKS,
     ...streamDefaults,
+    // A task on agents.<agent>.tasks.* that the agent has no handler for was sent to the wrong place: dead-letter it.
+    unhandledTypes: UnhandledTypePolicies.deadLetter,
   },
   {
     name: StreamNames.events,
     description: 'Facts that happened: events.<domain>.<what>; the flight recorder of every incident',
     subjects: StreamSubjects.AGENT_EVENTS,
     ...streamDefaults,
+    // Consumers read all events (events.>) and act on a few types: skip the rest, counted in agentbus_messages_total.
+    unhandledTypes: UnhandledTypePolicies.skip,
   },
   {
     name: StreamNames.dlq,
     description: 'Dead letters: dlq.<stream>.<consumer>, the original body with the failure in headers',
     subjects: StreamSubjects.AGENT_DLQ,
     ...streamDefaults,
+    unhandledTypes: UnhandledTypePolicies.skip,
   },
 ];
 
@@ -146,6 +159,14 @@ export function agentbusTopology(options: TopologyOptions): Topology {
     consumers: mergeBy(agentbusConsumers, options.consumers, (c) => `${c.stream}/${c.durable}`),
     buckets: mergeBy(agentbusBuckets, options.buckets, (b) => b.bucket),
   };
+}
+
+/**
+ * What `consumer` does with a known type none of its handlers takes: its own `unhandledTypes`,
+ * else its stream's (looked up in `streams`), else `dead-letter` (nothing is dropped unseen).
+ */
+export function unhandledTypePolicy(consumer: ConsumerDefinition, streams: readonly StreamDefinition[] = agentbusStreams): UnhandledTypePolicy {
+  return consumer.unhandledTypes ?? streams.find((stream) => stream.name === consumer.stream)?.unhandledTypes ?? UnhandledTypePolicies.deadLetter;
 }
 
 export function findConsumer(topology: Topology, durable: string): ConsumerDefinition | undefined {

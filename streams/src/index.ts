@@ -5,6 +5,7 @@ export {
   agentbusBuckets,
   consumerDefaults,
   findConsumer,
+  unhandledTypePolicy,
   type Topology,
   type TopologyOptions,
   type StreamDefinition,

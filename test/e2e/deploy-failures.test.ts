@@ -1,7 +1,7 @@
 // End to end: deploys that fail. A push the remote rejects, and a push git reports as done while
 // the remote did not move (seed 000's "verify push" guard), deploy nothing; a task with invalid
 // data is dead-lettered with the validation error; a deploy command that exits non-zero is a
-// deploy.failed carrying its stderr.
+// deploy.failed carrying its stderr, made safe (colours and a NUL byte in it break nothing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headers as natsHeaders } from '@nats-io/transport-node';
@@ -133,6 +133,44 @@ test('a deploy command that exits non-zero (the new version crashes on start): d
   assert.equal(run.summary.revertCommit, head, 'origin ends with the revert');
   assert.equal(await loop.origin(['rev-parse', `${head}^`]), merge, 'of exactly that merge');
   assert.equal(loop.deployRuns(), 2, 'the failed deploy, then the redeploy of the revert; neither repeated');
+  assert.equal((await getJson(loop.demo.healthUrl))?.status, 200, 'the old version answers again');
+  assert.equal((await getJson(loop.demo.baseUrl))?.body.version, '1.0.0');
+});
+
+test('a deploy command whose stderr carries ANSI colours and a NUL byte (whatever the terminal): the text is recorded safely everywhere, and the pushed merge is rolled back once, not reported as a failed rollback', async (t) => {
+  // fixtures/recording-deploy.mjs colours every stderr line and puts a NUL in it; the in-process services pass it on to the deploy command.
+  process.env.E2E_DEPLOY_NOISY_STDERR = '1';
+  t.after(() => delete process.env.E2E_DEPLOY_NOISY_STDERR);
+  const loop = await startLoop();
+  t.after(() => loop.stop());
+
+  const run = await loop.deploy(DemoBranches.crashOnStart);
+  assert.equal(run.summary.outcome, 'rolled-back', loop.logTail());
+  const events = await loop.events(run.taskId);
+  assert.deepEqual(storyOf(events), ['deploy.merged', 'deploy.failed', 'rollback.started', 'rollback.reverted', 'rollback.completed'], 'no rollback.failed, no escalation');
+  const failed = eventOf(events, 'deploy.failed')!;
+  const started = eventOf(events, 'rollback.started')!;
+  // eslint-disable-next-line no-control-regex
+  const unsafe = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+  for (const [what, text] of [['deploy.failed error', failed.data.error], ['deploy.failed stderr', failed.data.stderr ?? ''], ['rollback.started reason', started.data.reason]] as const) {
+    assert.doesNotMatch(text, unsafe, `${what}: no escape sequences or control characters`);
+    assert.match(text, /limits\.json/, `${what}: the server's own error is kept`);
+    assert.match(text, /\\x00/, `${what}: the NUL is shown, not hidden`);
+  }
+
+  const merge = failed.data.mergeCommit!;
+  const head = await loop.originHead();
+  assert.equal(run.summary.revertCommit, head, 'origin ends with the revert');
+  assert.equal(await loop.origin(['rev-parse', `${head}^`]), merge, 'of exactly that merge');
+  const subjects = (await loop.origin(['log', '--format=%s', loop.demo.branch])).split('\n');
+  assert.equal(subjects.filter((subject) => subject.startsWith('Revert')).length, 1, 'exactly one revert');
+  const message = await loop.origin(['log', '-1', '--format=%B', head]);
+  assert.doesNotMatch(message.replace(/\n/g, ''), unsafe, 'the revert\'s message holds the reason made safe');
+  assert.match(message, /the deploy command failed after the merge was pushed/);
+  assert.equal(await loop.clone(['status', '--porcelain']), '', 'the clone is clean');
+  assert.equal(loop.deployRuns(), 2, 'the failed deploy, then the redeploy of the revert');
+  const manifests = await loop.manifests();
+  assert.deepEqual(manifests.map((v) => v.manifest.status), ['rolled-back'], 'the rollback is recorded (the record\'s wording did not fail it)');
   assert.equal((await getJson(loop.demo.healthUrl))?.status, 200, 'the old version answers again');
   assert.equal((await getJson(loop.demo.baseUrl))?.body.version, '1.0.0');
 });

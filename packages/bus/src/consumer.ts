@@ -91,9 +91,21 @@ export const Outcomes = {
   retry: 'retry',
   deadLettered: 'dead-lettered',
   skippedDuplicate: 'skipped-duplicate',
-  ignored: 'ignored',
+  /** A type no handler of this consumer takes, on a consumer whose policy is to skip such types. */
+  skippedUnhandled: 'skipped-unhandled',
 } as const;
 export type Outcome = (typeof Outcomes)[keyof typeof Outcomes];
+
+/**
+ * What a consumer does with a message of a known type that none of its handlers takes:
+ * - `dead-letter` (a task subject): the message was sent to this consumer to be handled, so not
+ *   handling it is a failure: it is dead-lettered with reason `unhandled-type`;
+ * - `skip` (a shared events stream): the consumer reads every event and acts on some; the others
+ *   are acknowledged and counted (outcome `skipped-unhandled`).
+ * Declared per consumer in streams/ (defaulting from its stream), passed by the runtime.
+ */
+export const UnhandledTypePolicies = { deadLetter: 'dead-letter', skip: 'skip' } as const;
+export type UnhandledTypePolicy = (typeof UnhandledTypePolicies)[keyof typeof UnhandledTypePolicies];
 
 export interface ConsumerHooks<R extends Registry> {
   /** A handler is about to run. */
@@ -112,6 +124,8 @@ export interface ConsumerRunnerOptions<R extends Registry> {
   /** Durable pull consumer name (created by `agentbus streams apply`, never here). */
   consumer: string;
   handlers: HandlerMap<R>;
+  /** A known type none of `handlers` takes: dead-lettered (`unhandled-type`) or skipped and counted. @default 'dead-letter' */
+  unhandledTypes?: UnhandledTypePolicy;
   /** Handlers running at once. Default 1. */
   concurrency?: number;
   /** Messages pulled ahead of the handlers. Default 2 × concurrency (keep it small for slow handlers: buffered messages age toward ack_wait). */
@@ -161,7 +175,8 @@ class Slots {
  *
  * Every delivery ends in exactly one way:
  * - handled: ledger records it done, then ack;
- * - a type without a handler on this consumer: ack (ignored);
+ * - a known type without a handler on this consumer: per `unhandledTypes`, dead-lettered at once
+ *   (`unhandled-type`, then term) or acknowledged and counted (`skipped-unhandled`);
  * - already done (redelivery, replay, redrive): ack without running the handler;
  * - not JSON, not an envelope, unknown type or invalid data: dead-lettered at once, then term;
  * - handler error that may pass (plain errors, retryable AgentbusErrors): nak with the retry
@@ -332,8 +347,7 @@ export class ConsumerRunner<R extends Registry> {
       getDefinition(registry, type); // unknown types can never succeed
       handler = this.options.handlers[type] as Handler<R, MessageTypeOf<R>> | undefined;
       if (!handler) {
-        this.settle(() => m.ack());
-        this.options.hooks?.onOutcome?.('ignored', type, delivery);
+        await this.unhandled(m, delivery, type);
         return;
       }
       envelope = { ...raw, type, data: validateData(registry, type, raw.data) } as EnvelopeOf<R, MessageTypeOf<R>>;
@@ -400,6 +414,19 @@ export class ConsumerRunner<R extends Registry> {
       log.error({ ...where, reason }, 'handler failed for good; dead-lettering');
       await this.deadLetterAndTerm(m, delivery, reason, describeError(error), envelope.type);
     }
+  }
+
+  private async unhandled(m: JsMsg, delivery: DeliveryInfo, type: string): Promise<void> {
+    if ((this.options.unhandledTypes ?? UnhandledTypePolicies.deadLetter) === UnhandledTypePolicies.skip) {
+      this.settle(() => m.ack());
+      this.log.debug({ consumer: this.options.consumer, seq: delivery.streamSeq, type }, 'no handler for this type here: skipped');
+      this.options.hooks?.onOutcome?.(Outcomes.skippedUnhandled, type, delivery);
+      return;
+    }
+    const handled = Object.keys(this.options.handlers).sort().join(', ') || 'nothing';
+    const error = `consumer ${this.options.consumer} has no handler for ${type} (it handles ${handled}); a message on ${m.subject} must be one of those`;
+    this.log.warn({ consumer: this.options.consumer, seq: delivery.streamSeq, type, reason: DeadLetterReasons.unhandledType }, `${error}: dead-lettering it`);
+    await this.deadLetterAndTerm(m, delivery, DeadLetterReasons.unhandledType, error, type);
   }
 
   /** A hook's failure is logged; it never changes how a delivery ends. */

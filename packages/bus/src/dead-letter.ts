@@ -10,6 +10,8 @@ export const DeadLetterReasons = {
   invalidEnvelope: 'invalid-envelope',
   unknownType: 'unknown-type',
   invalidData: 'invalid-data',
+  /** A known type that no handler of the consumer takes, on a subject meant for that consumer (a task subject). */
+  unhandledType: 'unhandled-type',
   /** The handler failed for good (a non-retryable error). */
   handlerFailed: 'handler-failed',
   /** The handler failed on every one of max_deliver attempts. */

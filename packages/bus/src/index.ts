@@ -6,6 +6,7 @@ export {
   ConsumerRunner,
   isRetryableFailure,
   Outcomes,
+  UnhandledTypePolicies,
   silentLogger,
   type ConsumerRunnerOptions,
   type ConsumerHooks,
@@ -15,6 +16,7 @@ export {
   type HandlerMap,
   type BusLogger,
   type Outcome,
+  type UnhandledTypePolicy,
 } from './consumer.ts';
 export { IdempotencyLedger, LEDGER_BUCKET } from './ledger.ts';
 export { deadLetter, DeadLetterReasons, type DeadLetterReason, type FailedMessage } from './dead-letter.ts';

@@ -4,6 +4,7 @@ import {
   createEnvelope,
   describeError,
   getDefinition,
+  assertMessageData,
   streamForSubject,
   type DataInput,
   type Envelope,
@@ -70,8 +71,9 @@ class HeaderBlock {
  *   and reported as `duplicate: true`;
  * - a time-out or "no responders" (leader election, restart) is retried with the same id until
  *   `totalTimeoutMs`; a time-out does not mean "not stored", so the retry is what makes it safe;
- * - data is validated against the registry before anything is sent; a message larger than the
- *   target stream's max message size (or the server's max payload) is refused before sending.
+ * - data is validated against the registry before anything is sent (JSON nested at most
+ *   MAX_MESSAGE_DEPTH levels, then the type's schema); a message larger than the target stream's
+ *   max message size (or the server's max payload) is refused before sending.
  */
 export class Publisher<R extends Registry> {
   private readonly js: JetStreamClient;
@@ -97,11 +99,20 @@ export class Publisher<R extends Registry> {
   /** Validates `data` for `type`, wraps it in an envelope and publishes it. */
   async publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: PublishOptions = {}): Promise<PublishResult> {
     const envelope = createEnvelope(this.options.registry, type, data, { ...options, source: this.options.source });
-    return this.publishEnvelope(envelope, options.headers);
+    return this.sendEnvelope(envelope, options.headers);
   }
 
-  /** Publishes an envelope built (and validated) elsewhere, e.g. by createEnvelope. */
+  /**
+   * Publishes an envelope built (and validated) elsewhere, e.g. by createEnvelope. Its data is
+   * checked to be JSON nested at most MAX_MESSAGE_DEPTH levels here too (MessageValidationError
+   * `invalid-data`), so an envelope assembled by hand cannot crash the serializer.
+   */
   async publishEnvelope(envelope: Envelope, extraHeaders?: Record<string, string>): Promise<PublishResult> {
+    assertMessageData(envelope.type, envelope.data);
+    return this.sendEnvelope(envelope, extraHeaders);
+  }
+
+  private async sendEnvelope(envelope: Envelope, extraHeaders?: Record<string, string>): Promise<PublishResult> {
     const definition = getDefinition(this.options.registry, envelope.type);
     const headers = new HeaderBlock();
     headers.set(Headers.type, envelope.type);

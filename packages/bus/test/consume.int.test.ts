@@ -90,11 +90,33 @@ test('schema-invalid and malformed messages on the wire are dead-lettered after 
   }
 });
 
-test('types without a handler on this consumer are acknowledged and ignored, not dead-lettered', async () => {
+test('a message from a foreign client with data nested 5,000 levels deep is dead-lettered at once as invalid-data naming the limit; the consumer goes on', async () => {
+  const f = await busFixture([testConsumer('deep')]);
+  try {
+    const handled: number[] = [];
+    await f.runner('deep', { 'worker.work': (e) => void handled.push(e.data.n) });
+    const deep = `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`;
+    const body = `{"id":"deep-1","type":"worker.work","source":"foreign","time":"${new Date().toISOString()}","correlationId":"deep-1","data":{"n":1,"extra":${deep}}}`;
+    await jetstream(f.nc).publish('agents.worker.tasks.work', body, { msgID: 'deep-1' });
+    await f.publisher.publish('worker.work', { n: 2 });
+    await waitFor('the dead letter and the next message handled', async () => (await listDeadLetters(f.nc)).length === 1 && handled.length === 1);
+    const [letter] = await listDeadLetters(f.nc);
+    assert.equal(letter!.reason, 'invalid-data');
+    assert.equal(letter!.deliveries, 1);
+    assert.match(letter!.error, /data\.extra\.a\.a.* is nested deeper than 32 levels/);
+    assert.equal(new TextDecoder().decode(letter!.data), body, 'the original bytes are kept');
+    assert.deepEqual(handled, [2]);
+  } finally {
+    await f.close();
+  }
+});
+
+test('on the events stream, types without a handler on this consumer are acknowledged, counted as skipped-unhandled, and not dead-lettered', async () => {
   const f = await busFixture([testConsumer('events-watch', { stream: 'AGENT_EVENTS', filterSubject: 'events.>' })]);
   try {
     const seen: string[] = [];
-    await f.runner('events-watch', { 'work.done': (e) => void seen.push(e.type) });
+    const outcomes: string[] = [];
+    await f.runner('events-watch', { 'work.done': (e) => void seen.push(e.type) }, { hooks: { onOutcome: (outcome, type) => void outcomes.push(`${type} ${outcome}`) } });
     await f.publisher.publish('work.noted', { text: 'nobody here handles this' });
     await f.publisher.publish('work.done', { n: 1 });
     await waitFor('handled', () => seen.length === 1);
@@ -103,7 +125,39 @@ test('types without a handler on this consumer are acknowledged and ignored, not
       return info.ack_floor.stream_seq === 2 && info.num_ack_pending === 0;
     });
     assert.deepEqual(seen, ['work.done']);
+    assert.deepEqual(outcomes, ['work.noted skipped-unhandled', 'work.done acked'], 'the skipped one is counted (the runtime turns outcomes into agentbus_messages_total)');
     assert.equal((await listDeadLetters(f.nc)).length, 0);
+  } finally {
+    await f.close();
+  }
+});
+
+test('on a task subject, a type no handler of this consumer takes is dead-lettered at once (unhandled-type), naming the type and the consumer; the consumer goes on', async () => {
+  const f = await busFixture([testConsumer('tasks-strict')]);
+  try {
+    const handled: number[] = [];
+    const outcomes: string[] = [];
+    await f.runner('tasks-strict', { 'worker.work': (e) => void handled.push(e.data.n) }, { hooks: { onOutcome: (outcome, type) => void outcomes.push(`${type} ${outcome}`) } });
+    const stray = await f.publisher.publish('worker.other', { n: 1 });
+    // A known type on a subject of this consumer that is not its own (a foreign client can do this).
+    const js = jetstream(f.nc);
+    const misrouted = { id: 'misrouted-1', type: 'work.done', source: 'raw', time: new Date().toISOString(), correlationId: 'c1', data: { n: 2 } };
+    await js.publish('agents.worker.tasks.work', JSON.stringify(misrouted), { msgID: 'misrouted-1' });
+    await f.publisher.publish('worker.work', { n: 3 });
+    await waitFor('two dead letters and one handled message', async () => (await listDeadLetters(f.nc)).length === 2 && handled.length === 1);
+    const letters = await listDeadLetters(f.nc);
+    assert.deepEqual(letters.map((l) => [l.reason, JSON.parse(new TextDecoder().decode(l.data)).type, l.deliveries, l.consumer]), [
+      ['unhandled-type', 'worker.other', 1, 'tasks-strict'],
+      ['unhandled-type', 'work.done', 1, 'tasks-strict'],
+    ]);
+    assert.equal(letters[0]!.original.msgId, stray.id);
+    assert.match(letters[0]!.error, /consumer tasks-strict has no handler for worker\.other \(it handles worker\.work\)/);
+    assert.match(letters[1]!.error, /no handler for work\.done .* on agents\.worker\.tasks\.work/);
+    assert.deepEqual(handled, [3]);
+    assert.deepEqual(outcomes, ['worker.other dead-lettered', 'work.done dead-lettered', 'worker.work acked']);
+    const info = await (await jetstreamManager(f.nc)).consumers.info('AGENT_TASKS', 'tasks-strict');
+    assert.equal(info.num_ack_pending, 0);
+    assert.equal(info.num_pending, 0);
   } finally {
     await f.close();
   }

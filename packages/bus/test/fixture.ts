@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { defineMessage, defineRegistry, taskSubject, eventSubject } from '@agentbus/contracts';
-import { connectNats, IdempotencyLedger, Publisher, ConsumerRunner, type HandlerMap } from '@agentbus/bus';
-import { agentbusTopology, applyTopology, type ConsumerDefinition } from '@agentbus/streams';
+import { connectNats, IdempotencyLedger, Publisher, ConsumerRunner, type ConsumerHooks, type HandlerMap } from '@agentbus/bus';
+import { agentbusTopology, applyTopology, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
 import { startNats, type NatsServer } from '@agentbus/testkit';
 
 /** Message types for bus tests only. */
@@ -11,7 +11,14 @@ export const workTask = defineMessage({
   kind: 'task',
   subject: taskSubject('worker', 'work'),
   description: 'test work item',
-  schema: z.object({ n: z.number().int(), note: z.string().optional() }),
+  schema: z.object({ n: z.number().int(), note: z.string().optional(), extra: z.unknown().optional() }),
+});
+export const otherTask = defineMessage({
+  type: 'worker.other',
+  kind: 'task',
+  subject: taskSubject('worker', 'other'),
+  description: 'a second task of the worker, which some test consumers do not handle',
+  schema: z.object({ n: z.number().int() }),
 });
 export const workDone = defineMessage({
   type: 'work.done',
@@ -27,7 +34,7 @@ export const workNoted = defineMessage({
   description: 'test event nobody handles',
   schema: z.object({ text: z.string() }),
 });
-export const testRegistry = defineRegistry([workTask, workDone, workNoted]);
+export const testRegistry = defineRegistry([workTask, otherTask, workDone, workNoted]);
 export type TestRegistry = typeof testRegistry;
 
 export function testConsumer(durable: string, overrides: Partial<ConsumerDefinition> = {}): ConsumerDefinition {
@@ -50,7 +57,8 @@ export interface BusFixture {
   nc: NatsConnection;
   publisher: Publisher<TestRegistry>;
   ledger: IdempotencyLedger;
-  runner(durable: string, handlers: HandlerMap<TestRegistry>, extra?: { concurrency?: number; retryDelaysMs?: number[]; ledger?: false }): Promise<ConsumerRunner<TestRegistry>>;
+  /** A runner for a declared test consumer, with its unhandled-type policy from the topology (as the runtime passes it). */
+  runner(durable: string, handlers: HandlerMap<TestRegistry>, extra?: { concurrency?: number; retryDelaysMs?: number[]; ledger?: false; hooks?: ConsumerHooks<TestRegistry> }): Promise<ConsumerRunner<TestRegistry>>;
   close(): Promise<void>;
 }
 
@@ -76,6 +84,8 @@ export async function busFixture(consumers: ConsumerDefinition[] = []): Promise<
         stream: definition?.stream ?? 'AGENT_TASKS',
         consumer: durable,
         handlers,
+        ...(definition ? { unhandledTypes: unhandledTypePolicy(definition) } : {}),
+        ...(extra.hooks ? { hooks: extra.hooks } : {}),
         ledger: extra.ledger === false ? false : ledger,
         concurrency: extra.concurrency,
         retryDelaysMs: extra.retryDelaysMs ?? definition?.retryDelaysMs,

@@ -44,6 +44,32 @@ test('unknown types and invalid data are refused before sending, naming the fiel
   }
 });
 
+/** `{ a: { a: … } }`, `levels` objects deep, built without recursion. */
+function nested(levels: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let level = 1; level < levels; level++) value = { a: value };
+  return value;
+}
+
+test('data nested 5,000 levels deep, or holding values JSON has no form for, is refused before sending with an error naming the limit (not a stack overflow)', async () => {
+  const f = await busFixture();
+  try {
+    const refused = (pattern: RegExp) => (error: Error & { code?: string; hint?: string }) => error.code === 'invalid-data' && pattern.test(error.message);
+    await assert.rejects(f.publisher.publish('worker.work', { n: 1, extra: nested(5_000) }), refused(/invalid data for worker\.work: data\.extra\.a\.a.* is nested deeper than 32 levels/));
+    await assert.rejects(f.publisher.publish('worker.work', { n: 1, extra: { big: 2n ** 70n } }), refused(/data\.extra\.big is a bigint/));
+    await assert.rejects(f.publisher.publish('worker.work', { n: 1, extra: { run: () => 'code' } }), refused(/data\.extra\.run is a function/));
+    // An envelope put together by hand is checked too.
+    const envelope = { ...createEnvelope(testRegistry, 'worker.work', { n: 1 }, { source: 'tester' }), data: { n: 1, extra: nested(5_000) } };
+    await assert.rejects(f.publisher.publishEnvelope(envelope), refused(/nested deeper than 32 levels/));
+    const jsm = await jetstreamManager(f.nc);
+    assert.equal((await jsm.streams.info('AGENT_TASKS')).state.messages, 0, 'nothing was sent');
+    const ok = await f.publisher.publish('worker.work', { n: 2, extra: nested(30) });
+    assert.equal(ok.seq, 1, 'nesting within the limit is sent');
+  } finally {
+    await f.close();
+  }
+});
+
 test('a payload over the stream max message size is refused before sending', async () => {
   const f = await busFixture();
   try {

@@ -1,3 +1,5 @@
+import { safeText } from './safe-text.ts';
+
 /**
  * The one error shape of agentbus. Every failure a user or another package can see is an
  * AgentbusError with a stable `code` (code never matches on message text), whether a retry
@@ -54,7 +56,11 @@ export function isRetryable(error: unknown): boolean {
   return isAgentbusError(error) && error.retryable;
 }
 
-/** The message of any thrown value, including the chain of causes, for logs and dead letters. */
+/**
+ * The message of any thrown value, including the chain of causes, for logs, events and dead
+ * letters. Error messages often quote outside text (a command's stderr, a server's answer), so
+ * the result is made safe and bounded (safeText, DEFAULT_SAFE_TEXT_MAX) once, here.
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
@@ -62,5 +68,5 @@ export function describeError(error: unknown): string {
     parts.push(current instanceof Error ? current.message : String(current));
     current = current instanceof Error ? current.cause : undefined;
   }
-  return parts.join(': caused by: ');
+  return safeText(parts.join(': caused by: '));
 }

@@ -6,6 +6,7 @@ export {
   defineRegistry,
   getDefinition,
   validateData,
+  assertMessageData,
   createEnvelope,
   parseEnvelope,
   decodeEnvelope,
@@ -24,7 +25,8 @@ export {
 } from './registry.ts';
 export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, streamForSubject, type StreamName } from './subjects.ts';
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
-export { serviceName, gitRef, commitSha, isoTime } from './messages/fields.ts';
+export { serviceName, gitRef, commitSha, isoTime, outsideText, outsideLine } from './messages/fields.ts';
+export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataProblem } from './json-data.ts';
 export { DeployStages } from './messages/deploy.ts';
 export { checkResultSchema, type CheckResult } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentbusError } from './errors.ts';
 import { envelopeSchema, wrapEnvelope, type Envelope, type EnvelopeMeta } from './envelope.ts';
+import { jsonDataProblem } from './json-data.ts';
 import { streamForSubject, type StreamName } from './subjects.ts';
 
 export const MessageKinds = { task: 'task', event: 'event' } as const;
@@ -85,9 +86,28 @@ export function getDefinition<R extends Registry>(registry: R, type: string): R[
   return definition as R[MessageTypeOf<R>];
 }
 
-/** Validates `data` against the schema of `type`; the error names every bad field. */
+/**
+ * Throws MessageValidationError `invalid-data` when `data` is not JSON nested at most
+ * MAX_MESSAGE_DEPTH levels (see jsonDataProblem), naming the field and the limit.
+ */
+export function assertMessageData(type: string, data: unknown): void {
+  const problem = jsonDataProblem(data);
+  if (!problem) return;
+  throw new MessageValidationError('invalid-data', `invalid data for ${type}: ${problem.path} ${problem.problem}`, problem.hint, {
+    type,
+    issues: [{ path: problem.path, message: problem.problem }],
+  });
+}
+
+/**
+ * Validates `data` against the schema of `type`; the error names every bad field. First, without
+ * recursion, that it is JSON nested at most MAX_MESSAGE_DEPTH levels (jsonDataProblem): data a
+ * publisher could not serialize, or a consumer could not handle, is `invalid-data` like any other.
+ * Free-text fields come out made safe (see outsideText in messages/fields.ts).
+ */
 export function validateData<R extends Registry, T extends MessageTypeOf<R>>(registry: R, type: T, data: unknown): DataOf<R, T> {
   const definition = getDefinition(registry, type);
+  assertMessageData(type, data);
   const result = definition.schema.safeParse(data);
   if (!result.success) {
     throw new MessageValidationError('invalid-data', `invalid data for ${type}: ${formatIssues(result.error, 'data')}`, `fix the named fields; the schema of ${type} is shown by \`agentbus types ${type}\``, {

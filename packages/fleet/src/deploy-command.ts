@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { safeLine, safeText } from '@agentbus/contracts';
 import { FleetError } from './errors.ts';
 import type { DeployCommand } from './fleet-schema.ts';
 
@@ -11,7 +12,10 @@ export interface DeployCommandResult {
   /** null when killed by a signal. */
   exitCode: number | null;
   signal: string | null;
-  /** The end of what it wrote (at most the last 256 KiB of each stream). */
+  /**
+   * The end of what it wrote, made safe (safeText: terminal escapes removed, other control
+   * characters shown as `\x00`): at most the last KEEP_OUTPUT_CHARS characters of each stream.
+   */
   stdout: string;
   stderr: string;
   durationMs: number;
@@ -26,13 +30,18 @@ export interface RunDeployCommandOptions {
 }
 
 const KEEP_OUTPUT_BYTES = 256 * 1024;
+/** The most of each stream a result keeps (the end: where a failing command says why). */
+export const KEEP_OUTPUT_CHARS = 64 * 1024;
+/** The most of the output's last lines an error message quotes. */
+const MESSAGE_TAIL_CHARS = 2_000;
 /** After the command exits, how long to wait for its output pipes to close (a daemon it started may hold them). */
 const OUTPUT_DRAIN_MS = 200;
 
 /**
  * Runs a service's deploy command from the registry: argv without a shell, in `cwd`, with the
  * inherited environment plus `env`, in its own process group. Resolves with the result when it
- * exits 0. Otherwise rejects with FleetError (the result in `details.result`):
+ * exits 0. Its output is outside text: made safe once, here, before it reaches an error message,
+ * an event, a state reason or a git argument. Otherwise rejects with FleetError (the result in `details.result`):
  * `deploy-command-not-found` (program or cwd missing), `deploy-command-failed` (non-zero exit or
  * a signal; the message ends with its stderr), `deploy-command-timeout` (ran past `timeoutMs`:
  * the whole process group got SIGTERM, then SIGKILL). Not retryable: running a deploy twice is
@@ -77,7 +86,7 @@ export function runDeployCommand(command: DeployCommand, options: RunDeployComma
       clearTimeout(timeoutTimer);
       const missing = error.code === 'ENOENT';
       reject(
-        new FleetError(missing ? 'deploy-command-not-found' : 'deploy-command-failed', `cannot run the deploy command ${program}: ${missing ? 'no such program (it runs without a shell, so give a path or a program on PATH)' : error.message}`, {
+        new FleetError(missing ? 'deploy-command-not-found' : 'deploy-command-failed', `cannot run the deploy command ${safeLine(program, 300)}: ${missing ? 'no such program (it runs without a shell, so give a path or a program on PATH)' : safeLine(error.message)}`, {
           hint: missing ? 'check deploy.command[0]; shell syntax (&&, pipes, $VARS) does not work: put it in a script and run that' : 'check the permissions of the program',
           cause: error,
           details: { argv, cwd: command.cwd },
@@ -93,6 +102,7 @@ export function runDeployCommand(command: DeployCommand, options: RunDeployComma
       void Promise.race([streamsClosed, drained]).then(() => {
         child.stdout.destroy();
         child.stderr.destroy();
+        const shown = safeLine(program, 300);
         const result: DeployCommandResult = {
           argv,
           cwd: command.cwd,
@@ -106,14 +116,14 @@ export function runDeployCommand(command: DeployCommand, options: RunDeployComma
         };
         if (timedOut) {
           reject(
-            new FleetError('deploy-command-timeout', `the deploy command ${program} ran longer than ${command.timeoutMs} ms and was killed${tailOf(result.stderr)}`, {
+            new FleetError('deploy-command-timeout', `the deploy command ${shown} ran longer than ${command.timeoutMs} ms and was killed${tailOf(result.stderr)}`, {
               hint: 'find out what it waits for (its output is in details.result); raise deploy.timeoutMs if it is just slow',
               details: { result },
             }),
           );
         } else if (exitCode !== 0) {
           reject(
-            new FleetError('deploy-command-failed', `the deploy command ${program} ${exitCode === null ? `was killed by ${signal}` : `exited with ${exitCode}`}${tailOf(result.stderr || result.stdout)}`, {
+            new FleetError('deploy-command-failed', `the deploy command ${shown} ${exitCode === null ? `was killed by ${signal}` : `exited with ${exitCode}`}${tailOf(result.stderr || result.stdout)}`, {
               hint: 'read its output (details.result.stderr); run the same command by hand in the working clone to reproduce',
               details: { result },
             }),
@@ -135,9 +145,10 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** The last five lines of (safe) output, at most MESSAGE_TAIL_CHARS, for an error message. */
 function tailOf(output: string): string {
   const lines = output.trim().split('\n').slice(-5).join('\n').trim();
-  return lines ? `:\n${lines}` : '';
+  return lines ? `:\n${safeText(lines, { max: MESSAGE_TAIL_CHARS, keep: 'end' })}` : '';
 }
 
 /** Keeps the last KEEP_OUTPUT_BYTES of a stream. */
@@ -155,10 +166,15 @@ class OutputTail {
     }
   }
 
+  /** The kept end, decoded and made safe (safeText, the end kept). */
   text(): string {
-    const all = Buffer.concat(this.chunks);
-    if (all.length <= KEEP_OUTPUT_BYTES) return all.toString('utf8');
-    this.truncated = true;
-    return all.subarray(all.length - KEEP_OUTPUT_BYTES).toString('utf8');
+    let all = Buffer.concat(this.chunks);
+    if (all.length > KEEP_OUTPUT_BYTES) {
+      this.truncated = true;
+      all = all.subarray(all.length - KEEP_OUTPUT_BYTES);
+    }
+    const text = safeText(all.toString('utf8'), { max: KEEP_OUTPUT_CHARS, keep: 'end' });
+    if (/^\[\d+ characters cut\] … /.test(text)) this.truncated = true; // safeText's marker: the start was cut
+    return text;
   }
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { safeLine, safeText } from '@agentbus/contracts';
 import { GitError } from './errors.ts';
 
 export interface RunGitOptions {
@@ -19,17 +20,31 @@ export interface GitOutput {
 
 export const DEFAULT_GIT_TIMEOUT_MS = 60_000;
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/** The most of git's stdout and stderr an error keeps in `details` (the end: where git says why). */
+const ERROR_OUTPUT_CHARS = 8_000;
 
 /**
  * Runs `git <args>` with execFile: no shell, so nothing in `args` is ever interpreted; callers
  * validate refs (ref-names.ts) and put `--` or `--end-of-options` before anything that could
  * look like an option. Never prompts (GIT_TERMINAL_PROMPT=0, no editor, C locale).
  *
- * Resolves with git's output on exit 0. Rejects with GitError: `git-not-found`, `git-timeout`
- * (retryable) or `git-failed` carrying exit code, stdout and stderr in `details`.
+ * Resolves with git's output on exit 0, as git wrote it (it is parsed as data). Rejects with
+ * GitError: `invalid-argument` (an argument holds a NUL byte, which no argument can carry: refused
+ * before anything runs), `git-not-found`, `git-timeout` (retryable) or `git-failed` carrying exit
+ * code, stdout and stderr in `details`. git's output in an error is outside text (a remote's hook
+ * writes what it likes): the message and `details` hold it made safe (safeText), its end kept.
  */
 export function runGit(args: readonly string[], options: RunGitOptions): Promise<GitOutput> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
+  const withNul = args.findIndex((arg) => arg.includes('\0'));
+  if (withNul >= 0) {
+    return Promise.reject(
+      new GitError('invalid-argument', `${describeArgs(args)}: argument ${withNul + 1} holds a NUL byte, which no git argument can carry; nothing was run`, {
+        hint: 'text from outside (command output, a message) must pass safeText before it reaches git; this is a bug in the caller',
+        details: { args: redactArgs(args).map((arg) => safeLine(arg, 200)), index: withNul },
+      }),
+    );
+  }
   const env = {
     ...process.env,
     GIT_TERMINAL_PROMPT: '0',
@@ -47,9 +62,11 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
       const shown = describeArgs(args);
       const failure = error as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null; code?: number | string | null };
       if (failure.code === 'ENOENT' && !stderr) {
-        reject(new GitError('git-not-found', `cannot run git: ${failure.message}`, { hint: 'install git (2.30 or newer) and make sure it is on PATH', cause: error }));
+        reject(new GitError('git-not-found', `cannot run git: ${safeLine(failure.message)}`, { hint: 'install git (2.30 or newer) and make sure it is on PATH', cause: error }));
         return;
       }
+      stdout = safeText(stdout, { max: ERROR_OUTPUT_CHARS, keep: 'end' });
+      stderr = safeText(stderr, { max: ERROR_OUTPUT_CHARS, keep: 'end' });
       if (failure.killed) {
         reject(
           new GitError('git-timeout', `${shown} did not finish within ${timeoutMs} ms and was killed`, {
@@ -63,7 +80,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
       }
       const exitCode = typeof failure.code === 'number' ? failure.code : null;
       reject(
-        new GitError('git-failed', `${shown} failed (exit ${exitCode ?? failure.signal ?? '?'}): ${lastLines(stderr) || lastLines(stdout) || 'no output'}`, {
+        new GitError('git-failed', `${shown} failed (exit ${exitCode ?? failure.signal ?? '?'}): ${safeText(lastLines(stderr) || lastLines(stdout) || 'no output', { multiline: false, max: 2_000, keep: 'end' })}`, {
           hint: 'read git\'s message above; run the same command in the working clone to see more',
           retryable: options.retryable ?? false,
           cause: error,
@@ -74,7 +91,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
   });
 }
 
-/** The last few non-empty lines of git's output: where git states the reason. */
+/** The last few non-empty lines of git's output, on one line: where git states the reason (so a bound keeps the end). */
 export function lastLines(text: string, count = 4): string {
   return text
     .split('\n')
@@ -86,7 +103,7 @@ export function lastLines(text: string, count = 4): string {
 
 function describeArgs(args: readonly string[]): string {
   const subcommand = args.find((arg) => !arg.startsWith('-') && !arg.includes('=')) ?? '';
-  return `git ${subcommand}`.trim();
+  return `git ${safeLine(subcommand, 100)}`.trim();
 }
 
 /** Hides credentials in URLs (https://user:token@host) before args reach an error or a log. */

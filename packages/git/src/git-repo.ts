@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { safeLine } from '@agentbus/contracts';
 import { COMMIT_HEADER_FORMAT, parseCommitHeader, parseNumstat, totalsOf, type CommitDetails } from './commit-details.ts';
 import { GitError, isGitError } from './errors.ts';
 import { runGit, type GitOutput } from './git-command.ts';
@@ -30,7 +31,7 @@ export interface GitRepoOptions {
 export interface MergeOptions {
   /** The merge commit's subject. Default `Merge <ref> into <branch>`. */
   message?: string;
-  /** Written as `Key: value` trailers, e.g. `{ 'Agentbus-Deployment': id }`. Each value one line. */
+  /** Written as `Key: value` trailers, e.g. `{ 'Agentbus-Deployment': id }`; each value made one safe line (safeLine). */
   trailers?: Record<string, string>;
 }
 
@@ -92,7 +93,12 @@ export interface RevertResult {
  * - History is never rewritten where anyone else can see it: no `--force`, no `reset --hard`.
  *   Rollbacks are new commits (revertCommit) or a checkout of an older commit (switchToCommit).
  * - Methods that change the working clone refuse a dirty tree (modified tracked files) and,
- *   on conflicts, abort what they started, so the clone is left as they found it.
+ *   when they fail half-way (a conflict, a hook that refuses the commit), abort what they
+ *   started, so the clone is left as they found it. A revert, merge or cherry-pick left in
+ *   progress by a process that died half-way (REVERT_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD) is
+ *   aborted before each of them starts, so that a retry can succeed.
+ * - Text that is written into commits (messages, reasons, trailer values) is made safe first
+ *   (safeText); git's own output in an error is safe and bounded (see runGit).
  * - A push is only done when the remote itself (git ls-remote) says the branch is at the
  *   pushed commit: push() checks that with verifyRemoteSha and throws otherwise.
  *
@@ -105,6 +111,7 @@ export class GitRepo {
   readonly remote: string;
   readonly timeoutMs: number | undefined;
   readonly identity: GitIdentity | undefined;
+  private gitDir: string | undefined;
 
   constructor(options: GitRepoOptions) {
     assertValidRefName(options.branch, 'branch');
@@ -223,6 +230,7 @@ export class GitRepo {
    * discards anything: `ahead` is reported, not undone; diverged throws `branch-diverged`.
    */
   async fastForwardToRemote(): Promise<FastForwardResult> {
+    await this.abortInterrupted();
     await this.assertOnBranch();
     const localSha = await this.branchSha();
     const remoteSha = await this.remoteTrackingSha();
@@ -246,6 +254,7 @@ export class GitRepo {
    * branch that were dropped (first-parent, newest first; still in the reflog).
    */
   async dropUnpushedCommits(): Promise<string[]> {
+    await this.abortInterrupted();
     await this.assertOnBranch();
     await this.assertClean('drop unpushed commits');
     await this.fetch();
@@ -272,7 +281,8 @@ export class GitRepo {
   async mergeRef(ref: string, options: MergeOptions = {}): Promise<MergeResult> {
     const trailers = options.trailers ?? {};
     const problem = trailerProblem(trailers);
-    if (problem) throw new GitError('invalid-argument', `cannot merge ${ref}: ${problem}`, { hint: 'give trailers as one-line values with letter, digit and - keys' });
+    if (problem) throw new GitError('invalid-argument', `cannot merge ${ref}: ${problem}`, { hint: 'give trailers as non-empty values with letter, digit and - keys' });
+    await this.abortInterrupted();
     await this.assertOnBranch();
     await this.assertClean(`merge ${ref}`);
     const mergedCommit = await this.resolveCommit(ref);
@@ -293,13 +303,17 @@ export class GitRepo {
         details: { ref, mergedCommit, branch: this.branch },
       });
     }
-    const subject = options.message ?? `Merge ${ref} into ${this.branch}`;
+    const subject = safeLine(options.message ?? `Merge ${ref} into ${this.branch}`, 500);
     const messageArgs = ['-m', subject, ...(Object.keys(trailers).length ? ['-m', formatTrailers(trailers)] : [])];
     try {
       await this.git(['merge', '--no-ff', '--no-edit', '--quiet', ...messageArgs, mergedCommit]);
     } catch (error) {
       if (await this.tryRevParse('MERGE_HEAD')) {
         const files = await this.conflictedFiles();
+        if (files.length === 0) {
+          const abortFailure = await this.git(['merge', '--abort']).then(() => undefined, (abortError: unknown) => abortError);
+          throw this.abortedError(`merge ${ref} into ${this.branch}`, error, { ref, mergedCommit }, abortFailure);
+        }
         await this.git(['merge', '--abort']);
         throw new GitError('merge-conflict', `merging ${ref} into ${this.branch} conflicts in ${files.join(', ')}; the merge was aborted`, {
           hint: `rebase ${ref} onto ${this.remote}/${this.branch}, resolve the conflicts, push it and deploy again`,
@@ -329,17 +343,20 @@ export class GitRepo {
       const rejection = isGitError(error) ? parsePushPorcelain(String(error.details.stdout ?? '')) : undefined;
       if (rejection?.flag === '!' && isGitError(error)) {
         const stderr = String(error.details.stderr ?? '');
+        // The remote's words are outside text (a hook prints what it likes): one safe line each, bounded.
         const remoteSays = stderr
           .split('\n')
           .filter((line) => line.startsWith('remote:'))
-          .map((line) => line.replace(/^remote:\s*/, '').trim())
-          .filter(Boolean);
-        throw new GitError('push-rejected', `${this.remote} rejected the push to ${this.branch}: ${rejection.summary}${remoteSays.length ? ` (remote: ${remoteSays.join(' | ')})` : ''}`, {
+          .map((line) => safeLine(line.replace(/^remote:\s*/, ''), 500).trim())
+          .filter(Boolean)
+          .slice(-20);
+        const summary = safeLine(rejection.summary, 500);
+        throw new GitError('push-rejected', `${this.remote} rejected the push to ${this.branch}: ${summary}${remoteSays.length ? ` (remote: ${safeLine(remoteSays.join(' | '), 2_000)})` : ''}`, {
           hint: rejection.summary.includes('non-fast-forward') || rejection.summary.includes('fetch first')
             ? `${this.branch} moved on ${this.remote}: fetch, fast-forward and merge again`
             : `the remote refused the update (a hook or a branch protection); read its message, then fix the cause on the remote or in the change`,
           cause: error,
-          details: { remote: this.remote, branch: this.branch, localSha, reason: rejection.summary, remoteOutput: remoteSays, stderr },
+          details: { remote: this.remote, branch: this.branch, localSha, reason: summary, remoteOutput: remoteSays, stderr },
         });
       }
       throw error;
@@ -365,6 +382,7 @@ export class GitRepo {
     const trailerValues: Record<string, string> = options.deploymentId === undefined ? {} : { [RevertTrailers.deployment]: options.deploymentId };
     const problem = trailerProblem(trailerValues);
     if (problem) throw new GitError('invalid-argument', `cannot revert ${commit}: ${problem}`, { hint: 'give the deployment id as one line' });
+    await this.abortInterrupted();
     await this.assertOnBranch();
     await this.assertClean(`revert ${commit}`);
     const header = await this.commitHeader(commit);
@@ -399,21 +417,28 @@ export class GitRepo {
       }
       throw error;
     }
-    if ((await this.dirtyFiles()).length === 0) {
-      await this.git(['revert', '--abort']);
-      throw new GitError('revert-empty', `reverting ${commit} would change nothing: its changes are already undone on ${this.branch}`, {
-        hint: 'nothing to roll back in git; redeploy the branch head if the service still runs the bad code',
-        details: { commit },
+    // The revert is staged: from here on, any failure (a hook refusing the commit, an argument
+    // git cannot take) aborts it, so the clone is as it was and a retry starts clean.
+    try {
+      if ((await this.dirtyFiles()).length === 0) {
+        throw new GitError('revert-empty', `reverting ${commit} would change nothing: its changes are already undone on ${this.branch}`, {
+          hint: 'nothing to roll back in git; redeploy the branch head if the service still runs the bad code',
+          details: { commit },
+        });
+      }
+      const paragraphs = revertMessageParagraphs({
+        revertedSha: commit,
+        revertedSubject: header.subject,
+        restoredParent: mainline ? header.parents[0] : undefined,
+        deploymentId: options.deploymentId,
+        reason: options.reason,
       });
+      await this.git(['commit', '--quiet', ...paragraphs.flatMap((paragraph) => ['-m', paragraph])]);
+    } catch (error) {
+      const abortFailure = await this.git(['revert', '--abort']).then(() => undefined, (abortError: unknown) => abortError);
+      if (isGitError(error, 'revert-empty') && !abortFailure) throw error;
+      throw this.abortedError(`commit the revert of ${commit}`, error, { commit }, abortFailure);
     }
-    const paragraphs = revertMessageParagraphs({
-      revertedSha: commit,
-      revertedSubject: header.subject,
-      restoredParent: mainline ? header.parents[0] : undefined,
-      deploymentId: options.deploymentId,
-      reason: options.reason,
-    });
-    await this.git(['commit', '--quiet', ...paragraphs.flatMap((paragraph) => ['-m', paragraph])]);
     return { revertCommit: await this.headSha(), revertedCommit: commit, created: true, mainline };
   }
 
@@ -459,6 +484,7 @@ export class GitRepo {
    */
   async switchToCommit(commit: string): Promise<{ previousHead: string }> {
     assertFullSha(commit);
+    await this.abortInterrupted();
     await this.assertClean(`switch to ${commit}`);
     if (!(await this.isAncestor(commit, await this.branchSha()))) {
       throw new GitError('unknown-ref', `${commit} is not in the history of ${this.branch}: only a commit that was deployed from it can be redeployed`, {
@@ -473,6 +499,7 @@ export class GitRepo {
 
   /** Checks the branch out again (after switchToCommit). No-op when already on it; refuses a dirty tree. */
   async switchToBranch(): Promise<void> {
+    await this.abortInterrupted();
     if ((await this.currentBranch()) === this.branch) return;
     await this.assertClean(`switch to ${this.branch}`);
     await this.git(['checkout', '--quiet', this.branch, '--']);
@@ -487,6 +514,23 @@ export class GitRepo {
       if (isGitError(error, 'git-failed') && error.details.exitCode === 1) return false;
       throw error;
     }
+  }
+
+  /**
+   * Aborts a revert, merge or cherry-pick that a process left in progress when it died half-way
+   * (its REVERT_HEAD, MERGE_HEAD or CHERRY_PICK_HEAD is still there): the clone goes back to the
+   * commit it was at, which is where every operation of this class starts from. Returns what was
+   * aborted (empty when nothing was in progress).
+   */
+  async abortInterrupted(): Promise<string[]> {
+    this.gitDir ??= (await this.git(['rev-parse', '--absolute-git-dir'])).stdout.trim();
+    const aborted: string[] = [];
+    for (const [head, operation] of [['REVERT_HEAD', 'revert'], ['CHERRY_PICK_HEAD', 'cherry-pick'], ['MERGE_HEAD', 'merge']] as const) {
+      if (!existsSync(resolve(this.gitDir, head))) continue;
+      await this.git([operation, '--abort']);
+      aborted.push(operation);
+    }
+    return aborted;
   }
 
   private git(args: string[], options: { retryable?: boolean } = {}): Promise<GitOutput> {
@@ -578,6 +622,25 @@ export class GitRepo {
   private async conflictedFiles(): Promise<string[]> {
     const { stdout } = await this.git(['diff', '--name-only', '--diff-filter=U']);
     return stdout.split('\n').filter(Boolean);
+  }
+
+  /**
+   * A step that failed after it changed the clone, and was aborted: the original GitError's code
+   * (git-failed for anything else), saying so. When the abort failed too, it says that instead:
+   * the next operation on the clone aborts it before it starts (abortInterrupted).
+   */
+  private abortedError(operation: string, error: unknown, details: Record<string, unknown>, abortFailure?: unknown): GitError {
+    const code = isGitError(error) ? error.code : 'git-failed';
+    const why = error instanceof Error ? error.message : String(error);
+    const after = abortFailure
+      ? `aborting it failed too (${safeLine(abortFailure instanceof Error ? abortFailure.message : abortFailure, 500)}); the next operation on ${this.path} aborts it first`
+      : `it was aborted and ${this.path} is as before`;
+    return new GitError(code, `could not ${operation}: ${safeLine(why, 2_000)}; ${after}`, {
+      hint: 'a hook in the working clone (pre-commit, commit-msg, pre-merge-commit) may have refused it: read its message above and fix the hook or the change; then retry',
+      retryable: isGitError(error) ? error.retryable : false,
+      cause: error,
+      details: { ...details, stderr: isGitError(error) ? error.details.stderr : undefined },
+    });
   }
 
   private divergedError(localSha: string, remoteSha: string): GitError {

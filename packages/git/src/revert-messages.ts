@@ -1,3 +1,5 @@
+import { safeLine, safeText } from '@agentbus/contracts';
+
 /**
  * The message of a revert commit made by agentbus, and how any revert is recognised.
  *
@@ -31,28 +33,33 @@ export interface RevertMessageInput {
   reason: string | undefined;
 }
 
-/** The paragraphs of the message (each becomes one `git commit -m`): git's wording plus agentbus trailers. */
+/**
+ * The paragraphs of the message (each becomes one `git commit -m`): git's wording plus agentbus
+ * trailers. The reason (built from a health check's error or a deploy command's output) and the
+ * reverted subject are outside text: made safe (safeText) and bounded here.
+ */
 export function revertMessageParagraphs(input: RevertMessageInput): string[] {
   const sentence = input.restoredParent
     ? `This reverts commit ${input.revertedSha}, reversing changes made to ${input.restoredParent}.`
     : `This reverts commit ${input.revertedSha}.`;
   const trailers = [`${RevertTrailers.reverts}: ${input.revertedSha}`];
   if (input.deploymentId) trailers.push(`${RevertTrailers.deployment}: ${input.deploymentId}`);
-  return [`Revert "${input.revertedSubject}"`, sentence, ...(input.reason ? [input.reason] : []), trailers.join('\n')];
+  const reason = input.reason ? safeText(input.reason, { max: 4_000 }).trim() : '';
+  return [`Revert "${safeLine(input.revertedSubject, 200)}"`, sentence, ...(reason ? [reason] : []), trailers.join('\n')];
 }
 
-/** Formats trailers (`Key: value` lines) after checking each is one line with a token key. */
+/** Formats trailers (`Key: value` lines; check them with trailerProblem first), each value made one safe line. */
 export function formatTrailers(trailers: Record<string, string>): string {
   return Object.entries(trailers)
-    .map(([key, value]) => `${key}: ${value}`)
+    .map(([key, value]) => `${key}: ${safeLine(value, 500)}`)
     .join('\n');
 }
 
-/** Why these trailers cannot be written, or undefined when they can. */
+/** Why these trailers cannot be written, or undefined when they can (a value with line breaks can: it becomes one line). */
 export function trailerProblem(trailers: Record<string, string>): string | undefined {
   for (const [key, value] of Object.entries(trailers)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(key)) return `trailer key ${JSON.stringify(key)} must be letters, digits and -`;
-    if (/[\r\n]/.test(value) || value.trim() === '') return `trailer ${key} must be one non-empty line`;
+    if (safeLine(value, 500).trim() === '') return `trailer ${key} must not be empty`;
   }
   return undefined;
 }

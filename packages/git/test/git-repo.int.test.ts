@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GitRepo, isGitError, runGit, type GitErrorCode } from '@agentbus/git';
 import { gitFixture, identity } from './fixture.ts';
@@ -305,4 +305,123 @@ test('commitDetails lists renames and binary files; a revert that would change n
   assert.equal(await f.repo.isClean(), true);
   assert.equal(await f.git(f.repo.path, ['rev-parse', '--verify', '--quiet', 'REVERT_HEAD']).catch(() => 'none'), 'none');
   assert.equal(await f.repo.headSha(), head);
+});
+
+/** A hook in the working clone (not origin): `pre-commit`, `pre-merge-commit`, … */
+function cloneHook(repo: GitRepo, name: string, script: string): string {
+  const path = join(repo.path, '.git', 'hooks', name);
+  writeFileSync(path, `#!/bin/sh\n${script}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** The clone is clean, at `head`, with no revert, merge or cherry-pick in progress. */
+async function assertAsFound(repo: GitRepo, head: string): Promise<void> {
+  assert.equal(await repo.headSha(), head, 'at the same commit');
+  assert.equal(await repo.isClean(), true, 'no staged or modified files');
+  for (const state of ['REVERT_HEAD', 'MERGE_HEAD', 'CHERRY_PICK_HEAD']) assert.equal(existsSync(join(repo.path, '.git', state)), false, `no ${state}`);
+}
+
+async function pushedMerge(f: Awaited<ReturnType<typeof gitFixture>>, branch = 'feature/broken') {
+  await f.featureBranch(branch, { 'app.txt': 'broken\n' }, 'Break the app');
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef(branch);
+  await f.repo.push();
+  return merge;
+}
+
+test('a revert whose commit fails half-way (a pre-commit hook in the clone refuses it) is aborted: the clone is clean and at the same commit, and the retry succeeds once the hook is gone', async () => {
+  const f = await gitFixture();
+  const merge = await pushedMerge(f);
+  const hook = cloneHook(f.repo, 'pre-commit', 'echo "\x1b[31mlint failed\x1b[0m" >&2\nexit 1');
+  await assert.rejects(f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-1', reason: 'health failed' }), (error) => {
+    rejectsWith('git-failed', /could not commit the revert of [0-9a-f]{40}: .*lint failed.*; it was aborted and .* is as before/)(error);
+    assert.doesNotMatch((error as Error).message, /\x1b/, 'the hook\'s colours are not in the message');
+    return true;
+  });
+  await assertAsFound(f.repo, merge.mergeCommit);
+  rmSync(hook);
+  const retry = await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-1', reason: 'health failed' });
+  assert.equal(retry.created, true);
+  assert.equal(await f.git(f.repo.path, ['rev-parse', `${retry.revertCommit}^`]), merge.mergeCommit, 'one revert, of the merge');
+});
+
+test('a revert or merge left in progress by a process that died half-way (REVERT_HEAD, MERGE_HEAD) is aborted before the next operation, which succeeds', async () => {
+  const f = await gitFixture();
+  const merge = await pushedMerge(f);
+  // What a crash between `git revert --no-commit` and `git commit` leaves behind.
+  await f.git(f.repo.path, ['revert', '--no-commit', '-m', '1', merge.mergeCommit]);
+  assert.ok(existsSync(join(f.repo.path, '.git', 'REVERT_HEAD')));
+  assert.equal(await f.repo.isClean(), false);
+  const revert = await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-2' });
+  assert.equal(revert.created, true);
+  assert.equal(await f.repo.isClean(), true);
+  assert.equal(existsSync(join(f.repo.path, '.git', 'REVERT_HEAD')), false);
+  await f.repo.push();
+
+  // A merge stopped by a hook (MERGE_HEAD), left as it was: the next deploy's merge goes through.
+  await f.featureBranch('feature/next', { 'next.txt': 'next\n' });
+  await f.repo.fetch();
+  const head = await f.repo.headSha();
+  await f.git(f.repo.path, ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`, 'merge', '--no-ff', '--no-commit', 'origin/feature/next']);
+  assert.ok(existsSync(join(f.repo.path, '.git', 'MERGE_HEAD')));
+  assert.equal((await f.repo.fastForwardToRemote()).status, 'up-to-date', 'fast-forward aborts the leftover merge first');
+  await assertAsFound(f.repo, head);
+  await f.git(f.repo.path, ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`, 'merge', '--no-ff', '--no-commit', 'origin/feature/next']);
+  const merged = await f.repo.mergeRef('feature/next');
+  assert.equal(merged.created, true);
+  assert.deepEqual((await f.repo.commitDetails(merged.mergeCommit)).parents, [head, await f.repo.resolveCommit('feature/next')]);
+});
+
+test('a merge a hook refuses (pre-merge-commit) is aborted and named as such, not as a conflict; the clone is as it was', async () => {
+  const f = await gitFixture();
+  await f.featureBranch('feature/hooked', { 'h.txt': 'h\n' });
+  await f.repo.fetch();
+  const head = await f.repo.headSha();
+  const hook = cloneHook(f.repo, 'pre-merge-commit', 'echo "merges are frozen" >&2\nexit 1');
+  await assert.rejects(f.repo.mergeRef('feature/hooked'), rejectsWith('git-failed', /could not merge feature\/hooked into main: .*merges are frozen.*; it was aborted/));
+  await assertAsFound(f.repo, head);
+  rmSync(hook);
+  assert.equal((await f.repo.mergeRef('feature/hooked')).created, true);
+});
+
+test('outside text reaching git is made safe: a NUL in an argument is refused before git runs; reasons and trailers in commits, and a hook\'s output in errors, are safe and bounded', async () => {
+  const f = await gitFixture();
+  const noise = '\x1b[31mred\x1b[0m nul\x00 cr\r\n\u202eflip';
+  const hostile = `${noise}${'z'.repeat(10_000)}${noise}`;
+  await assert.rejects(runGit(['commit', '--allow-empty', '-m', `a\x00b`], { cwd: f.repo.path }), rejectsWith('invalid-argument', /git commit: argument 4 holds a NUL byte.*nothing was run/));
+
+  const merge = await pushedMerge(f);
+  const revert = await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-3', reason: `health check failed: ${hostile}` });
+  const body = (await f.repo.commitDetails(revert.revertCommit)).body;
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(body, /[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+  assert.match(body, /health check failed: red nul\\x00 cr\n\\u202eflipz+/, 'the reason is there, its NUL shown');
+  assert.ok(body.length < 5_000, `the reason is bounded (${body.length})`);
+  assert.match(body, new RegExp(`^Agentbus-Reverts: ${merge.mergeCommit}$`, 'm'), 'the trailers follow the reason');
+  await f.repo.push();
+
+  await f.featureBranch('feature/trailers', { 't.txt': 't\n' });
+  await f.repo.fetch();
+  const merged = await f.repo.mergeRef('feature/trailers', { message: `Merge ${noise}`, trailers: { 'Agentbus-Requested-By': `bot${noise}` } });
+  const mergeDetails = await f.repo.commitDetails(merged.mergeCommit);
+  assert.equal(mergeDetails.subject, 'Merge red nul\\x00 cr \\u202eflip');
+  assert.match(mergeDetails.body, /^Agentbus-Requested-By: botred nul\\x00 cr \\u202eflip$/m);
+  assert.equal((await f.repo.mergeRef('feature/trailers', { trailers: { 'Agentbus-Requested-By': `bot${noise}` } })).created, false, 'the same trailers find the same merge');
+
+  await f.featureBranch('feature/refused', { 'r.txt': 'r\n' });
+  // 10 kB of output, then the reason in colour with a control character and carriage returns.
+  f.originHook('pre-receive', `printf '%s\\n${'\\033[31mfrozen\\033[0m \\001\\r'.repeat(3)}\\n' "$(head -c 10000 /dev/zero | tr '\\0' 'q')" >&2\nexit 1`);
+  await f.repo.fetch();
+  await f.repo.mergeRef('feature/refused');
+  await assert.rejects(f.repo.push(), (error) => {
+    rejectsWith('push-rejected', /rejected the push to main: .*\(remote: .*frozen \\x01/)(error);
+    assert.ok(isGitError(error));
+    for (const text of [error.message, String(error.details.stderr), ...(error.details.remoteOutput as string[])]) {
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(text.replace(/\n/g, ''), /[\x00-\x08\x0b-\x1f\x7f]/);
+      assert.ok(text.length <= 8_000, `bounded (${text.length})`);
+    }
+    return true;
+  });
 });

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { safeLine } from '@agentbus/contracts';
 import { compileChecks, type HealthCheck, type HealthCheckInput } from './check.ts';
 import { firstFieldMismatch } from './json-fields.ts';
 
@@ -27,7 +28,10 @@ export type ProbeErrorKind = (typeof ProbeErrorKinds)[keyof typeof ProbeErrorKin
 /** Why one probe failed: plain data, ready to put into an event. */
 export interface ProbeError {
   kind: ProbeErrorKind;
-  /** One line for people: "connection refused: nothing listens on 127.0.0.1:9400". */
+  /**
+   * One line for people: "connection refused: nothing listens on 127.0.0.1:9400". What it quotes
+   * of the answer (the body) or of a network error is made safe (safeLine) and bounded.
+   */
   message: string;
   /** For field-mismatch: the dot path, what was expected and what came (undefined: missing). */
   field?: { path: string; expected: unknown; actual: unknown };
@@ -115,9 +119,15 @@ export function probeCompiled(check: HealthCheck): Promise<ProbeResult> {
   });
 }
 
+/** The start of an answer's body as one safe line of at most `max` characters, for a message. */
+function excerpt(body: string, max: number): string {
+  return safeLine(body.slice(0, 4 * max), max).trim();
+}
+
 function judgeAnswer(check: HealthCheck, status: number | null, body: string, size: number): ProbeError | null {
   if (status !== check.expectStatus) {
-    return { kind: 'wrong-status', message: `status ${status}, expected ${check.expectStatus}${body ? `: ${body.slice(0, 200).trim()}` : ''}` };
+    const quoted = excerpt(body, 200);
+    return { kind: 'wrong-status', message: `status ${status}, expected ${check.expectStatus}${quoted ? `: ${quoted}` : ''}` };
   }
   if (!check.expectJson) return null;
   if (size > MAX_BODY_BYTES) return { kind: 'invalid-json', message: `body larger than ${MAX_BODY_BYTES} bytes; expected a small JSON health document` };
@@ -125,14 +135,14 @@ function judgeAnswer(check: HealthCheck, status: number | null, body: string, si
   try {
     json = JSON.parse(body);
   } catch {
-    return { kind: 'invalid-json', message: `body is not JSON (expected fields ${Object.keys(check.expectJson).join(', ')}): ${body.slice(0, 100).trim() || '(empty)'}` };
+    return { kind: 'invalid-json', message: `body is not JSON (expected fields ${Object.keys(check.expectJson).join(', ')}): ${excerpt(body, 100) || '(empty)'}` };
   }
   const mismatch = firstFieldMismatch(json, check.expectJson);
   if (!mismatch) return null;
-  const actual = mismatch.actual === undefined ? 'missing' : JSON.stringify(mismatch.actual);
+  const actual = mismatch.actual === undefined ? 'missing' : safeLine(JSON.stringify(mismatch.actual), 200);
   return {
     kind: 'field-mismatch',
-    message: `field ${mismatch.path} is ${actual}, expected ${JSON.stringify(mismatch.expected)}`,
+    message: `field ${mismatch.path} is ${actual}, expected ${safeLine(JSON.stringify(mismatch.expected), 200)}`,
     field: { path: mismatch.path, expected: mismatch.expected, actual: mismatch.actual },
   };
 }
@@ -148,6 +158,6 @@ function networkError(error: NodeJS.ErrnoException, url: URL): ProbeError {
     case 'EAI_AGAIN':
       return { kind: 'host-not-found', message: `host ${url.hostname} does not resolve` };
     default:
-      return { kind: 'network-error', message: `${error.code ?? 'error'}: ${error.message}` };
+      return { kind: 'network-error', message: safeLine(`${error.code ?? 'error'}: ${error.message}`, 500) };
   }
 }

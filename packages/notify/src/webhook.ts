@@ -1,10 +1,10 @@
-import { AgentbusError, errorGuard } from '@agentbus/contracts';
-import { truncate } from './format.ts';
+import { AgentbusError, errorGuard, safeLine } from '@agentbus/contracts';
 
 /**
  * One webhook POST with a JSON body. The URL is a secret (a Slack or Discord webhook URL is its
  * own credential): it never appears in an error, a log line or an event. Errors name the target
- * (`options.target`) instead, and the receiver's answer is quoted with every given secret blanked.
+ * (`options.target`) instead, and the receiver's answer is quoted with every given secret blanked,
+ * as one safe line (safeLine: the answer is outside text).
  */
 
 export const WebhookErrorCodes = {
@@ -80,7 +80,7 @@ export async function postWebhook(url: string, body: unknown, options: PostWebho
     if (response.status >= 200 && response.status < 300) return { status: response.status, durationMs };
     const retryable = isRetryableStatus(response.status);
     const quoted = quote(answer, [...urlSecrets(url), ...(options.secrets ?? [])]);
-    throw new WebhookError(WebhookErrorCodes.status, `${options.target} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${quoted ? `: ${quoted}` : ''}`, {
+    throw new WebhookError(WebhookErrorCodes.status, `${options.target} answered ${response.status}${response.statusText ? ` ${safeLine(response.statusText, 100)}` : ''}${quoted ? `: ${quoted}` : ''}`, {
       status: response.status,
       retryable,
       hint: retryable ? RETRY_HINT : REFUSED_HINT,
@@ -124,9 +124,12 @@ function urlSecrets(url: string): string[] {
   return [url, `${pathname}${search}`, pathname].filter((part) => part.length > 1);
 }
 
-/** The start of the receiver's answer on one line, every secret replaced (the longest first). */
+/**
+ * The start of the receiver's answer as one safe line of at most 200 characters, every secret
+ * replaced (the longest first) before anything is cut, so no part of a secret is ever shown.
+ */
 function quote(answer: string, secrets: readonly string[]): string {
-  let text = answer.replace(/\s+/g, ' ').trim();
+  let text = answer.slice(0, 8_000).replace(/\s+/g, ' ').trim();
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (secret) text = text.split(secret).join('[redacted]');
-  return truncate(text, 200);
+  return safeLine(text, 200);
 }

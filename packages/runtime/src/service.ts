@@ -4,7 +4,7 @@ import { AgentbusError, agentbusRegistry, describeError, type AgentbusRegistry, 
 import { loadFleetConfig, type LoadedFleetConfig } from '@agentbus/fleet';
 import type { StateStore } from '@agentbus/state';
 import { connectNats, ConsumerRunner, IdempotencyLedger, LeaseManager, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
-import { agentbusConsumers, type ConsumerDefinition } from '@agentbus/streams';
+import { agentbusConsumers, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, type RuntimeEnv } from './config.ts';
 import { openStateStore, type StateSettings } from './state.ts';
@@ -137,6 +137,7 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
           stream: declaration.stream,
           consumer,
           handlers: parts.handlers,
+          unhandledTypes: unhandledTypePolicy(declaration),
           concurrency: parts.concurrency,
           retryDelaysMs: declaration.retryDelaysMs,
           ledger,

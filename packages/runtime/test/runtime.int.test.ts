@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { agentbusRegistry } from '@agentbus/contracts';
-import { connectNats, Publisher, readStream } from '@agentbus/bus';
+import { jetstream } from '@nats-io/jetstream';
+import { connectNats, listDeadLetters, Publisher, readStream } from '@agentbus/bus';
 import { agentbusTopology, applyTopology, type ConsumerDefinition } from '@agentbus/streams';
 import { defineService, loadServiceConfig, runService } from '@agentbus/runtime';
 import { startNats, waitFor } from '@agentbus/testkit';
@@ -86,4 +87,44 @@ test('a service: handlers run with lifecycle events, metrics and health endpoint
     await server.stop();
   }
   assert.ok(lines.some((l) => /rt-test stopped/.test(l)));
+});
+
+test("each consumer gets its unhandled-type policy from streams/: a type no handler takes is dead-lettered on a task subject and skipped (counted) on the events stream", async () => {
+  const server = await startNats();
+  const consumers: ConsumerDefinition[] = [
+    { stream: 'AGENT_TASKS', durable: 'rt-tasks', service: 'rt-policy', description: 'test', filterSubject: 'agents.deployer.tasks.>', ackWaitMs: 2_000, maxDeliver: 2, maxAckPending: 100, retryDelaysMs: [20] },
+    { stream: 'AGENT_EVENTS', durable: 'rt-events', service: 'rt-policy', description: 'test', filterSubject: 'events.>', ackWaitMs: 2_000, maxDeliver: 2, maxAckPending: 100, retryDelaysMs: [20] },
+  ];
+  const nc = await connectNats({ servers: server.url, name: 'rt-policy-client' });
+  await applyTopology(nc, agentbusTopology({ replicas: 1, consumers }));
+  const definition = defineService({
+    name: 'rt-policy',
+    description: 'runtime test service',
+    settings: {},
+    start: () => ({ 'rt-tasks': { handlers: { 'deployer.deploy': () => {} } }, 'rt-events': { handlers: { 'deploy.completed': () => {} } } }),
+  });
+  const service = await runService(definition, { env: { NATS_URL: server.url, METRICS_PORT: '0', LOG_LEVEL: 'error' }, consumers, logDestination: new Writable({ write: (_chunk, _enc, done) => done() }) });
+  try {
+    // health.passed on the deployer's task subject (a foreign client can put it there).
+    const id = 'misrouted-health-passed';
+    const envelope = { id, type: 'health.passed', source: 'rogue', time: new Date().toISOString(), correlationId: id, data: {} };
+    await jetstream(nc).publish('agents.deployer.tasks.deploy', JSON.stringify(envelope), { msgID: id });
+    await new Publisher(nc, { registry: agentbusRegistry, source: 'tester' }).publish('escalation.resolved', { dedupKey: 'k', summary: 'nobody here handles this' });
+
+    const letter = await waitFor('the dead letter', async () => (await listDeadLetters(nc)).find((l) => l.original.msgId === id));
+    assert.equal(letter.reason, 'unhandled-type');
+    assert.equal(letter.consumer, 'rt-tasks');
+    assert.match(letter.error, /no handler for health\.passed \(it handles deployer\.deploy\)/);
+    const metrics = await waitFor('both outcomes counted', async () => {
+      const text = await (await fetch(service.metricsUrl)).text();
+      return /outcome="skipped-unhandled"/.test(text) && /outcome="dead-lettered"/.test(text) ? text : undefined;
+    });
+    assert.match(metrics, /agentbus_messages_total\{consumer="rt-tasks",type="health.passed",outcome="dead-lettered",service="rt-policy"\} 1/);
+    assert.match(metrics, /agentbus_messages_total\{consumer="rt-events",type="escalation.resolved",outcome="skipped-unhandled",service="rt-policy"\} 1/);
+    assert.equal((await listDeadLetters(nc)).length, 1, 'the skipped event is not a dead letter');
+  } finally {
+    await service.stop();
+    await nc.close();
+    await server.stop();
+  }
 });

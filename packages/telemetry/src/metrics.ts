@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The metrics every agentbus service exposes on /metrics, in its own registry. */
 export interface ServiceMetrics {
   registry: Registry;
-  /** Deliveries by consumer, message type and outcome (acked, retry, dead-lettered, skipped-duplicate, ignored). */
+  /** Deliveries by consumer, message type and outcome (acked, retry, dead-lettered, skipped-duplicate, skipped-unhandled). */
   messages: Counter<'consumer' | 'type' | 'outcome'>;
   /** Handler run time by consumer, type and result. */
   handlerSeconds: Histogram<'consumer' | 'type' | 'result'>;

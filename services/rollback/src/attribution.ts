@@ -1,4 +1,4 @@
-import { releaseManifestSchema, type AgentbusRegistry, type DataOf, type ReleaseManifest } from '@agentbus/contracts';
+import { releaseManifestSchema, safeText, type AgentbusRegistry, type DataOf, type ReleaseManifest } from '@agentbus/contracts';
 import type { FleetService } from '@agentbus/fleet';
 import type { GitRepo } from '@agentbus/git';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
@@ -7,6 +7,7 @@ type HealthFailed = DataOf<AgentbusRegistry, 'health.failed'>;
 type DeployFailed = DataOf<AgentbusRegistry, 'deploy.failed'>;
 type SkipReason = DataOf<AgentbusRegistry, 'rollback.skipped'>['reason'];
 
+/** `reason` and `detail` quote outside text (check errors, command output): built with safeText, bounded. */
 export type Attribution =
   | { attributed: true; manifest: ReleaseManifest; failingChecks: string[]; reason: string }
   | { attributed: false; reason: SkipReason; detail: string; escalate: boolean };
@@ -47,7 +48,7 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
       attributed: false,
       reason: 'baseline-unhealthy',
       detail: baseline
-        ? `${service.name} was already unhealthy before this deploy (${baseline.checkedAt}: ${before.join('; ')}); the failure is not this deployment's`
+        ? safeText(`${service.name} was already unhealthy before this deploy (${baseline.checkedAt}: ${before.join('; ')}); the failure is not this deployment's`, { max: 2_000 })
         : `no baseline of ${service.name} from before this deploy, so the failure cannot be attributed to it`,
       escalate: true,
     };
@@ -76,7 +77,7 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
     .filter((c) => !c.ok && c.severity === 'fatal')
     .map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`)
     .join('; ');
-  return { attributed: true, manifest, failingChecks, reason: `health check failed after deploy of ${manifest.ref}: ${why}` };
+  return { attributed: true, manifest, failingChecks, reason: safeText(`health check failed after deploy of ${manifest.ref}: ${why}`, { max: 2_000 }) };
 }
 
 /**
@@ -116,5 +117,5 @@ export async function attributeDeployFailure(failure: DeployFailed, correlationI
   if (reverts) {
     return { attributed: false, reason: 'revert-of-revert', detail: `${failure.mergeCommit.slice(0, 12)} is itself a revert of ${reverts.slice(0, 12)}; agentbus does not revert a revert on its own`, escalate: true };
   }
-  return { attributed: true, manifest, failingChecks: [], reason: `the deploy command failed after the merge was pushed: ${failure.error}` };
+  return { attributed: true, manifest, failingChecks: [], reason: safeText(`the deploy command failed after the merge was pushed: ${failure.error}`, { max: 2_000 }) };
 }

@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, releaseManifestPath, safeText, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
@@ -42,7 +42,8 @@ export async function skipRollback(
         kind: 'unattributed-failure',
         severity: 'error',
         service: failure.service,
-        summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`.slice(0, 1024),
+        // The schema bounds a summary at 1,024 characters (cut at a code point, with a marker).
+        summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
         details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
       },
       { id: `escalation.unattributed-failure.${failure.deploymentId}` },
@@ -63,6 +64,10 @@ export async function skipRollback(
  * Never `reset --hard`, never a force-push, never a second revert of one deployment: git finds an
  * existing revert, and each announced step and the redeploy are ledger steps, so a redelivered or
  * replayed trigger resumes where it stopped and repeats nothing.
+ *
+ * The reason (built from a health check's error or a deploy command's output) is outside text:
+ * it is made safe where it is built (attribution.ts) and again, bounded, where it is recorded, so
+ * the wording of a record can never turn a revert that was pushed into a failed rollback.
  */
 export async function rollBack(
   ctx: HandlerContext<AgentbusRegistry>,
@@ -94,7 +99,7 @@ export async function rollBack(
       await repo.switchToBranch();
       await repo.fetch();
       if ((await repo.fastForwardToRemote()).status === 'ahead') await repo.dropUnpushedCommits();
-      const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: decision.reason });
+      const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: decision.reason }); // git makes the reason a safe paragraph
       revertCommit = revert.revertCommit;
       stage = 'push';
       try {
@@ -127,7 +132,8 @@ export async function rollBack(
     const final = await runProbes(service.health.checks, { probes: 1, intervalMs: 0, consecutiveFailures: 1 });
     const updated: ReleaseManifest = { ...manifest, status: 'rolled-back', commit: restoredCommit, rolledBackAt: new Date().toISOString(), revertCommit };
     await deps.state.put(releaseManifestPath(service.name), updated, {
-      reason: `rolled back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) by ${strategy}: ${decision.reason}`.slice(0, 1000),
+      // safeText again: a decision recorded by an earlier version (the ledger's attribute step) may hold raw text.
+      reason: safeText(`rolled back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) by ${strategy}: ${decision.reason}`, { max: 1_000 }),
       agent: 'rollback',
       taskId: trigger.id,
       writeId: `${deploymentId}.rolled-back`,
@@ -165,7 +171,7 @@ export async function rollBack(
         kind: 'rollback-failed',
         severity: 'critical',
         service: service.name,
-        summary: `${service.name}: rolling back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) failed at ${stage}: ${describeError(error)}`.slice(0, 1024),
+        summary: `${service.name}: rolling back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) failed at ${stage}: ${describeError(error)}`,
         details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
       },
       { id: `escalation.rollback-failed.${deploymentId}` },

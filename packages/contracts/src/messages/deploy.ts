@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { safeLine } from '../safe-text.ts';
 import { defineMessage } from '../registry.ts';
 import { eventSubject, taskSubject } from '../subjects.ts';
-import { commitSha, gitRef, isoTime, serviceName } from './fields.ts';
+import { commitSha, gitRef, isoTime, outsideLine, outsideText, serviceName } from './fields.ts';
 
 export const deployTask = defineMessage({
   type: 'deployer.deploy',
@@ -12,7 +13,8 @@ export const deployTask = defineMessage({
   schema: z.strictObject({
     service: serviceName,
     ref: gitRef,
-    requestedBy: z.string().min(1).max(200),
+    /** Who asked (a person or an agent): one line, named in the merge commit's Agentbus-Requested-By trailer. */
+    requestedBy: z.string().min(1).max(200).transform((text) => safeLine(text, 200)),
     dryRun: z.boolean().default(false),
   }),
 });
@@ -23,7 +25,7 @@ const deployment = {
   service: serviceName,
   ref: gitRef,
   branch: gitRef,
-  requestedBy: z.string(),
+  requestedBy: outsideLine(200),
 };
 
 export const deployPlanned = defineMessage({
@@ -75,8 +77,9 @@ export const deployFailed = defineMessage({
     /** Absent when the service is not in the registry. */
     branch: gitRef.optional(),
     stage: z.enum(DeployStages),
-    error: z.string(),
-    stderr: z.string().optional(),
+    error: outsideText(),
+    /** The end of the deploy command's stderr. */
+    stderr: outsideText({ keep: 'end' }).optional(),
     exitCode: z.number().int().nullable().optional(),
     mergeCommit: commitSha.optional(),
     previousCommit: commitSha.optional(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject } from '../subjects.ts';
-import { serviceName } from './fields.ts';
+import { outsideText, serviceName } from './fields.ts';
 
 /** What the platform must not decide alone (seed 002: conflict, integrity, customer impact). */
 export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy'] as const;
@@ -16,7 +16,8 @@ export const escalationRaised = defineMessage({
     kind: z.enum(EscalationKinds),
     severity: z.enum(['critical', 'error', 'warning', 'info']),
     service: serviceName.optional(),
-    summary: z.string().min(1).max(1024),
+    /** At most 1,024 characters (PagerDuty's summary limit); longer text is cut with a marker. */
+    summary: outsideText({ min: 1, max: 1024 }),
     details: z.record(z.string(), z.unknown()),
   }),
 });
@@ -26,5 +27,5 @@ export const escalationResolved = defineMessage({
   kind: 'event',
   subject: eventSubject('escalation.resolved'),
   description: 'The condition behind an escalation is over (e.g. the service is verified healthy).',
-  schema: z.object({ dedupKey: z.string().min(1), service: serviceName.optional(), summary: z.string() }),
+  schema: z.object({ dedupKey: z.string().min(1), service: serviceName.optional(), summary: outsideText({ max: 1024 }) }),
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject } from '../subjects.ts';
-import { commitSha, isoTime, serviceName } from './fields.ts';
+import { commitSha, isoTime, outsideText, serviceName } from './fields.ts';
 
 /** One health check's verdict over a run of probes. */
 export const checkResultSchema = z.object({
@@ -21,7 +21,7 @@ export const checkResultSchema = z.object({
   latencyThresholdMs: z.number().nonnegative().nullable(),
   latenciesMs: z.array(z.number().nonnegative()),
   /** Why it failed: the last error (connection refused, time-out, status, field mismatch, latency). */
-  error: z.string().nullable(),
+  error: outsideText({ max: 2_000 }).nullable(),
 });
 export type CheckResult = z.infer<typeof checkResultSchema>;
 

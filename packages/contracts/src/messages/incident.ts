@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject, taskSubject } from '../subjects.ts';
-import { isoTime, serviceName } from './fields.ts';
+import { isoTime, outsideText, serviceName } from './fields.ts';
 
 /** Outgoing channels of the notifier. */
 export const NotificationChannels = ['pagerduty', 'chat', 'ticket'] as const;
@@ -24,7 +24,7 @@ export const notifierDeliverTask = defineMessage({
     /** PagerDuty's dedup_key, for pages. */
     dedupKey: z.string().min(1).optional(),
     /** What the message is, for people reading the DLQ. */
-    summary: z.string().max(1024),
+    summary: outsideText({ max: 1024 }),
     /** The JSON body sent as it is. */
     body: z.record(z.string(), z.unknown()),
   }),

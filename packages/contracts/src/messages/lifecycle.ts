@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject } from '../subjects.ts';
+import { outsideLine, outsideText } from './fields.ts';
 
 /**
  * Lifecycle of every task a service handles, sent by the shared runtime (not by handlers):
@@ -38,7 +39,7 @@ export const taskFailed = defineMessage({
   schema: z.object({
     ...taskRef,
     durationMs: z.number().nonnegative(),
-    error: z.object({ code: z.string(), message: z.string() }),
+    error: z.object({ code: outsideLine(200), message: outsideText() }),
     willRetry: z.boolean(),
   }),
 });

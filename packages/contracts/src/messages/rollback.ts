@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject } from '../subjects.ts';
-import { commitSha, isoTime, serviceName } from './fields.ts';
+import { commitSha, isoTime, outsideText, serviceName } from './fields.ts';
 import { checkResultSchema } from './health.ts';
 
 export const RollbackStrategies = ['git-revert', 'redeploy-previous'] as const;
@@ -18,7 +18,7 @@ export const rollbackStarted = defineMessage({
   kind: 'event',
   subject: eventSubject('rollback.started'),
   description: 'The failure was attributed to this deployment; the rollback begins.',
-  schema: z.object({ ...target, reason: z.string(), failingChecks: z.array(z.string()) }),
+  schema: z.object({ ...target, reason: outsideText(), failingChecks: z.array(z.string()) }),
 });
 
 export const rollbackReverted = defineMessage({
@@ -59,7 +59,7 @@ export const rollbackFailed = defineMessage({
   schema: z.object({
     ...target,
     stage: z.enum(['revert', 'push', 'verify-push', 'redeploy', 'verify-health']),
-    error: z.string(),
+    error: outsideText(),
     revertCommit: commitSha.nullable().optional(),
   }),
 });
@@ -76,6 +76,6 @@ export const rollbackSkipped = defineMessage({
     service: serviceName,
     mergeCommit: commitSha.optional(),
     reason: z.enum(RollbackSkipReasons),
-    detail: z.string(),
+    detail: outsideText(),
   }),
 });

@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, releaseManifestPath, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, releaseManifestPath, safeText, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
@@ -117,7 +117,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       stage = 'merge';
       const merge = await repo.mergeRef(ref, {
         message: `Merge ${ref} into ${branch}`,
-        trailers: { 'Agentbus-Deployment': deploymentId, 'Agentbus-Requested-By': requestedBy.replace(/[\r\n]+/g, ' ') },
+        // requestedBy is one safe line (the task schema makes it so); git makes trailer values safe lines too.
+        trailers: { 'Agentbus-Deployment': deploymentId, 'Agentbus-Requested-By': requestedBy },
       });
       mergeCommit = merge.mergeCommit;
       previousCommit = merge.previousHead;
@@ -188,7 +189,8 @@ async function announceFailure(
   extra: { mergeCommit?: string; previousCommit?: string; pushed: boolean },
 ): Promise<void> {
   const result = isFleetError(error) ? (error.details.result as DeployCommandResult | undefined) : undefined;
-  const stderr = result?.stderr ? result.stderr.slice(-8_000) : undefined;
+  // The command's output is already safe (runDeployCommand); keep its end, cut at a code point.
+  const stderr = result?.stderr ? safeText(result.stderr, { max: 8_000, keep: 'end' }) : undefined;
   const exitCode = result ? result.exitCode : undefined;
   ctx.log.error({ stage, err: describeError(error) }, `deploy of ${event.service} ${event.ref} failed at ${stage}`);
   await ctx.publish(
