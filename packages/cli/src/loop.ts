@@ -69,8 +69,11 @@ export interface DeployRun {
 
 /**
  * Publishes a deploy task and follows its incident on the bus until it ends (healthy, rolled
- * back, skipped, failed, or planned for a dry run), calling `onEvent` as each event arrives.
- * Throws AgentbusError `deploy-timeout` (with what happened so far) after `timeoutMs`.
+ * back, skipped, failed, or planned for a dry run), calling `onEvent` as each event arrives. The
+ * follow survives a NATS restart or failover (followIncident resumes after the last event seen).
+ * When the time runs out (or the caller interrupts), the incident's stored events decide: an
+ * incident that has ended is reported as ended; otherwise AgentbusError `deploy-timeout` (or
+ * `interrupted`) says what happened so far.
  */
 export async function deployAndFollow(
   nc: NatsConnection,
@@ -98,12 +101,24 @@ export async function deployAndFollow(
   stopFollowing.abort();
   await follow.catch(() => {});
   const events = await collectIncidentEvents(nc, envelope.id, { since });
+  // Events the live follow did not get to (it was cut off by the time-out or a restart) are still told.
+  const told = new Set(seen.map((event) => event.id));
+  for (const event of events) if (!told.has(event.id)) options.onEvent?.(event);
   const summary = summarizeIncident(envelope.id, events, { requestedAt: envelope.time });
-  if (result !== 'done') {
-    throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${options.timeoutMs} ms` : 'interrupted'}: the deploy ${envelope.id} is ${summary.outcome} (${events.length} events so far)`, {
-      hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${events[0]?.seq ?? 1}\``,
-      details: { taskId: envelope.id, outcome: summary.outcome },
-    });
-  }
+  assertFollowEnded(result, summary, { timeoutMs: options.timeoutMs, events });
   return { taskId: envelope.id, requestedAt: envelope.time, summary, events };
+}
+
+/**
+ * How a follow ends: the follower saw the end (`done`), or the time ran out or the caller
+ * interrupted; then the incident's stored events decide. One that has ended is reported as
+ * ended, whatever stopped the follow; one still going is AgentbusError `deploy-timeout` or
+ * `interrupted`, naming where it stands.
+ */
+export function assertFollowEnded(result: 'done' | 'timeout' | 'interrupted', summary: IncidentSummary, context: { timeoutMs: number; events: readonly IncidentEvent[] }): void {
+  if (result === 'done' || isFinalOutcome(summary.outcome)) return;
+  throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${context.timeoutMs} ms` : 'interrupted'}: the deploy ${summary.incidentId} is ${summary.outcome} (${context.events.length} events so far)`, {
+    hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${context.events[0]?.seq ?? 1}\``,
+    details: { taskId: summary.incidentId, outcome: summary.outcome },
+  });
 }
