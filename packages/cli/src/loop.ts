@@ -1,8 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
-import { agentbusConsumers } from '@agentbus/streams';
 import { runService, type RunningService, type RunOptions } from '@agentbus/runtime';
 import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
 import { deployerService } from '@agentbus/deployer';
@@ -36,28 +34,6 @@ export async function startServicesInProcess(env: Record<string, string | undefi
 
 export async function stopServices(services: readonly RunningService[]): Promise<void> {
   await Promise.allSettled([...services].reverse().map((service) => service.stop()));
-}
-
-/**
- * Refuses to go on when some process is already pulling from the loop's consumers (for instance
- * `agentbus up`): its services would answer this run's tasks with their own configuration.
- */
-export async function assertNoActiveServices(nc: NatsConnection, what: string): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const busy: string[] = [];
-  for (const consumer of agentbusConsumers.filter((c) => c.service in allServices)) {
-    try {
-      const info = await jsm.consumers.info(consumer.stream, consumer.durable);
-      if (info.num_waiting > 0) busy.push(`${consumer.service} (${consumer.stream}/${consumer.durable})`);
-    } catch {
-      // not created yet: nobody consumes it
-    }
-  }
-  if (busy.length > 0) {
-    throw new AgentbusError('services-running', `${what} needs the agentbus services to itself, but these are already running on this NATS server: ${busy.join(', ')}`, {
-      hint: 'stop `agentbus up` (or the services) first, or point NATS_URL at another server',
-    });
-  }
 }
 
 export interface DeployRun {
