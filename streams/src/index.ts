@@ -5,6 +5,7 @@ export {
   agentbusBuckets,
   consumerDefaults,
   findConsumer,
+  isTimerConsumer,
   type Topology,
   type TopologyOptions,
   type StreamDefinition,

@@ -72,10 +72,15 @@ export async function deployAndFollow(
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
   const interrupted = options.signal?.then(() => 'interrupted' as const) ?? new Promise<never>(() => {});
-  const result = await Promise.race([follow.then(() => 'done' as const), timeout, interrupted]);
-  clearTimeout(timer);
-  stopFollowing.abort();
-  await follow.catch(() => {});
+  let result: 'done' | 'timeout' | 'interrupted';
+  try {
+    // onEvent may throw (the caller's output closed): the follow ends, the timer and the follower with it.
+    result = await Promise.race([follow.then(() => 'done' as const), timeout, interrupted]);
+  } finally {
+    clearTimeout(timer);
+    stopFollowing.abort();
+    await follow.catch(() => {});
+  }
   const events = await collectIncidentEvents(nc, envelope.id, { since });
   // Events the live follow did not get to (it was cut off by the time-out or a restart) are still told.
   const told = new Set(seen.map((event) => event.id));
