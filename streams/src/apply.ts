@@ -48,9 +48,10 @@ export function streamConfig(definition: StreamDefinition, replicas: number): Pa
     name: definition.name,
     description: definition.description,
     subjects: definition.subjects,
-    retention: RetentionPolicy.Limits,
     storage: StorageType.File,
-    discard: DiscardPolicy.Old,
+    ...(definition.layout === 'timers'
+      ? { retention: RetentionPolicy.Workqueue, discard: DiscardPolicy.New, max_msgs_per_subject: 1, discard_new_per_subject: true }
+      : { retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old }),
     max_age: nanos(definition.maxAgeMs),
     max_bytes: definition.maxBytes,
     max_msg_size: definition.maxMsgSize,

@@ -1,5 +1,6 @@
 import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
 import { LEASE_BUCKET, LEDGER_BUCKET, UnhandledTypePolicies, type UnhandledTypePolicy } from '@agentbus/bus';
+import { HEALTH_EVIDENCE_BUCKET } from '@agentbus/health';
 import { stateBucketConfig } from '@agentbus/state';
 
 /**
@@ -15,6 +16,7 @@ export interface StreamDefinition {
   name: StreamName | string;
   description: string;
   subjects: string[];
+  /** 0 = keep forever. */
   maxAgeMs: number;
   maxBytes: number;
   maxMsgSize: number;
@@ -25,6 +27,13 @@ export interface StreamDefinition {
    * count) where every consumer reads everything and acts on some (events). @default 'dead-letter'
    */
   unhandledTypes?: UnhandledTypePolicy;
+  /**
+   * `timers`: a stream of durable timers (AGENT_SCHEDULE): work-queue retention (a timer is gone
+   * once acknowledged), one message per subject, and a second publish on a subject that has one
+   * refused (discard new per subject), so a timer is never started twice. Default `log`: limits
+   * retention, discard old (seed 002).
+   */
+  layout?: 'log' | 'timers';
 }
 
 export interface ConsumerDefinition {
@@ -102,6 +111,15 @@ export const agentbusStreams: StreamDefinition[] = [
     ...streamDefaults,
     unhandledTypes: UnhandledTypePolicies.skip,
   },
+  {
+    name: StreamNames.schedule,
+    description: 'Durable timers: schedule.<name>, one message each, redelivered by its consumer each time it is due',
+    subjects: StreamSubjects.AGENT_SCHEDULE,
+    ...streamDefaults,
+    maxAgeMs: 0, // a timer lives until its consumer acknowledges it
+    maxBytes: 256 * 1024 ** 2, // timers are small; the logs reserve the store's space
+    layout: 'timers',
+  },
 ];
 
 function consumer(definition: Omit<ConsumerDefinition, keyof typeof consumerDefaults> & Partial<typeof consumerDefaults>): ConsumerDefinition {
@@ -112,11 +130,22 @@ function consumer(definition: Omit<ConsumerDefinition, keyof typeof consumerDefa
 export const agentbusConsumers: ConsumerDefinition[] = [
   consumer({ stream: StreamNames.tasks, durable: 'deployer', service: 'deployer', description: 'deploy tasks', filterSubject: 'agents.deployer.tasks.>' }),
   consumer({ stream: StreamNames.events, durable: 'health-monitor', service: 'health-monitor', description: 'deployments to verify', filterSubject: 'events.deploy.>' }),
+  // A timer is redelivered (nak with its interval) without end: no delivery limit. A prober that
+  // dies lets it go to another health monitor after ackWaitMs.
+  consumer({ stream: StreamNames.schedule, durable: 'health-watch', service: 'health-monitor', description: 'the between-deploy watch of every service (one prober at a time)', filterSubject: 'schedule.health-watch', ackWaitMs: 15_000, maxDeliver: -1 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'notifier-deliveries', service: 'notifier', description: 'outgoing webhook deliveries (retried through the bus)', filterSubject: 'agents.notifier.tasks.>' }),
 ];
+
+/**
+ * A consumer of durable timers always has its timers pending (each waits out its delay as an
+ * un-acknowledged delivery), so "caught up" and "stalled" mean something else for it.
+ */
+export function isTimerConsumer(consumer: ConsumerDefinition): boolean {
+  return agentbusStreams.find((stream) => stream.name === consumer.stream)?.layout === 'timers';
+}
 
 export const agentbusBuckets: BucketDefinition[] = [
   {
@@ -125,6 +154,13 @@ export const agentbusBuckets: BucketDefinition[] = [
     history: 1,
     maxAgeMs: 7 * 24 * HOUR_MS, // longer than the streams keep messages, so a replay always finds its record
     maxValueSize: 64 * 1024,
+  },
+  {
+    bucket: HEALTH_EVIDENCE_BUCKET,
+    description: 'What each service\'s health was last seen to be: evidence.<service>.<kind> (watch, verdict, rollback, deploy-probe) and outage.<service>',
+    history: 1,
+    maxAgeMs: 7 * 24 * HOUR_MS,
+    maxValueSize: 256 * 1024,
   },
   {
     bucket: LEASE_BUCKET,

@@ -6,6 +6,7 @@ export {
   consumerDefaults,
   findConsumer,
   unhandledTypePolicy,
+  isTimerConsumer,
   type Topology,
   type TopologyOptions,
   type StreamDefinition,

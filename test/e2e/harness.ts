@@ -23,7 +23,7 @@ import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
 import { freePort } from '@agentbus/local-nats';
 import { runService, type RunningService } from '@agentbus/runtime';
 import { openStateBackend, StateStore } from '@agentbus/state';
-import { agentbusTopology, applyTopology, type ConsumerDefinition } from '@agentbus/streams';
+import { agentbusTopology, applyTopology, isTimerConsumer, type ConsumerDefinition } from '@agentbus/streams';
 import { startNats, tempDir, waitFor, type NatsServer } from '@agentbus/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -203,7 +203,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     async waitUntilConsumed() {
       const jsm = await jetstreamManager(nc);
       const running = new Set<string>([...(options.inProcess ?? serviceNames), ...spawned.map((s) => s.name)]);
-      for (const consumer of topology.consumers.filter((c) => running.has(c.service))) {
+      for (const consumer of topology.consumers.filter((c) => running.has(c.service) && !isTimerConsumer(c))) {
         await waitFor(`${consumer.durable} to handle everything in ${consumer.stream}`, async () => {
           const info = await jsm.consumers.info(consumer.stream, consumer.durable);
           return info.num_pending === 0 && info.num_ack_pending === 0;

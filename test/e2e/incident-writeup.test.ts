@@ -10,7 +10,7 @@ import { Publisher, readStream, republish } from '@agentbus/bus';
 import { DemoBranches } from '@agentbus/demo';
 import type { Postmortem } from '@agentbus/incident';
 import { openStateBackend, StateStore } from '@agentbus/state';
-import { agentbusConsumers } from '@agentbus/streams';
+import { agentbusConsumers, isTimerConsumer } from '@agentbus/streams';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '@agentbus/testkit';
 import { eventOf, startLoop, type Loop } from './harness.ts';
 
@@ -39,7 +39,7 @@ async function settled(loop: Loop): Promise<void> {
   await waitFor(
     'every consumer caught up',
     async () => {
-      for (const c of agentbusConsumers) {
+      for (const c of agentbusConsumers.filter((consumer) => !isTimerConsumer(consumer))) {
         const info = await jsm.consumers.info(c.stream, c.durable);
         if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
       }

@@ -53,6 +53,12 @@ export interface HandlerContext<R extends Registry> {
   step<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
   /** Tells the server the handler is still working (done automatically every ack_wait/3). */
   working(): void;
+  /**
+   * Ends this delivery, once the handler returns, by asking for the same message again after
+   * `ms` (nak with that delay) instead of acknowledging it: how a timer's consumer reschedules
+   * it (the server keeps the delay across restarts). The message is not marked done.
+   */
+  redeliverIn(ms: number): void;
   /** Aborted when the runner must stop before the handler finishes. */
   signal: AbortSignal;
   log: BusLogger;
@@ -81,6 +87,13 @@ class DeliveryContext<R extends Registry> implements HandlerContext<R> {
   working(): void {
     this.m.working();
   }
+
+  /** Set by redeliverIn(). */
+  rescheduleMs: number | undefined;
+
+  redeliverIn(ms: number): void {
+    this.rescheduleMs = Math.max(0, Math.round(ms));
+  }
 }
 
 export type Handler<R extends Registry, T extends MessageTypeOf<R>> = (envelope: EnvelopeOf<R, T>, ctx: HandlerContext<R>) => Promise<void> | void;
@@ -93,6 +106,8 @@ export const Outcomes = {
   skippedDuplicate: 'skipped-duplicate',
   /** A type no handler of this consumer takes, on a consumer whose policy is to skip such types. */
   skippedUnhandled: 'skipped-unhandled',
+  /** The handler asked for the message again later (a timer's next round). */
+  rescheduled: 'rescheduled',
 } as const;
 export type Outcome = (typeof Outcomes)[keyof typeof Outcomes];
 
@@ -384,7 +399,7 @@ export class ConsumerRunner<R extends Registry> {
     try {
       await this.options.hooks?.onStart?.(envelope, delivery);
       await handler(envelope, ctx);
-      if (ledger) await ledger.markDone(this.options.consumer, envelope.id);
+      if (ledger && ctx.rescheduleMs === undefined) await ledger.markDone(this.options.consumer, envelope.id);
     } catch (error) {
       failure = { error };
     } finally {
@@ -393,9 +408,10 @@ export class ConsumerRunner<R extends Registry> {
     const ms = Date.now() - started;
     const hooks = this.options.hooks;
     if (!failure) {
-      this.settle(() => m.ack());
+      const reschedule = ctx.rescheduleMs;
+      this.settle(() => (reschedule === undefined ? m.ack() : m.nak(reschedule)));
       if (hooks?.onFinish) await this.runHook(() => hooks.onFinish!(envelope, delivery, { ok: true, ms }));
-      hooks?.onOutcome?.('acked', envelope.type, delivery);
+      hooks?.onOutcome?.(reschedule === undefined ? 'acked' : 'rescheduled', envelope.type, delivery);
       return;
     }
     const { error } = failure;

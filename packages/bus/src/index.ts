@@ -24,3 +24,4 @@ export { readStream, getStoredMessage, republish, headersToRecord, type StoredMe
 export { listDeadLetters, getDeadLetter, redriveDeadLetter, toDeadLetter, type DeadLetter } from './dlq.ts';
 export { LeaseManager, LeaseBusyError, LEASE_BUCKET, type HeldLease } from './lease.ts';
 export { retryTransient } from './retry.ts';
+export { startTimerOnce, isSubjectFull } from './timers.ts';

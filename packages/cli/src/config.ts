@@ -17,6 +17,8 @@ const cliEnvSchema = z.object({
   FIRESTORE_EMULATOR_HOST: z.string().min(1).optional(),
   AGENTBUS_CONFIG: z.string().min(1).optional(),
   NATS_SERVER_BIN: z.string().min(1).optional(),
+  /** Set by npm for `npm start`, `npm run …` and `npx`. */
+  npm_lifecycle_event: z.string().optional(),
 });
 
 export interface CliConfig {
@@ -29,6 +31,8 @@ export interface CliConfig {
   /** The service registry file (agentbus.config.json), when set. */
   servicesConfigPath: string | undefined;
   natsServerBinary: string | undefined;
+  /** Started through npm (`npm start`, `npx agentbus …`): npm's death is a reason to stop (`up`). */
+  launchedByNpm: boolean;
 }
 
 export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -52,5 +56,6 @@ export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
     state: { backend: e.AGENTBUS_STATE_BACKEND, firestoreProjectId: e.FIRESTORE_PROJECT_ID, firestoreEmulatorHost: e.FIRESTORE_EMULATOR_HOST },
     servicesConfigPath: e.AGENTBUS_CONFIG,
     natsServerBinary: e.NATS_SERVER_BIN,
+    launchedByNpm: e.npm_lifecycle_event !== undefined,
   };
 }

@@ -6,7 +6,7 @@ import { probeOnce } from '@agentbus/health';
 import { timelineOf, type IncidentEvent, type TimelineRow } from '@agentbus/incident';
 import { agentbusTopology, applyTopology, detectReplicas } from '@agentbus/streams';
 import type { RunOptions } from '@agentbus/runtime';
-import { assertNoActiveServices, deployAndFollow, startServicesInProcess, stopServices } from './loop.ts';
+import { deployAndFollow, startServicesInProcess, stopServices } from './loop.ts';
 
 export interface DemoOptions {
   nc: NatsConnection;
@@ -21,6 +21,8 @@ export interface DemoOptions {
   onEvent?: (event: IncidentEvent) => void;
   /** Keep the repositories and the service running state on disk afterwards. */
   keep?: boolean;
+  /** Resolves when the user interrupts (Ctrl-C): the demo stops following and cleans up. */
+  signal?: Promise<unknown>;
 }
 
 export interface DemoResult {
@@ -65,7 +67,6 @@ export async function runSeed000Demo(options: DemoOptions): Promise<DemoResult> 
       healthyWithinMs: 30_000,
     });
     await applyTopology(options.nc, agentbusTopology({ replicas: detectReplicas(options.nc) }));
-    await assertNoActiveServices(options.nc, 'the demo');
     services = await startServicesInProcess(
       { NATS_URL: options.natsUrl, AGENTBUS_CONFIG: configPath, METRICS_PORT: '0', LOG_LEVEL: 'info', HEALTH_WATCH_INTERVAL_MS: '0' },
       { logDestination: options.logDestination },
@@ -73,7 +74,7 @@ export async function runSeed000Demo(options: DemoOptions): Promise<DemoResult> 
     const run = await deployAndFollow(
       options.nc,
       { service: demo.name, ref: DemoBranches.broken, requestedBy: 'coding-agent (agentbus demo)' },
-      { timeoutMs: options.timeoutMs ?? 120_000 + options.stabilizationMs, source: 'agentbus-demo', onEvent: options.onEvent },
+      { timeoutMs: options.timeoutMs ?? 120_000 + options.stabilizationMs, source: 'agentbus-demo', onEvent: options.onEvent, signal: options.signal },
     );
     const repo = new GitRepo({ path: demo.clonePath, branch: demo.branch });
     const originHead = (await repo.remoteBranchSha()) ?? null;

@@ -24,12 +24,17 @@ interface Advertisement {
   pid: number;
 }
 
+/** A live process that is not a zombie (a killed orphan stays one where init does not reap). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -64,6 +69,27 @@ function tryLock(lockPath: string): boolean {
   }
 }
 
+/**
+ * A server left running by an owner that was killed before it could stop it (SIGKILL, a crash)
+ * still holds the store: stop it before starting a new one on the same store. Only a live
+ * nats-server whose command line names this store is touched.
+ */
+async function stopOrphanedServer(pidPath: string, storeDir: string): Promise<void> {
+  const pid = Number(readJson<number>(pidPath));
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  let config = '';
+  try {
+    config = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return;
+  }
+  if (!config.split('\0').includes(`NATS_STORE_DIR=${storeDir}`)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; alive(pid) && waited < 10_000; waited += 100) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(pidPath, { force: true });
+}
+
 export interface StartEmbeddedOptions {
   home: string;
   binary?: string;
@@ -90,10 +116,13 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
     }
     await sleep(100);
   }
+  const serverPidPath = join(home, 'nats-server.pid');
+  const storeDir = join(home, 'nats');
+  await stopOrphanedServer(serverPidPath, storeDir);
   let server: NatsServer;
   try {
     server = await NatsServer.start({
-      storeDir: join(home, 'nats'),
+      storeDir,
       logFile: join(home, 'nats-server.log'),
       binary: options.binary,
       serverName: 'agentbus-embedded',
@@ -102,6 +131,7 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
     rmSync(lockPath, { force: true });
     throw error;
   }
+  writeFileSync(serverPidPath, String(server.pid));
   const adPath = join(home, 'nats.json');
   if (options.advertise) writeFileSync(adPath, JSON.stringify({ url: server.url, pid: process.pid } satisfies Advertisement));
   return {
@@ -110,6 +140,7 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
     release: async () => {
       if (options.advertise) rmSync(adPath, { force: true });
       await server.stop();
+      rmSync(serverPidPath, { force: true });
       rmSync(lockPath, { force: true });
     },
   };

@@ -1,8 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
-import { agentbusConsumers } from '@agentbus/streams';
 import { runService, type RunningService, type RunOptions } from '@agentbus/runtime';
 import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
 import { deployerService } from '@agentbus/deployer';
@@ -38,28 +36,6 @@ export async function stopServices(services: readonly RunningService[]): Promise
   await Promise.allSettled([...services].reverse().map((service) => service.stop()));
 }
 
-/**
- * Refuses to go on when some process is already pulling from the loop's consumers (for instance
- * `agentbus up`): its services would answer this run's tasks with their own configuration.
- */
-export async function assertNoActiveServices(nc: NatsConnection, what: string): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const busy: string[] = [];
-  for (const consumer of agentbusConsumers.filter((c) => c.service in allServices)) {
-    try {
-      const info = await jsm.consumers.info(consumer.stream, consumer.durable);
-      if (info.num_waiting > 0) busy.push(`${consumer.service} (${consumer.stream}/${consumer.durable})`);
-    } catch {
-      // not created yet: nobody consumes it
-    }
-  }
-  if (busy.length > 0) {
-    throw new AgentbusError('services-running', `${what} needs the agentbus services to itself, but these are already running on this NATS server: ${busy.join(', ')}`, {
-      hint: 'stop `agentbus up` (or the services) first, or point NATS_URL at another server',
-    });
-  }
-}
-
 export interface DeployRun {
   taskId: string;
   requestedAt: string;
@@ -69,8 +45,11 @@ export interface DeployRun {
 
 /**
  * Publishes a deploy task and follows its incident on the bus until it ends (healthy, rolled
- * back, skipped, failed, or planned for a dry run), calling `onEvent` as each event arrives.
- * Throws AgentbusError `deploy-timeout` (with what happened so far) after `timeoutMs`.
+ * back, skipped, failed, or planned for a dry run), calling `onEvent` as each event arrives. The
+ * follow survives a NATS restart or failover (followIncident resumes after the last event seen).
+ * When the time runs out (or the caller interrupts), the incident's stored events decide: an
+ * incident that has ended is reported as ended; otherwise AgentbusError `deploy-timeout` (or
+ * `interrupted`) says what happened so far.
  */
 export async function deployAndFollow(
   nc: NatsConnection,
@@ -93,17 +72,34 @@ export async function deployAndFollow(
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
   const interrupted = options.signal?.then(() => 'interrupted' as const) ?? new Promise<never>(() => {});
-  const result = await Promise.race([follow.then(() => 'done' as const), timeout, interrupted]);
-  clearTimeout(timer);
-  stopFollowing.abort();
-  await follow.catch(() => {});
-  const events = await collectIncidentEvents(nc, envelope.id, { since });
-  const summary = summarizeIncident(envelope.id, events, { requestedAt: envelope.time });
-  if (result !== 'done') {
-    throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${options.timeoutMs} ms` : 'interrupted'}: the deploy ${envelope.id} is ${summary.outcome} (${events.length} events so far)`, {
-      hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${events[0]?.seq ?? 1}\``,
-      details: { taskId: envelope.id, outcome: summary.outcome },
-    });
+  let result: 'done' | 'timeout' | 'interrupted';
+  try {
+    // onEvent may throw (the caller's output closed): the follow ends, the timer and the follower with it.
+    result = await Promise.race([follow.then(() => 'done' as const), timeout, interrupted]);
+  } finally {
+    clearTimeout(timer);
+    stopFollowing.abort();
+    await follow.catch(() => {});
   }
+  const events = await collectIncidentEvents(nc, envelope.id, { since });
+  // Events the live follow did not get to (it was cut off by the time-out or a restart) are still told.
+  const told = new Set(seen.map((event) => event.id));
+  for (const event of events) if (!told.has(event.id)) options.onEvent?.(event);
+  const summary = summarizeIncident(envelope.id, events, { requestedAt: envelope.time });
+  assertFollowEnded(result, summary, { timeoutMs: options.timeoutMs, events });
   return { taskId: envelope.id, requestedAt: envelope.time, summary, events };
+}
+
+/**
+ * How a follow ends: the follower saw the end (`done`), or the time ran out or the caller
+ * interrupted; then the incident's stored events decide. One that has ended is reported as
+ * ended, whatever stopped the follow; one still going is AgentbusError `deploy-timeout` or
+ * `interrupted`, naming where it stands.
+ */
+export function assertFollowEnded(result: 'done' | 'timeout' | 'interrupted', summary: IncidentSummary, context: { timeoutMs: number; events: readonly IncidentEvent[] }): void {
+  if (result === 'done' || isFinalOutcome(summary.outcome)) return;
+  throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${context.timeoutMs} ms` : 'interrupted'}: the deploy ${summary.incidentId} is ${summary.outcome} (${context.events.length} events so far)`, {
+    hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${context.events[0]?.seq ?? 1}\``,
+    details: { taskId: summary.incidentId, outcome: summary.outcome },
+  });
 }

@@ -18,7 +18,7 @@ const deploy = (ref: string) => JSON.stringify({ service: 'api', ref, requestedB
 test('streams apply a second time changes nothing and says so', async () => {
   const again = await runCli(['streams', 'apply'], { env });
   assert.equal(again.code, 0);
-  assert.match(again.stdout, /nothing to change: 3 streams, \d+ consumers and \d+ buckets are up to date \(replicas 1\)/);
+  assert.match(again.stdout, /nothing to change: 4 streams, \d+ consumers and \d+ buckets are up to date \(replicas 1\)/);
   const json = (await runCli(['streams', 'apply', '--dry-run', '--json'], { env })).json<{ changed: boolean; dryRun: boolean }>()[0]!;
   assert.equal(json.changed, false);
   assert.equal(json.dryRun, true);

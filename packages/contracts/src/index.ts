@@ -23,12 +23,12 @@ export {
   type EnvelopeOf,
   type AnyEnvelopeOf,
 } from './registry.ts';
-export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, streamForSubject, type StreamName } from './subjects.ts';
+export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, scheduleSubject, streamForSubject, type StreamName } from './subjects.ts';
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
 export { serviceName, gitRef, commitSha, isoTime, outsideText, outsideLine } from './messages/fields.ts';
 export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataProblem } from './json-data.ts';
 export { DeployStages } from './messages/deploy.ts';
-export { checkResultSchema, type CheckResult } from './messages/health.ts';
+export { checkResultSchema, baselineSchema, EvidenceKinds, type CheckResult, type Baseline } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
 export { EscalationKinds } from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';

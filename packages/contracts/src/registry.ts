@@ -4,7 +4,8 @@ import { envelopeSchema, wrapEnvelope, type Envelope, type EnvelopeMeta } from '
 import { jsonDataProblem } from './json-data.ts';
 import { streamForSubject, type StreamName } from './subjects.ts';
 
-export const MessageKinds = { task: 'task', event: 'event' } as const;
+/** task: work for one agent; event: a fact; timer: a durable schedule its consumer redelivers to itself when due. */
+export const MessageKinds = { task: 'task', event: 'event', timer: 'timer' } as const;
 export type MessageKind = (typeof MessageKinds)[keyof typeof MessageKinds];
 
 /** One message type: its name, where it travels and the zod schema of its data. */

@@ -26,7 +26,7 @@ export interface NatsServerOptions {
   serverName?: string;
   /** Path to the nats-server binary; searched for when omitted. */
   binary?: string;
-  /** Server log file; `<storeDir>.log` when omitted. */
+  /** Server log file; `<storeDir>/nats-server.log` when omitted (inside the store, so removing the store removes it). */
   logFile?: string;
   cluster?: ClusterMembership;
   /** How long to wait for the server to report healthy. Default 20 s. */
@@ -64,7 +64,7 @@ export class NatsServer {
   private constructor(options: NatsServerOptions) {
     this.options = options;
     this.storeDir = options.storeDir;
-    this.logFile = options.logFile ?? `${options.storeDir}.log`;
+    this.logFile = options.logFile ?? join(options.storeDir, 'nats-server.log');
     this.serverName = options.serverName ?? 'agentbus';
     const binary = findNatsServerBinary(options.binary);
     this.binary = binary.path;

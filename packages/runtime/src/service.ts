@@ -6,7 +6,7 @@ import type { StateStore } from '@agentbus/state';
 import { connectNats, ConsumerRunner, IdempotencyLedger, LeaseManager, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
 import { agentbusConsumers, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
-import { loadServiceConfig, type RuntimeEnv } from './config.ts';
+import { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
 import { openStateStore, type StateSettings } from './state.ts';
 
 /** What a service's start() gets: everything generic is already done. */
@@ -228,10 +228,29 @@ function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, m
 
 /**
  * The whole life of a service process: run it, log where its metrics are, stop cleanly on
- * SIGTERM/SIGINT (exit 0), and exit 1 with a clear message when it cannot start.
+ * SIGTERM/SIGINT (exit 0), and exit 1 with a clear message when it cannot start. Under a
+ * supervisor (AGENTBUS_SUPERVISOR_PID), it also stops by itself when the supervisor is gone,
+ * even while it is still starting (waiting for a NATS server that went away with it).
  */
 export async function runServiceMain<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>): Promise<void> {
-  let service: RunningService;
+  let service: RunningService | undefined;
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${definition.name}: ${why}: ${service ? 'draining' : 'stopping before it was ready'}\n`);
+    await service?.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  const supervisor = runtimeEnvShape.AGENTBUS_SUPERVISOR_PID.safeParse(process.env.AGENTBUS_SUPERVISOR_PID || undefined).data;
+  if (supervisor !== undefined) {
+    // Reparented (to init or a subreaper): the supervisor died without stopping this process.
+    setInterval(() => {
+      if (process.ppid !== supervisor) void stop(`the supervisor (pid ${supervisor}) is gone`);
+    }, 500).unref();
+  }
   try {
     service = await runService(definition);
   } catch (error) {
@@ -239,11 +258,4 @@ export async function runServiceMain<Shape extends z.ZodRawShape>(definition: Se
     process.stderr.write(`${definition.name}: cannot start: ${describeError(error)}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
     process.exit(1);
   }
-  const stop = async (signal: string) => {
-    process.stderr.write(`${definition.name}: ${signal}: draining\n`);
-    await service.stop();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
 }

@@ -1,3 +1,4 @@
+import { HealthEvidenceStore } from '@agentbus/health';
 import { defineService } from '@agentbus/runtime';
 import { deployerSettings } from './config.ts';
 import { deployHandler } from './handlers/deploy.ts';
@@ -13,7 +14,7 @@ export const deployerService = defineService({
     return {
       deployer: {
         concurrency: ctx.settings.DEPLOYER_CONCURRENCY,
-        handlers: { 'deployer.deploy': deployHandler({ fleet, state, leases, leaseWaitMs: ctx.settings.DEPLOYER_LEASE_WAIT_MS }) },
+        handlers: { 'deployer.deploy': deployHandler({ fleet, state, evidence: await HealthEvidenceStore.open(ctx.nc), leases, leaseWaitMs: ctx.settings.DEPLOYER_LEASE_WAIT_MS }) },
       },
     };
   },

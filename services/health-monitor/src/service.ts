@@ -1,26 +1,30 @@
+import { startTimerOnce } from '@agentbus/bus';
+import { HealthEvidenceStore } from '@agentbus/health';
 import { defineService } from '@agentbus/runtime';
-import { BaselineWatcher } from './baselines.ts';
 import { healthMonitorSettings } from './config.ts';
 import { deployCompletedHandler } from './handlers/deploy-completed.ts';
+import { healthWatchHandler } from './handlers/health-watch.ts';
 
 export const healthMonitorService = defineService({
   name: 'health-monitor',
-  description: 'keeps baselines, judges every deployment after its stabilization window',
+  description: 'judges every deployment after its stabilization window; watches every service between deploys (one prober at a time)',
   settings: healthMonitorSettings,
   async start(ctx) {
     const fleet = ctx.fleet();
-    const baselines = new BaselineWatcher(fleet.services, {
-      intervalMs: ctx.settings.HEALTH_WATCH_INTERVAL_MS,
-      unhealthyAfterMs: fleet.escalation.unhealthyAfterMs,
-      publisher: ctx.publisher,
-      log: ctx.log,
-    });
-    await baselines.start();
-    ctx.onStop(() => baselines.stop());
+    const evidence = await HealthEvidenceStore.open(ctx.nc);
+    // One watch timer for the fleet, however many health monitors start it.
+    const { started } = await startTimerOnce(ctx.publisher, 'schedule.health-watch', {});
+    ctx.log.info({ started }, started ? 'started the watch timer' : 'the watch timer runs already');
     return {
       'health-monitor': {
         concurrency: ctx.settings.HEALTH_CONCURRENCY,
-        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, baselines, leases: await ctx.leases() }) },
+        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, evidence, leases: await ctx.leases() }) },
+      },
+      'health-watch': {
+        concurrency: 1,
+        handlers: {
+          'schedule.health-watch': healthWatchHandler({ fleet, evidence, intervalMs: ctx.settings.HEALTH_WATCH_INTERVAL_MS, unhealthyAfterMs: fleet.escalation.unhealthyAfterMs }),
+        },
       },
     };
   },

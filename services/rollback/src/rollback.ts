@@ -2,7 +2,7 @@ import { AgentbusError, describeError, releaseManifestPath, safeText, type Agent
 import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
-import { runProbes, toCheckResults, waitUntilHealthy } from '@agentbus/health';
+import { evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type HealthEvidenceStore } from '@agentbus/health';
 import type { StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
 
@@ -11,6 +11,8 @@ type Stage = 'revert' | 'push' | 'verify-push' | 'redeploy' | 'verify-health';
 export interface RollbackDeps {
   fleet: { services: readonly FleetService[] };
   state: StateStore;
+  /** Where the re-probe after a rollback is recorded: the next deployment's baseline. */
+  evidence: HealthEvidenceStore;
   leases: LeaseManager;
   leaseWaitMs: number;
 }
@@ -130,6 +132,7 @@ export async function rollBack(
       throw new AgentbusError('still-unhealthy', `${service.name} is still unhealthy ${verified.elapsedMs} ms after the rollback (${verified.failingChecks.join(', ')})`, { retryable: false });
     }
     const final = await runProbes(service.health.checks, { probes: 1, intervalMs: 0, consecutiveFailures: 1 });
+    await deps.evidence.record(service.name, evidenceOf(final, 'rollback', deploymentId));
     const updated: ReleaseManifest = { ...manifest, status: 'rolled-back', commit: restoredCommit, rolledBackAt: new Date().toISOString(), revertCommit };
     await deps.state.put(releaseManifestPath(service.name), updated, {
       // safeText again: a decision recorded by an earlier version (the ledger's attribute step) may hold raw text.

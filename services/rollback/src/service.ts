@@ -1,3 +1,4 @@
+import { HealthEvidenceStore } from '@agentbus/health';
 import { defineService } from '@agentbus/runtime';
 import { rollbackSettings } from './config.ts';
 import { healthFailedHandler } from './handlers/health-failed.ts';
@@ -10,7 +11,7 @@ export const rollbackService = defineService({
   async start(ctx) {
     const fleet = ctx.fleet();
     const state = await ctx.state();
-    const deps = { fleet, state, leases: await ctx.leases(), leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
+    const deps = { fleet, state, evidence: await HealthEvidenceStore.open(ctx.nc), leases: await ctx.leases(), leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
     return {
       rollback: {
         concurrency: ctx.settings.ROLLBACK_CONCURRENCY,

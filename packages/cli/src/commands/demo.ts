@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, createWriteStream } from 'node:fs';
+import { mkdirSync, mkdtempSync, createWriteStream, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncidentEvent } from '@agentbus/incident';
 import { describeEvent } from '@agentbus/incident';
+import { connectNats } from '@agentbus/bus';
+import { NatsServer } from '@agentbus/local-nats';
 import { booleanOption, parseInteger, stringOption, type Command } from '../command.ts';
 import { table } from '../render.ts';
 
@@ -11,15 +13,24 @@ const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFix
 
 export const demo: Command = {
   path: ['demo'],
-  summary: 'seed 000 end to end: a merge breaks /health; agentbus detects it, reverts, pushes, redeploys and verifies',
+  summary: 'seed 000 end to end on its own NATS server and services (beside a running `up`, touching nothing of yours): a merge breaks /health; agentbus detects it, reverts, pushes, redeploys and verifies',
   usage: '[--stabilization-ms N] [--keep]',
   options: { 'stabilization-ms': { type: 'string' }, keep: { type: 'boolean' } },
   async run(ctx, args) {
     const stabilizationText = stringOption(args, 'stabilization-ms');
     const stabilizationMs = stabilizationText === undefined ? 0 : parseInteger(stabilizationText, '--stabilization-ms');
     const { runSeed000Demo } = await import('../demo.ts'); // the services' modules load only when needed
-    const nc = await ctx.nats();
+    const keep = booleanOption(args, 'keep');
+    // Everything the demo makes lives in one temp dir, its own nats-server included: it never
+    // touches the user's NATS (NATS_URL, or the server of a running `agentbus up`) or services.
     const workDir = mkdtempSync(join(tmpdir(), 'agentbus-demo-'));
+    ctx.onExit(() => {
+      if (!keep) rmSync(workDir, { recursive: true, force: true });
+    });
+    const server = await NatsServer.start({ storeDir: join(workDir, 'nats'), logFile: join(workDir, 'nats-server.log'), binary: ctx.config.natsServerBinary, serverName: 'agentbus-demo' });
+    ctx.onExit(() => server.stop());
+    const nc = await connectNats({ servers: server.url, name: 'agentbus-demo' });
+    ctx.onExit(() => nc.close());
     const logDir = join(ctx.config.home, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logPath = join(logDir, `demo-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
@@ -30,7 +41,7 @@ export const demo: Command = {
     ctx.out.line(`${'TIME'.padEnd(12)}  ${'ACTOR'.padEnd(14)}  EVENT`);
     const onEvent = (event: IncidentEvent) => ctx.out.line(`${clock(event.time)}  ${event.source.padEnd(14)}  ${describeEvent(event)}`);
     try {
-      const result = await runSeed000Demo({ nc, natsUrl: ctx.natsUrl()!, workDir, stabilizationMs, logDestination: log, onEvent, keep: booleanOption(args, 'keep') });
+      const result = await runSeed000Demo({ nc, natsUrl: server.url, workDir, stabilizationMs, logDestination: log, onEvent, keep, signal: ctx.stopSignal });
       ctx.out.data(result);
       const ok = result.outcome === 'rolled-back' && result.originHeadRevertsMerge && result.serviceHealthy;
       ctx.out.line('');
@@ -49,7 +60,7 @@ export const demo: Command = {
       ).slice(1))
         ctx.out.line(`  ${line}`);
       ctx.out.line('');
-      ctx.out.line(`the incident's events: agentbus replay --stream AGENT_EVENTS --from-seq 1 (correlation ${result.correlationId})`);
+      ctx.out.line(keep ? `kept in ${workDir}: the repositories, the post-mortem and the demo's NATS store` : `the demo's NATS server, repositories and post-mortem were removed (--keep keeps them in the temp dir)`);
       return ok ? 0 : 1;
     } finally {
       await new Promise<void>((resolve) => log.end(() => resolve()));

@@ -3,11 +3,12 @@ import { describeEvent, type IncidentEvent } from '@agentbus/incident';
 import { agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 import { userInfo } from 'node:os';
+import { ExitCodes, outcomeExitCode } from '../exit-codes.ts';
 import { booleanOption, parseInteger, requireOption, stringOption, UsageError, type Command } from '../command.ts';
 
 export const deploy: Command = {
   path: ['deploy'],
-  summary: 'ask the deployer to merge a ref into a service and deploy it; --wait follows it to healthy, rolled back or failed',
+  summary: 'ask the deployer to merge a ref into a service and deploy it; --wait follows it to its end and exits 0 healthy, 3 rolled back, 4 escalated, 5 failed',
   usage: '<service> --ref <branch> [--dry-run] [--wait] [--timeout-ms N] [--requested-by <name>]',
   positionals: { min: 1, max: 1 },
   options: { ref: { type: 'string' }, 'dry-run': { type: 'boolean' }, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, 'requested-by': { type: 'string' } },
@@ -35,8 +36,8 @@ export const deploy: Command = {
     const run = await deployAndFollow(nc, task, { timeoutMs, onEvent, signal: ctx.stopSignal });
     const { summary } = run;
     ctx.out.data({ result: summary });
-    const good = summary.outcome === 'healthy' || summary.outcome === 'planned';
-    ctx.out.line(good ? `${service}: ${summary.outcome}` : `${service}: ${summary.outcome} — the deploy did not end healthy`);
-    return good ? 0 : 1;
+    const code = outcomeExitCode(summary.outcome);
+    ctx.out.line(code === ExitCodes.ok ? `${service}: ${summary.outcome}` : `${service}: ${summary.outcome} — the deploy did not end healthy (exit ${code})`);
+    return code;
   },
 };

@@ -50,10 +50,30 @@ async function waitReady(service: Supervised, timeoutMs: number): Promise<void> 
 function launch(service: Supervised, env: NodeJS.ProcessEnv): void {
   const log = openSync(service.logPath, 'a');
   service.child = spawn(process.execPath, [join(SERVICES_DIR, service.name, 'index.js')], {
-    env: { ...env, METRICS_PORT: String(service.port) },
+    // The service stops by itself when this process is gone (killed without a chance to stop it).
+    env: { ...env, METRICS_PORT: String(service.port), AGENTBUS_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', log, log],
   });
   closeSync(log);
+}
+
+/**
+ * Resolves when the process that started `up` is gone, if that process is npm (`npm start`,
+ * `npx agentbus up`): npm may die of a SIGTERM without passing it on (`npx` runs us under a
+ * shell that does not forward it), which would leave every service running. A shell or a service
+ * manager that started `up` on purpose and then exits (nohup) does not stop it.
+ */
+function launcherGone(launchedByNpm: boolean): Promise<string> {
+  if (!launchedByNpm) return new Promise<never>(() => {});
+  const parent = process.ppid;
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(timer);
+      resolve(`npm (pid ${parent}) is gone`);
+    }, 500);
+    timer.unref();
+  });
 }
 
 export const up: Command = {
@@ -127,7 +147,7 @@ export const up: Command = {
       });
     }
     ctx.out.line('agentbus is up. Ctrl-C stops every service cleanly.');
-    const signal = await ctx.stopSignal;
+    const signal = await Promise.race([ctx.stopSignal, launcherGone(ctx.config.launchedByNpm)]);
     ctx.out.line(`${signal}: stopping the services (each drains its running work)…`);
     await stopAll();
     ctx.out.line('stopped.');

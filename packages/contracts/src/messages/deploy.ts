@@ -3,6 +3,7 @@ import { safeLine } from '../safe-text.ts';
 import { defineMessage } from '../registry.ts';
 import { eventSubject, taskSubject } from '../subjects.ts';
 import { commitSha, gitRef, isoTime, outsideLine, outsideText, serviceName } from './fields.ts';
+import { baselineSchema } from './health.ts';
 
 export const deployTask = defineMessage({
   type: 'deployer.deploy',
@@ -47,7 +48,14 @@ export const deployMerged = defineMessage({
   kind: 'event',
   subject: eventSubject('deploy.merged'),
   description: 'The ref was merged into the branch and the remote was verified to point at the merge commit.',
-  schema: z.object({ ...deployment, mergeCommit: commitSha, previousCommit: commitSha, pushedAt: isoTime }),
+  schema: z.object({
+    ...deployment,
+    mergeCommit: commitSha,
+    previousCommit: commitSha,
+    pushedAt: isoTime,
+    /** The service's health just before this merge, captured when the deployment began (null: none could be had). */
+    baseline: baselineSchema.nullable().optional(),
+  }),
 });
 
 export const deployCompleted = defineMessage({
@@ -62,10 +70,15 @@ export const deployCompleted = defineMessage({
     mergedAt: isoTime,
     deployedAt: isoTime,
     deployCommandMs: z.number().nonnegative(),
+    /**
+     * The service's health just before this merge, captured when the deployment began and kept
+     * with it: the verdict (however late: a redelivery, a follow-up) is judged against it.
+     */
+    baseline: baselineSchema.nullable().optional(),
   }),
 });
 
-export const DeployStages = ['lease', 'config', 'fetch', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
+export const DeployStages = ['lease', 'config', 'baseline', 'fetch', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
 
 export const deployFailed = defineMessage({
   type: 'deploy.failed',

@@ -25,11 +25,24 @@ export const checkResultSchema = z.object({
 });
 export type CheckResult = z.infer<typeof checkResultSchema>;
 
-const baselineSchema = z.object({
+/** Where a baseline came from: the latest evidence of the service's health before a deployment. */
+export const EvidenceKinds = ['watch', 'verdict', 'rollback', 'deploy-probe'] as const;
+
+/**
+ * The service's health as last seen before a deployment began: the newest evidence of any kind
+ * (a watch sample, the previous deployment's verdict, a rollback's re-probe), or a probe the
+ * deployer made itself when there was none since the previous deployment.
+ */
+export const baselineSchema = z.object({
   healthy: z.boolean(),
+  /** When the probes that give this evidence began. */
   checkedAt: isoTime,
   checks: z.array(checkResultSchema),
+  source: z.enum(EvidenceKinds).optional(),
+  /** The deployment whose verdict or rollback this evidence is. */
+  deploymentId: z.string().min(1).optional(),
 });
+export type Baseline = z.infer<typeof baselineSchema>;
 
 const verdict = {
   deploymentId: z.string().min(1),

@@ -5,6 +5,7 @@ import { healthPassed, healthFailed } from './health.ts';
 import { rollbackStarted, rollbackReverted, rollbackCompleted, rollbackFailed, rollbackSkipped } from './rollback.ts';
 import { escalationRaised, escalationResolved } from './escalation.ts';
 import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
+import { healthWatchTimer } from './schedule.ts';
 
 /** Every message type agentbus itself sends and receives. */
 export const agentbusRegistry = defineRegistry([
@@ -29,6 +30,7 @@ export const agentbusRegistry = defineRegistry([
   notifierDeliverTask,
   notificationDelivered,
   postmortemWritten,
+  healthWatchTimer,
 ]);
 
 export type AgentbusRegistry = typeof agentbusRegistry;

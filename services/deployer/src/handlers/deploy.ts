@@ -1,8 +1,9 @@
-import { AgentbusError, describeError, releaseManifestPath, safeText, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, releaseManifestPath, releaseManifestSchema, safeText, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
-import type { StateStore } from '@agentbus/state';
+import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
+import { isStateNotFound, type StateStore } from '@agentbus/state';
 import { DeployStages } from '@agentbus/contracts';
 
 type Stage = (typeof DeployStages)[number];
@@ -10,6 +11,7 @@ type Stage = (typeof DeployStages)[number];
 export interface DeployDeps {
   fleet: { services: readonly FleetService[] };
   state: StateStore;
+  evidence: HealthEvidenceStore;
   leases: LeaseManager;
   leaseWaitMs: number;
 }
@@ -104,6 +106,11 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         },
       });
 
+      stage = 'baseline';
+      // The service's health just before this merge, kept with the deployment (a ledger step: a
+      // redelivery after the merge must not take the merged version for the baseline).
+      const baseline = await ctx.step('baseline', () => captureBaseline(service, deps));
+
       stage = 'fetch';
       await repo.switchToBranch(); // a redeploy-previous rollback leaves the clone detached
       await repo.fetch();
@@ -133,7 +140,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       }
       pushed = true;
       const mergedAt = new Date().toISOString();
-      const merged = { ...event, mergeCommit, previousCommit };
+      const merged = { ...event, mergeCommit, previousCommit, baseline };
       await ctx.step('announce-merged', () => ctx.publish('deploy.merged', { ...merged, pushedAt: mergedAt }, { id: `${deploymentId}.merged` }).then(() => true));
 
       stage = 'deploy-command';
@@ -179,6 +186,30 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       if (lease && !handOver) await releaseLease(ctx, lease, base.service, deploymentId);
     }
   };
+}
+
+/**
+ * The baseline of a deployment: the newest evidence of the service's health (a watch sample, the
+ * previous deployment's verdict, a rollback's re-probe) taken since the previous deployment of
+ * the service; evidence from before it describes code that no longer runs. With none, the
+ * deployer probes the service itself (and records that as evidence). Null only when the service
+ * cannot be probed at all.
+ */
+async function captureBaseline(service: FleetService, deps: DeployDeps): Promise<Baseline | null> {
+  let previousDeployAt: number | undefined;
+  try {
+    previousDeployAt = Date.parse(releaseManifestSchema.parse((await deps.state.get(releaseManifestPath(service.name))).data).deployedAt);
+  } catch (error) {
+    if (!isStateNotFound(error)) throw error;
+  }
+  const evidence = (await deps.evidence.latest(service.name, { notBefore: previousDeployAt })) ?? (await probeNow(service, deps));
+  return { healthy: evidence.healthy, checkedAt: evidence.checkedAt, checks: evidence.checks, source: evidence.source, ...(evidence.deploymentId ? { deploymentId: evidence.deploymentId } : {}) };
+}
+
+async function probeNow(service: FleetService, deps: DeployDeps): Promise<Evidence> {
+  const probe = evidenceOf((await probeBaseline(service.health.checks, { probes: 2, intervalMs: 100 })).report, 'deploy-probe');
+  await deps.evidence.record(service.name, probe);
+  return probe;
 }
 
 async function announceFailure(

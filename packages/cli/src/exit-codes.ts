@@ -1,0 +1,36 @@
+import type { IncidentOutcome } from '@agentbus/incident';
+
+/**
+ * Exit codes of the commands that follow an incident to its end (`deploy --wait`), so a script
+ * can tell the outcomes apart without --json. 1 and 2 are every command's: an error (including a
+ * time-out before any outcome) and a bad command line.
+ */
+export const ExitCodes = {
+  /** Healthy (or, for a dry run, planned). */
+  ok: 0,
+  error: 1,
+  usage: 2,
+  /** The deploy was bad and agentbus rolled it back: the service runs the previous version, healthy. */
+  rolledBack: 3,
+  /** Not rolled back: agentbus escalated to a human (the failure was not attributable to the deploy). */
+  escalated: 4,
+  /** The deploy or its rollback failed: a human must look. */
+  failed: 5,
+} as const;
+
+export function outcomeExitCode(outcome: IncidentOutcome): number {
+  switch (outcome) {
+    case 'healthy':
+    case 'planned':
+      return ExitCodes.ok;
+    case 'rolled-back':
+      return ExitCodes.rolledBack;
+    case 'rollback-skipped':
+      return ExitCodes.escalated;
+    case 'deploy-failed':
+    case 'rollback-failed':
+      return ExitCodes.failed;
+    case 'in-progress':
+      return ExitCodes.error;
+  }
+}
