@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CheckResult } from '@agentbus/contracts';
+import { MAX_MESSAGE_DEPTH, type CheckResult } from '@agentbus/contracts';
 import { addressPagerDutyEvent, chatUpdateOf, discordMessage, pagerDutyResolve, pagerDutyTrigger, slackMessage, ticketRequest, type ChatUpdate, type TicketFacts } from '@agentbus/notify';
 import { discordProblems, githubIssueProblems, pagerDutyProblems, slackProblems } from './conformance.ts';
 import { CONTROL, emojiAtEveryCut, hostileTexts, hostileTextsUpTo } from './hostile.ts';
@@ -115,11 +115,12 @@ test('conformance: a PagerDuty trigger whose details are over 512 KB still fits,
   assert.match(trigger.payload.custom_details.detailsLeftOut as string, /^the escalation's details would make this event \d+ bytes, over PagerDuty's 512000; they are in the escalation event esc on the bus$/);
   assert.equal(trigger.payload.custom_details.incidentId, INCIDENT, 'where it came from is always kept');
 
+  // A message is at most MAX_MESSAGE_DEPTH levels deep (contracts refuses deeper data); the page keeps 16 of them.
   const deep: Record<string, unknown> = {};
   let level = deep;
-  for (let i = 0; i < 5_000; i++) level = (level.next = {}) as Record<string, unknown>;
+  for (let i = 0; i < MAX_MESSAGE_DEPTH - 2; i++) level = (level.next = {}) as Record<string, unknown>;
   const nested = pagerDutyTrigger(raised('k', 's', deep), { source: 'agentbus' });
-  assertConforms(pagerDutyProblems(addressPagerDutyEvent(nested, ROUTING_KEY)), 'trigger with 5,000 levels of details');
+  assertConforms(pagerDutyProblems(addressPagerDutyEvent(nested, ROUTING_KEY)), `trigger with ${MAX_MESSAGE_DEPTH - 2} levels of details`);
   assert.match(JSON.stringify(nested.payload.custom_details), /"\[nested deeper than 16 levels: left out\]"/);
 });
 
