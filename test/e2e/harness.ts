@@ -36,6 +36,8 @@ export const fastRegistry: DemoConfigOptions = { stabilizationMs: 0, probes: 3, 
 export interface LoopOptions {
   /** The demo service's name. Default `primerouter`, as in seed 000. */
   service?: string;
+  /** Several demo services under watch (each its own origin, clone and HTTP server); replaces `service`. */
+  services?: readonly string[];
   /** Registry settings over fastRegistry. */
   registry?: DemoConfigOptions;
   /** Services run inside the test process. Default: every agentbus service. The others can be spawnService()d. */
@@ -64,31 +66,13 @@ export interface ManifestVersion {
   manifest: ReleaseManifest;
 }
 
-export interface Loop {
-  nats: NatsServer;
-  /** The test's own connection (publishing tasks, reading events). */
-  nc: NatsConnection;
-  dir: string;
+/** One demo service of the loop, and what a test does with it. */
+export interface ServiceUnderTest {
   demo: DemoService;
-  /** The service registry file the services read. */
-  configPath: string;
-  /** The services' JSON logs (in-process and spawned). */
-  logPath: string;
-  /** The environment every agentbus service of this loop runs with. */
-  serviceEnv: Record<string, string>;
   /** Publishes a deploy task and follows it to its outcome (deployAndFollow). */
   deploy(ref: string, options?: { timeoutMs?: number; requestedBy?: string }): Promise<DeployRun>;
-  /** Every event of one incident, in stream order. */
-  events(correlationId: string): Promise<IncidentEvent[]>;
-  /** Waits until the incident has an event of `type` and returns it. */
-  waitForEvent(correlationId: string, type: IncidentEvent['type']): Promise<IncidentEvent>;
-  /** The deploymentId (= the deploy task's id and correlationId) of the last deploy.merged on the bus. */
-  latestDeployment(): Promise<string>;
-  /** Waits until the consumers of the running agentbus services have handled everything stored in their streams. */
-  waitUntilConsumed(): Promise<void>;
   /** `releases/<service>`, every version, oldest first. */
   manifests(): Promise<ManifestVersion[]>;
-  deadLetters(): Promise<DeadLetter[]>;
   /** `git <args>` in the bare origin; trimmed stdout. */
   origin(args: string[]): Promise<string>;
   /** `git <args>` in the production working clone; trimmed stdout. */
@@ -106,6 +90,31 @@ export interface Loop {
   /** The pid of the deploy command held on run `run`, once it waits. */
   heldDeployPid(run: number): number | undefined;
   releaseDeployRun(run: number): void;
+}
+
+/** The loop: the first (or only) demo service's view, and everything shared. */
+export interface Loop extends ServiceUnderTest {
+  nats: NatsServer;
+  /** The test's own connection (publishing tasks, reading events). */
+  nc: NatsConnection;
+  dir: string;
+  /** Every demo service under watch, in the order given (the first is the loop's own view). */
+  services: ServiceUnderTest[];
+  /** The service registry file the services read. */
+  configPath: string;
+  /** The services' JSON logs (in-process and spawned). */
+  logPath: string;
+  /** The environment every agentbus service of this loop runs with. */
+  serviceEnv: Record<string, string>;
+  /** Every event of one incident, in stream order. */
+  events(correlationId: string): Promise<IncidentEvent[]>;
+  /** Waits until the incident has an event of `type` and returns it. */
+  waitForEvent(correlationId: string, type: IncidentEvent['type']): Promise<IncidentEvent>;
+  /** The deploymentId (= the deploy task's id and correlationId) of the last deploy.merged on the bus. */
+  latestDeployment(): Promise<string>;
+  /** Waits until the consumers of the running agentbus services have handled everything stored in their streams. */
+  waitUntilConsumed(): Promise<void>;
+  deadLetters(): Promise<DeadLetter[]>;
   /** Runs `node services/<name>` as its own process (logs to logPath) and waits until it is ready. */
   spawnService(name: ServiceName): Promise<SpawnedService>;
   /** The last lines of the services' logs, for failure messages. */
@@ -141,17 +150,23 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   const topology = agentbusTopology({ replicas: 1, consumers: options.consumers });
   await applyTopology(nc, topology);
 
-  const demo = await createDemoService({ dir, name: options.service ?? 'primerouter' });
-  cleanups.push(() => demo.stop());
-  await demo.deploy(); // the healthy version runs before anything happens
-
-  const deployDir = join(dir, 'deploy-runs');
-  mkdirSync(deployDir);
-  cleanups.push(() => killHeldDeploys(deployDir));
-  const entry = demo.serviceConfig({ ...fastRegistry, ...options.registry });
+  const names = options.services ?? [options.service ?? 'primerouter'];
+  const units: Array<{ demo: DemoService; deployDir: string }> = [];
+  for (const name of names) {
+    const demo = await createDemoService({ dir, name });
+    cleanups.push(() => demo.stop());
+    await demo.deploy(); // the healthy version runs before anything happens
+    const deployDir = join(dir, 'deploy-runs', name);
+    mkdirSync(deployDir, { recursive: true });
+    cleanups.push(() => killHeldDeploys(deployDir));
+    units.push({ demo, deployDir });
+  }
   const registry = {
     version: 1,
-    services: [{ ...entry, deploy: { ...entry.deploy, command: [process.execPath, RECORDING_DEPLOY, ...entry.deploy.command], env: { ...entry.deploy.env, E2E_DEPLOY_DIR: deployDir } } }],
+    services: units.map(({ demo, deployDir }) => {
+      const entry = demo.serviceConfig({ ...fastRegistry, ...options.registry });
+      return { ...entry, deploy: { ...entry.deploy, command: [process.execPath, RECORDING_DEPLOY, ...entry.deploy.command], env: { ...entry.deploy.env, E2E_DEPLOY_DIR: deployDir } } };
+    }),
     ...options.sections?.(dir),
   };
   const configPath = join(dir, 'agentbus.config.json');
@@ -174,40 +189,13 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   const spawned: SpawnedService[] = [];
   cleanups.push(() => Promise.all(spawned.map((s) => stopProcess(s))));
 
-  const loop: Loop = {
-    nats,
-    nc,
-    dir,
+  const viewOf = ({ demo, deployDir }: { demo: DemoService; deployDir: string }): ServiceUnderTest => ({
     demo,
-    configPath,
-    logPath,
-    serviceEnv,
     async deploy(ref, deployOptions = {}) {
       try {
         return await deployAndFollow(nc, { service: demo.name, ref, requestedBy: deployOptions.requestedBy ?? 'e2e-test' }, { timeoutMs: deployOptions.timeoutMs ?? 30_000, source: 'e2e-test' });
       } catch (error) {
         throw new Error(`${String(error)}\n--- services log (last lines) ---\n${loop.logTail()}`, { cause: error });
-      }
-    },
-    events: (correlationId) => collectIncidentEvents(nc, correlationId),
-    waitForEvent: (correlationId, type) =>
-      waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),
-    async latestDeployment() {
-      let latest: string | undefined;
-      for await (const stored of readStream(nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.deploy.merged' })) {
-        latest = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { deploymentId: string } }).data.deploymentId;
-      }
-      if (!latest) throw new Error('no deploy.merged on the bus yet');
-      return latest;
-    },
-    async waitUntilConsumed() {
-      const jsm = await jetstreamManager(nc);
-      const running = new Set<string>([...(options.inProcess ?? serviceNames), ...spawned.map((s) => s.name)]);
-      for (const consumer of topology.consumers.filter((c) => running.has(c.service) && !isTimerConsumer(c))) {
-        await waitFor(`${consumer.durable} to handle everything in ${consumer.stream}`, async () => {
-          const info = await jsm.consumers.info(consumer.stream, consumer.durable);
-          return info.num_pending === 0 && info.num_ack_pending === 0;
-        }, 30_000, 50);
       }
     },
     async manifests() {
@@ -221,7 +209,6 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
       }
       return versions;
     },
-    deadLetters: () => listDeadLetters(nc),
     origin: (args) => git(demo.originPath, args),
     clone: (args) => git(demo.clonePath, args),
     originHead: () => git(demo.originPath, ['rev-parse', `refs/heads/${demo.branch}`]),
@@ -231,7 +218,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
       chmodSync(path, 0o755);
     },
     async pushBranch(name, files) {
-      const work = join(dir, `branch-${name.replace(/\W+/g, '-')}`);
+      const work = join(dir, `branch-${demo.name}-${name.replace(/\W+/g, '-')}`);
       await runGit(['clone', '--quiet', '--branch', demo.branch, '--', demo.originPath, work], { cwd: dir });
       await git(work, ['checkout', '--quiet', '-b', name]);
       for (const [file, content] of Object.entries(files)) {
@@ -253,6 +240,40 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
       return existsSync(held) ? Number(readFileSync(held, 'utf8').trim()) || undefined : undefined;
     },
     releaseDeployRun: (run) => rmSync(join(deployDir, `hold-${run}`), { force: true }),
+  });
+  const services = units.map(viewOf);
+
+  const loop: Loop = {
+    nats,
+    nc,
+    dir,
+    ...services[0]!,
+    services,
+    configPath,
+    logPath,
+    serviceEnv,
+    events: (correlationId) => collectIncidentEvents(nc, correlationId),
+    waitForEvent: (correlationId, type) =>
+      waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),
+    async latestDeployment() {
+      let latest: string | undefined;
+      for await (const stored of readStream(nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.deploy.merged' })) {
+        latest = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { deploymentId: string } }).data.deploymentId;
+      }
+      if (!latest) throw new Error('no deploy.merged on the bus yet');
+      return latest;
+    },
+    async waitUntilConsumed() {
+      const jsm = await jetstreamManager(nc);
+      const running = new Set<string>([...(options.inProcess ?? serviceNames), ...spawned.map((s) => s.name)]);
+      for (const consumer of topology.consumers.filter((c) => running.has(c.service) && !isTimerConsumer(c))) {
+        await waitFor(`${consumer.durable} to handle everything in ${consumer.stream}`, async () => {
+          const info = await jsm.consumers.info(consumer.stream, consumer.durable);
+          return info.num_pending === 0 && info.num_ack_pending === 0;
+        }, 30_000, 50);
+      }
+    },
+    deadLetters: () => listDeadLetters(nc),
     async spawnService(name) {
       const port = await freePort();
       const out = openSync(logPath, 'a');

@@ -59,6 +59,13 @@ export interface HandlerContext<R extends Registry> {
    * it (the server keeps the delay across restarts). The message is not marked done.
    */
   redeliverIn(ms: number): void;
+  /**
+   * Runs `wait` (a wait for something another piece of work holds: a lease) with this handler's
+   * concurrency slot given back meanwhile, and takes a slot again before it returns. Waiting uses
+   * nothing, and the work that ends the wait may be a message of this very consumer (a redelivered
+   * deploy whose lease the others wait for): it must be able to run.
+   */
+  yieldWhile<T>(wait: () => Promise<T>): Promise<T>;
   /** Aborted when the runner must stop before the handler finishes. */
   signal: AbortSignal;
   log: BusLogger;
@@ -74,7 +81,17 @@ class DeliveryContext<R extends Registry> implements HandlerContext<R> {
     private readonly ledger: IdempotencyLedger | false,
     readonly signal: AbortSignal,
     readonly log: BusLogger,
+    private readonly slots: Slots,
   ) {}
+
+  async yieldWhile<T>(wait: () => Promise<T>): Promise<T> {
+    this.slots.release();
+    try {
+      return await wait();
+    } finally {
+      await this.slots.acquire();
+    }
+  }
 
   publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: Omit<PublishOptions, 'causedBy'> = {}): Promise<PublishResult> {
     return this.publisher.publish(type, data, { ...options, causedBy: this.envelope });
@@ -394,7 +411,7 @@ export class ConsumerRunner<R extends Registry> {
     const started = Date.now();
     this.running.set(m, started);
     const deliveryLog = log.child ? log.child({ correlationId: envelope.correlationId, messageId: envelope.id, type: envelope.type, consumer: delivery.consumer }) : log;
-    const ctx = new DeliveryContext(m, delivery, envelope, this.options.publisher, ledger, this.abort.signal, deliveryLog);
+    const ctx = new DeliveryContext(m, delivery, envelope, this.options.publisher, ledger, this.abort.signal, deliveryLog, this.slots);
     let failure: { error: unknown } | undefined;
     try {
       await this.options.hooks?.onStart?.(envelope, delivery);

@@ -31,12 +31,17 @@ export function isNoResponders(error: unknown): boolean {
   return cause !== undefined && cause !== error && isNoResponders(cause);
 }
 
+/** JetStream errors sent with status 503 that are answers, not unavailability: 10077 a timers stream's subject holds its message; 10047 the store is full. */
+const PERMANENT_503_CODES: ReadonlySet<number> = new Set([10077, 10047]);
+
 /** Failures where the request may or may not have reached the server: retry with the same id. */
 export function isTransientNatsError(error: unknown): boolean {
   if (error instanceof errors.TimeoutError) return true;
   if (isNoResponders(error)) return true;
   if (error instanceof errors.ConnectionError) return true;
-  if (error instanceof JetStreamApiError && error.status === 503) return true;
+  // A 503 is the server's "not now" (no leader, a restart), except answers about the stream's own
+  // limits, which no retry changes.
+  if (error instanceof JetStreamApiError && error.status === 503) return !PERMANENT_503_CODES.has(error.code);
   return false;
 }
 

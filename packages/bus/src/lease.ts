@@ -96,18 +96,20 @@ export class LeaseManager {
   }
 
   /**
-   * Waits for the lease (polling), calling `onWait` while it waits (e.g. to send in-progress acks
-   * and say who holds it). Gives up with LeaseBusyError after `maxWaitMs`.
+   * Waits for the lease (polling, `pollMs` at first, then less often: at most every 2 s), calling
+   * `onWait` while it waits (e.g. to send in-progress acks and say who holds it). Gives up with
+   * LeaseBusyError after `maxWaitMs`.
    */
   async acquire(resource: string, owner: string, options: { ttlMs: number; maxWaitMs: number; pollMs?: number; onWait?: (busy: LeaseBusyError) => void; signal?: AbortSignal }): Promise<HeldLease> {
     const deadline = Date.now() + options.maxWaitMs;
-    for (;;) {
+    for (let waits = 0; ; waits++) {
       try {
         return await this.tryAcquire(resource, owner, options.ttlMs);
       } catch (error) {
         if (!(error instanceof LeaseBusyError) || Date.now() >= deadline || options.signal?.aborted) throw error;
         options.onWait?.(error);
-        await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
+        // Every look lists the resource's epochs: many waiters back off to a look every 2 s.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, (options.pollMs ?? 250) * 2 ** Math.min(waits, 3))));
       }
     }
   }

@@ -2,7 +2,7 @@ import { JetStreamApiError } from '@nats-io/jetstream';
 import type { DataInput, MessageTypeOf, Registry } from '@agentbus/contracts';
 import type { Publisher } from './publisher.ts';
 
-/** JetStream 10077 "maximum messages per subject exceeded": a timers stream already holds a message on that subject. */
+/** JetStream 10077 "maximum messages per subject exceeded" (sent with status 503): a timers stream already holds a message on that subject. */
 export function isSubjectFull(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === 10077;
 }

@@ -74,6 +74,8 @@ export interface DemoService {
   deploy(): Promise<DeployCommandResult>;
   /** The server's pid when one is running. */
   runningPid(): number | undefined;
+  /** How many requests to `path` the running server has answered (its /metrics; 0 when it does not answer). */
+  requestCount(path: string): Promise<number>;
   /** Makes /health answer 503 (an upstream dependency down): a failure no deploy caused. */
   setDependencyDown(down: boolean): void;
   /** Stops the server (by its pid file); safe to call twice. */
@@ -211,6 +213,16 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
     },
     deploy: () => runDeployCommand(deployCommand),
     runningPid,
+    async requestCount(path) {
+      try {
+        const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+        let total = 0;
+        for (const match of text.matchAll(/^demo_http_requests_total\{path="([^"]*)",code="\d+"\} (\d+)$/gm)) if (match[1] === path) total += Number(match[2]);
+        return total;
+      } catch {
+        return 0;
+      }
+    },
     setDependencyDown(down) {
       if (down) writeFileSync(dependencyFlag, 'down\n');
       else rmSync(dependencyFlag, { force: true });

@@ -51,9 +51,26 @@ const routes = {
   },${extraRoute}
 };
 
+// Requests answered, by path and status, in Prometheus' text format on /metrics.
+const answered = new Map();
+const metrics = () =>
+  '# HELP demo_http_requests_total Requests answered, by path and status code.\\n# TYPE demo_http_requests_total counter\\n' +
+  [...answered].map(([key, count]) => {
+    const [path, code] = key.split(' ');
+    return \`demo_http_requests_total{path="\${path}",code="\${code}"} \${count}\\n\`;
+  }).join('');
+
 createServer((request, response) => {
-  const route = routes[new URL(request.url ?? '/', 'http://localhost').pathname];
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (path === '/metrics') {
+    response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    response.end(metrics());
+    return;
+  }
+  const route = routes[path];
   const [status, body] = route ? route() : [404, { error: 'not found' }];
+  const key = \`\${route ? path : 'other'} \${status}\`;
+  answered.set(key, (answered.get(key) ?? 0) + 1);
   response.writeHead(status, { 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
 }).listen(port, '127.0.0.1', () => console.log(\`${serviceName} \${VERSION} listening on \${port}\`));

@@ -134,3 +134,40 @@ test('each escalation kind pages once with its dedup_key; a healthy service reso
     await receiver.close();
   }
 });
+
+test('a verification handled before the escalation it ends (another notifier, a redelivery) still pages and resolves it: the order of handling does not matter', async () => {
+  const receiver = await startWebhookReceiver(() => 202);
+  const h = await startNotifierHarness({ notifications: { pagerduty: { url: `${receiver.url}/v2/enqueue`, routingKey: ROUTING_KEY } } });
+  const pages = () => receiver.requests.filter((r) => r.path === '/v2/enqueue').map((r) => r.json as Page);
+  try {
+    const raisedAt = new Date(Date.now() - 5_000);
+    const verifiedAt = new Date(Date.now() - 1_000);
+    // The recovery is stored (and handled) first, though the outage's escalation was raised before it.
+    await h.publisher.publish('health.recovered', { service: 'api', unhealthySince: raisedAt.toISOString(), recoveredAt: verifiedAt.toISOString(), unhealthyMs: 4_000 }, { correlationId: 'o1', time: verifiedAt });
+    await waitFor('the recovery to be handled', () => h.idle('notifier'));
+    await h.publisher.publish(
+      'escalation.raised',
+      { dedupKey: 'agentbus.prolonged-unhealthy.api.1', kind: 'prolonged-unhealthy', severity: 'critical', service: 'api', summary: 'api unhealthy for 5 min', details: {} },
+      { correlationId: 'o1', time: raisedAt },
+    );
+    await waitFor('a trigger and its resolve', () => pages().length === 2);
+    assert.deepEqual(pages().map((p) => [p.event_action, p.dedup_key]), [
+      ['trigger', 'agentbus.prolonged-unhealthy.api.1'],
+      ['resolve', 'agentbus.prolonged-unhealthy.api.1'],
+    ]);
+    await waitFor('both consumers to settle', async () => (await h.idle('notifier')) && (await h.idle('notifier-deliveries')));
+    assert.equal(pages().length, 2, 'nothing more');
+    // A later escalation of the same service, raised after the verification, stays open.
+    await h.publisher.publish(
+      'escalation.raised',
+      { dedupKey: 'agentbus.unattributed-failure.d9', kind: 'unattributed-failure', severity: 'error', service: 'api', summary: 'a later failure', details: {} },
+      { correlationId: 'd9' },
+    );
+    await waitFor('its trigger', () => pages().length === 3);
+    await waitFor('both consumers to settle', async () => (await h.idle('notifier')) && (await h.idle('notifier-deliveries')));
+    assert.equal(pages().at(-1)!.event_action, 'trigger', 'not resolved by the older verification');
+  } finally {
+    await h.close();
+    await receiver.close();
+  }
+});

@@ -90,12 +90,12 @@ export async function rollBack(
   let lease: HeldLease | undefined;
   let revertCommit: string | null = null;
   try {
-    lease = await deps.leases.acquire(service.name, deploymentId, {
+    lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentId, {
       ttlMs: service.deploy.timeoutMs + service.rollback.healthyWithinMs + 4 * service.git.timeoutMs + 60_000,
       maxWaitMs: deps.leaseWaitMs,
       signal: ctx.signal,
       onWait: () => ctx.working(),
-    });
+    }));
     let restoredCommit: string;
     if (strategy === 'git-revert') {
       await repo.switchToBranch();

@@ -96,7 +96,9 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       }
 
       stage = 'lease';
-      lease = await deps.leases.acquire(service.name, deploymentId, {
+      // Waiting for another deployment of the service holds no slot: that deployment's own task may
+      // be the next message of this consumer (redelivered after its deployer died).
+      lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentId, {
         ttlMs: deploymentLeaseMs(service),
         maxWaitMs: deps.leaseWaitMs,
         signal: ctx.signal,
@@ -104,7 +106,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
           ctx.working();
           ctx.log.debug({ holder: busy.details }, `waiting for the lease on ${service.name}`);
         },
-      });
+      }));
 
       stage = 'baseline';
       // The service's health just before this merge, kept with the deployment (a ledger step: a

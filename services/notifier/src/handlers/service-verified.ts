@@ -22,14 +22,15 @@ function howVerified(event: ServiceVerified): string {
  * deploy, rollback.completed), then every page of the service opened at or before this event is
  * resolved: announced as escalation.resolved in the page's own incident, which sends the
  * PagerDuty resolve. A page raised after the event (this event delivered late) stays open: an
- * older verdict does not speak for a newer failure.
+ * older verdict does not speak for a newer failure. The verification is recorded in
+ * `pages/<service>` (see OpenPages), so the order of handling does not change the outcome.
  */
 export function serviceVerifiedHandler(deps: NotifierDeps): (event: ServiceVerified, ctx: HandlerContext<AgentbusRegistry>) => Promise<void> {
   return async (event, ctx) => {
     await announceInChat(event, ctx, deps);
     const { service } = event.data;
-    const verifiedAt = Date.parse(event.time);
-    const ended = (await deps.pages.list(service)).filter((page) => Date.parse(page.raisedAt) <= verifiedAt);
+    // Recorded first, so an escalation raised before it but handled after it is over at once.
+    const ended = await deps.pages.verified(service, event.time, `${event.id}.verified`);
     for (const page of ended) {
       await ctx.publish(
         'escalation.resolved',

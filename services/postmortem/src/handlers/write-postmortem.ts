@@ -7,7 +7,7 @@ import type { HandlerContext } from '@agentbus/bus';
 import { type FleetService } from '@agentbus/fleet';
 import { buildPostmortem, collectIncidentEvents, renderPostmortemMarkdown, summarizeIncident, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
 import { ticketRequest } from '@agentbus/notify';
-import { canonicalJson, isStateNotFound, type StateStore } from '@agentbus/state';
+import { canonicalJson, isStateNotFound, StateVersionConflictError, type StateStore } from '@agentbus/state';
 import { changeFacts, collectDeadLetters, collectTasks } from '../records.ts';
 
 /** The stored document: the post-mortem, and when its ticket was requested (once per incident). */
@@ -24,15 +24,48 @@ export interface PostmortemDeps {
   lookbackMs: number;
 }
 
+/** A post-mortem writer that loses the race for the next version this many times in a row gives up (retried by the bus). */
+const MAX_WRITE_ATTEMPTS = 5;
+
 /**
  * Writes (or updates) the post-mortem of the incident the event belongs to, from the bus itself:
  * every event of the incident (by correlationId), its tasks and its dead letters, plus git's
  * account of the change. One document per incident, postmortemPath(incident): a run that finds
  * nothing new writes nothing; new events make a new version. The Markdown file is rewritten to
  * match, the bug ticket is requested once per incident, and postmortem.written is announced.
+ *
+ * Any number of post-mortem writers may run: a new version is written only on top of the version
+ * this run read before it read the events (ifVersion). A writer that loses that race reads the
+ * events again and builds again, so the newest version always tells every event any writer saw.
+ * The ticket is requested before the version that records it is written (its delivery id is the
+ * incident's, so a repeat is stored once): a writer that stops in between requests it again on
+ * redelivery instead of never.
  */
 export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await writeOnce(deps, trigger, ctx);
+      return;
+    } catch (error) {
+      if (!(error instanceof StateVersionConflictError) || attempt >= MAX_WRITE_ATTEMPTS) throw error;
+      ctx.log.debug({ attempt }, 'another post-mortem writer wrote a version first: building again');
+    }
+  }
+}
+
+async function writeOnce(deps: PostmortemDeps, trigger: Envelope, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
   const incidentId = trigger.correlationId;
+  const path = postmortemPath(incidentId);
+  let current: StoredPostmortem | undefined;
+  let currentVersion = 0;
+  try {
+    const head = await deps.state.get(path);
+    current = head.data as unknown as StoredPostmortem;
+    currentVersion = head.envelope.number;
+  } catch (error) {
+    if (!isStateNotFound(error)) throw error;
+  }
+
   const since = new Date(Date.parse(trigger.time) - deps.lookbackMs);
   const events = await collectIncidentEvents(deps.nc, incidentId, { since });
   // The trigger may not be readable yet from a lagging replica: it is part of the story all the same.
@@ -49,17 +82,8 @@ export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, c
     }
   }
   const postmortem = buildPostmortem({ incidentId, events, tasks, deadLetters, change });
-  const path = postmortemPath(incidentId);
 
-  let current: StoredPostmortem | undefined;
-  let currentVersion = 0;
-  try {
-    const head = await deps.state.get(path);
-    current = head.data as unknown as StoredPostmortem;
-    currentVersion = head.envelope.number;
-  } catch (error) {
-    if (!isStateNotFound(error)) throw error;
-  }
+  if (deps.ticketLabels && !current?.ticketRequestedAt) await requestTicket(ctx, postmortem, path, deps.ticketLabels);
   const ticketRequestedAt = current?.ticketRequestedAt ?? (deps.ticketLabels ? new Date().toISOString() : null);
   const stored: StoredPostmortem = { ...postmortem, ticketRequestedAt };
   const unchanged = current !== undefined && canonicalJson({ ...current, ticketRequestedAt: null }) === canonicalJson({ ...postmortem, ticketRequestedAt: null });
@@ -71,6 +95,7 @@ export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, c
       agent: 'postmortem',
       taskId: trigger.id,
       writeId: `${path.replace('/', '.')}.${digest}`,
+      ifVersion: currentVersion,
     });
     version = result.version.envelope.number;
     ctx.log.info({ path, version, events: events.length }, `post-mortem ${current ? 'updated' : 'written'}: ${postmortem.title}`);
@@ -80,34 +105,6 @@ export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, c
   writeFileSync(`${file}.tmp`, renderPostmortemMarkdown(postmortem));
   renameSync(`${file}.tmp`, file);
 
-  if (deps.ticketLabels && !current?.ticketRequestedAt) {
-    await ctx.publish(
-      'notifier.deliver',
-      {
-        channel: 'ticket',
-        target: 'ticket',
-        incidentId,
-        summary: `bug ticket: ${postmortem.title}`.slice(0, 1024),
-        body: ticketRequest(
-          {
-            incidentId,
-            service: postmortem.service ?? 'agentbus',
-            title: postmortem.title,
-            deploymentSha: postmortem.ticket.deploymentSha,
-            rolledBackTo: postmortem.ticket.rolledBackTo,
-            failureReason: postmortem.ticket.failureReason,
-            failingEndpoint: postmortem.ticket.failingEndpoint,
-            timeToDetectMs: postmortem.ticket.timeToDetectMs,
-            timeToRollBackMs: postmortem.ticket.timeToRollBackMs,
-            postmortemPath: path,
-            summary: postmortem.summary,
-          },
-          deps.ticketLabels,
-        ) as unknown as Record<string, unknown>,
-      },
-      { id: `ticket.${path.split('/')[1]}` },
-    );
-  }
   if (!unchanged) {
     await ctx.publish(
       'postmortem.written',
@@ -115,4 +112,34 @@ export async function writePostmortem(deps: PostmortemDeps, trigger: Envelope, c
       { id: `postmortem.${path.split('/')[1]}.v${version}` },
     );
   }
+}
+
+/** The incident's bug ticket, as a delivery for the notifier (one per incident: its id is the incident's). */
+async function requestTicket(ctx: HandlerContext<AgentbusRegistry>, postmortem: Postmortem, path: string, labels: string[]): Promise<void> {
+  await ctx.publish(
+    'notifier.deliver',
+    {
+      channel: 'ticket',
+      target: 'ticket',
+      incidentId: postmortem.incidentId,
+      summary: `bug ticket: ${postmortem.title}`.slice(0, 1024),
+      body: ticketRequest(
+        {
+          incidentId: postmortem.incidentId,
+          service: postmortem.service ?? 'agentbus',
+          title: postmortem.title,
+          deploymentSha: postmortem.ticket.deploymentSha,
+          rolledBackTo: postmortem.ticket.rolledBackTo,
+          failureReason: postmortem.ticket.failureReason,
+          failingEndpoint: postmortem.ticket.failingEndpoint,
+          timeToDetectMs: postmortem.ticket.timeToDetectMs,
+          timeToRollBackMs: postmortem.ticket.timeToRollBackMs,
+          postmortemPath: path,
+          summary: postmortem.summary,
+        },
+        labels,
+      ) as unknown as Record<string, unknown>,
+    },
+    { id: `ticket.${path.split('/')[1]}` },
+  );
 }

@@ -1,0 +1,203 @@
+// End to end with two instances of every agentbus service against one NATS (shared durable
+// consumers): the seed-000 loop, an outage and a burst of 50 deploys of 5 services, one instance
+// of each killed mid-burst. Every task is handled once, every bad deploy reverted once, every
+// incident written up once, every escalation paged once, and the watch probes as one instance would.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentbusRegistry, createEnvelope, parseEnvelope, StreamNames } from '@agentbus/contracts';
+import { Publisher, readStream } from '@agentbus/bus';
+import { serviceNames } from '@agentbus/cli';
+import { DemoBranches, isRunning } from '@agentbus/demo';
+import { summarizeIncident, type IncidentEvent } from '@agentbus/incident';
+import { openStateBackend, StateStore } from '@agentbus/state';
+import { agentbusConsumers, type ConsumerDefinition } from '@agentbus/streams';
+import { startWebhookReceiver, waitFor, type WebhookReceiver } from '@agentbus/testkit';
+import { startLoop, type Loop } from './harness.ts';
+
+const ROUTING_KEY = 'r0utingkeye2er0utingkeye2er0utin';
+
+function notifications(receiver: WebhookReceiver, unhealthyAfterMs = 60_000) {
+  return (dir: string) => ({
+    notifications: {
+      timeoutMs: 2_000,
+      pagerduty: { url: `${receiver.url}/pagerduty`, routingKey: ROUTING_KEY },
+      chat: [{ name: 'ops', url: `${receiver.url}/chat`, format: 'slack' }],
+      ticket: { url: `${receiver.url}/issues`, token: 'ticket-token-e2e', labels: ['incident', 'e2e'] },
+    },
+    escalation: { unhealthyAfterMs },
+    postmortems: { dir: join(dir, 'postmortems') },
+  });
+}
+
+/** Delivered POSTs to `path`, and the distinct deliveries among them (by idempotency key). */
+function deliveries(receiver: WebhookReceiver, path: string): { posts: number; distinct: Set<string> } {
+  const posts = receiver.requests.filter((r) => r.path === path && r.status === 200);
+  return { posts: posts.length, distinct: new Set(posts.map((r) => String(r.headers['idempotency-key']))) };
+}
+
+async function postmortemPaths(loop: Loop): Promise<string[]> {
+  const store = new StateStore({ backend: await openStateBackend({ backend: 'nats-kv', nc: loop.nc }), agent: 'e2e-test' });
+  return (await store.listDocuments()).filter((path) => path.startsWith('postmortems/'));
+}
+
+/** Every event on the bus, parsed, in stream order. */
+async function allEvents(loop: Loop): Promise<IncidentEvent[]> {
+  const events: IncidentEvent[] = [];
+  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1 })) {
+    try {
+      events.push({ ...(parseEnvelope(agentbusRegistry, stored.data) as IncidentEvent), seq: stored.seq });
+    } catch {
+      // not an agentbus event
+    }
+  }
+  return events;
+}
+
+/** How many /health probes the watch sends in `ms`, measured at the service itself. */
+async function probesIn(loop: Loop, ms: number): Promise<number> {
+  const before = await loop.demo.requestCount('/health');
+  await sleep(ms);
+  return (await loop.demo.requestCount('/health')) - before;
+}
+
+/** With one prober, a watch round (two /health probes) starts at most once per interval. */
+const atMostOneProber = (intervalMs: number, windowMs: number) => 2 * (Math.ceil(windowMs / intervalMs) + 1);
+
+test('two instances of every service: seed 000 is reverted once, written up once, told once; the watch probes as one instance would', async (t) => {
+  const receiver = await startWebhookReceiver();
+  t.after(() => receiver.close());
+  const intervalMs = 200;
+  const loop = await startLoop({ sections: notifications(receiver), env: { HEALTH_WATCH_INTERVAL_MS: String(intervalMs) } });
+  t.after(() => loop.stop());
+  for (const name of serviceNames) await loop.spawnService(name);
+
+  const probes = await probesIn(loop, 3_000);
+  assert.ok(probes > 0, 'the watch probes');
+  assert.ok(probes <= atMostOneProber(intervalMs, 3_000), `${probes} /health probes in 3 s: more than one prober would send (at most ${atMostOneProber(intervalMs, 3_000)})`);
+
+  const run = await loop.deploy(DemoBranches.broken, { timeoutMs: 60_000 });
+  assert.equal(run.summary.outcome, 'rolled-back', loop.logTail());
+  await loop.waitUntilConsumed();
+  const events = await loop.events(run.taskId);
+  assert.equal(events.filter((e) => e.type === 'task.completed' && e.data.taskType === 'deployer.deploy').length, 1, 'the deploy task was handled once');
+  assert.equal(await loop.origin(['rev-list', '--count', `${loop.demo.initialCommit}..${await loop.originHead()}`, '--grep', 'This reverts commit']), '1', 'one revert');
+  assert.deepEqual(await postmortemPaths(loop), [`postmortems/${run.taskId}`], 'one post-mortem');
+  await waitFor('the ticket and the chat message', () => deliveries(receiver, '/issues').distinct.size === 1 && deliveries(receiver, '/chat').distinct.size === 1, 15_000);
+  await loop.waitUntilConsumed();
+  assert.deepEqual([deliveries(receiver, '/issues').posts, deliveries(receiver, '/chat').posts, deliveries(receiver, '/pagerduty').posts], [1, 1, 0], 'one ticket, one chat message, no page');
+});
+
+test('two instances of every service, one service down past unhealthyAfterMs: one escalation, one page, one incident, one post-mortem; its recovery resolves the page once', async (t) => {
+  const receiver = await startWebhookReceiver();
+  t.after(() => receiver.close());
+  const intervalMs = 150;
+  const loop = await startLoop({
+    sections: notifications(receiver, 600),
+    env: { HEALTH_WATCH_INTERVAL_MS: String(intervalMs) },
+    beforeServices: (l) => l.demo.setDependencyDown(true),
+  });
+  t.after(() => loop.stop());
+  for (const name of serviceNames) await loop.spawnService(name);
+
+  await waitFor('the prolonged-unhealthy page', () => deliveries(receiver, '/pagerduty').posts >= 1, 20_000);
+  const probes = await probesIn(loop, 2_000); // the outage goes on: no second escalation however many watchers
+  assert.ok(probes <= atMostOneProber(intervalMs, 2_000), `${probes} /health probes in 2 s`);
+  const raised = (await allEvents(loop)).filter((e) => e.type === 'escalation.raised');
+  assert.equal(raised.length, 1, 'one escalation');
+  assert.equal(deliveries(receiver, '/pagerduty').posts, 1, 'one page');
+
+  loop.demo.setDependencyDown(false);
+  await waitFor('the resolve', () => deliveries(receiver, '/pagerduty').posts === 2, 20_000);
+  await loop.waitUntilConsumed();
+  const events = await allEvents(loop);
+  assert.equal(events.filter((e) => e.type === 'health.recovered').length, 1, 'one recovery');
+  const incidents = new Set(events.filter((e) => e.type === 'escalation.raised' || e.type === 'health.recovered').map((e) => e.correlationId));
+  assert.equal(incidents.size, 1, 'one incident');
+  await waitFor('the post-mortem of the outage', async () => (await postmortemPaths(loop)).length === 1);
+  const pages = receiver.requests.filter((r) => r.path === '/pagerduty').map((r) => (r.json as { event_action: string }).event_action);
+  assert.deepEqual(pages, ['trigger', 'resolve']);
+});
+
+/** Short ack waits, so what a killed instance held is redelivered to the other one within seconds. */
+const quickRedelivery: ConsumerDefinition[] = agentbusConsumers.map((c) => ({ ...c, ackWaitMs: Math.min(c.ackWaitMs, 10_000) }));
+
+test('a burst of 50 deploys of 5 services, two instances of each, one of each SIGKILLed mid-burst: every deploy ends once, every bad one reverted once, each incident written up and told once', async (t) => {
+  const receiver = await startWebhookReceiver();
+  t.after(() => receiver.close());
+  const names = ['svc-a', 'svc-b', 'svc-c', 'svc-d', 'svc-e'];
+  const loop = await startLoop({ services: names, sections: notifications(receiver), consumers: quickRedelivery, env: { HEALTH_WATCH_INTERVAL_MS: '1000' } });
+  t.after(() => loop.stop());
+  const second = [];
+  for (const name of serviceNames) second.push(await loop.spawnService(name));
+
+  // Ten changes per service, two of them break /health: distinct files, so every merge is clean.
+  const plan: Array<{ service: string; ref: string; bad: boolean }> = [];
+  for (const unit of loop.services) {
+    for (let i = 1; i <= 10; i++) {
+      const bad = i === 3 || i === 7;
+      const ref = `${bad ? 'bad' : 'change'}/${i}`;
+      await unit.pushBranch(ref, bad ? { 'server.mjs': brokenSource(i) } : { [`docs/change-${i}.md`]: `# Change ${i} of ${unit.demo.name}\n` });
+      plan.push({ service: unit.demo.name, ref, bad });
+    }
+  }
+  // Published at once, interleaved across services; each service's deploys run in this order (its lease).
+  const publisher = new Publisher(loop.nc, { registry: agentbusRegistry, source: 'e2e-burst' });
+  const tasks = new Map<string, { service: string; ref: string; bad: boolean }>();
+  for (let i = 0; i < 10; i++) {
+    for (const unit of loop.services) {
+      const step = plan.find((p) => p.service === unit.demo.name && p.ref.endsWith(`/${i + 1}`))!;
+      const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { service: step.service, ref: step.ref, requestedBy: 'e2e-burst' }, { source: 'e2e-burst' });
+      await publisher.publishEnvelope(envelope);
+      tasks.set(envelope.id, step);
+    }
+  }
+
+  const outcomes = async () => {
+    const events = await allEvents(loop);
+    const byIncident = new Map<string, IncidentEvent[]>();
+    for (const e of events) if (tasks.has(e.correlationId)) byIncident.set(e.correlationId, [...(byIncident.get(e.correlationId) ?? []), e]);
+    return new Map([...tasks.keys()].map((id) => [id, summarizeIncident(id, byIncident.get(id) ?? [])]));
+  };
+  const ended = async () => [...(await outcomes()).values()].filter((s) => s.outcome !== 'in-progress').length;
+  await waitFor('a third of the deploys to end', async () => (await ended()) >= 15, 180_000, 500);
+  for (const instance of second) instance.child.kill('SIGKILL');
+  await Promise.all(second.map((instance) => instance.exited));
+  assert.ok(second.every((instance) => !isRunning(instance.child.pid!)));
+  await waitFor('every deploy to end', async () => (await ended()) === 50, 240_000, 1_000);
+
+  const results = await outcomes();
+  for (const [id, step] of tasks) {
+    assert.equal(results.get(id)?.outcome, step.bad ? 'rolled-back' : 'healthy', `${step.service} ${step.ref}: ${results.get(id)?.outcome}\n${loop.logTail()}`);
+  }
+  await loop.waitUntilConsumed();
+  for (const unit of loop.services) {
+    const mine = [...tasks].filter(([, step]) => step.service === unit.demo.name);
+    const head = await unit.originHead();
+    const merges = await unit.origin(['log', '--merges', '--format=%s', `${unit.demo.initialCommit}..${head}`]);
+    for (const [, step] of mine) assert.equal(merges.split('\n').filter((line) => line === `Merge ${step.ref} into main`).length, 1, `${unit.demo.name}: ${step.ref} merged once`);
+    const reverts = (await unit.origin(['log', '--format=%s', '--grep', 'This reverts commit', `${unit.demo.initialCommit}..${head}`])).split('\n').filter(Boolean);
+    assert.equal(reverts.length, 2, `${unit.demo.name}: each bad change reverted once: ${reverts.join(' | ')}`);
+    const manifests = await unit.manifests();
+    assert.equal(manifests.length, 12, `${unit.demo.name}: one release version per deploy and per rollback`);
+    assert.equal((await fetch(unit.demo.healthUrl)).status, 200, `${unit.demo.name} is healthy at the end`);
+  }
+  const badIds = [...tasks].filter(([, step]) => step.bad).map(([id]) => id);
+  await waitFor('a post-mortem per rolled-back deploy', async () => (await postmortemPaths(loop)).length === badIds.length, 60_000, 500);
+  assert.deepEqual((await postmortemPaths(loop)).sort(), badIds.map((id) => `postmortems/${id}`).sort(), 'one post-mortem per incident, none for a healthy deploy');
+  await waitFor('every chat message and ticket', () => deliveries(receiver, '/chat').distinct.size === 50 && deliveries(receiver, '/issues').distinct.size === badIds.length, 60_000, 500);
+  await loop.waitUntilConsumed();
+  assert.equal(deliveries(receiver, '/chat').distinct.size, 50, 'one chat message per deploy (healthy or rolled back)');
+  assert.equal(deliveries(receiver, '/issues').distinct.size, badIds.length, 'one ticket per incident');
+  assert.equal(deliveries(receiver, '/pagerduty').posts, 0, 'nothing to page');
+  assert.deepEqual(await loop.deadLetters(), [], 'nothing dead-lettered');
+  // A notifier killed between a POST and its record posts it again (the receiver gets the same idempotency key).
+  const chat = deliveries(receiver, '/chat');
+  assert.ok(chat.posts - chat.distinct.size <= 1, `${chat.posts - chat.distinct.size} chat messages posted again`);
+});
+
+/** The demo server with a /health that crashes the process (seed 000's broken version), marked with `n`. */
+function brokenSource(n: number): string {
+  return `// broken change ${n}\nimport { createServer } from 'node:http';\nconst port = Number(process.env.PORT ?? 9400);\nconst channels = new Map();\ncreateServer((request, response) => {\n  const path = new URL(request.url ?? '/', 'http://localhost').pathname;\n  if (path === '/health') {\n    response.writeHead(200, { 'content-type': 'application/json' });\n    response.end(JSON.stringify({ status: 'ok', humanrail: channels.get('humanrail').status }));\n    return;\n  }\n  response.writeHead(200, { 'content-type': 'application/json' });\n  response.end(JSON.stringify({ service: 'broken', version: '${n}' }));\n}).listen(port, '127.0.0.1');\n`;
+}
