@@ -226,6 +226,13 @@ function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, m
   };
 }
 
+/** How a service process ends when it cannot start (a supervisor tells them apart). */
+export const ServiceExitCodes = {
+  cannotStart: 1,
+  /** METRICS_PORT was taken between choosing it and listening on it: start it again on another port (EX_TEMPFAIL). */
+  portTaken: 75,
+} as const;
+
 /**
  * The whole life of a service process: run it, log where its metrics are, stop cleanly on
  * SIGTERM/SIGINT (exit 0), and exit 1 with a clear message when it cannot start. Under a
@@ -254,8 +261,8 @@ export async function runServiceMain<Shape extends z.ZodRawShape>(definition: Se
   try {
     service = await runService(definition);
   } catch (error) {
-    const e = error as { message?: string; hint?: string };
+    const e = error as { message?: string; hint?: string; code?: unknown };
     process.stderr.write(`${definition.name}: cannot start: ${describeError(error)}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
-    process.exit(1);
+    process.exit(e.code === 'EADDRINUSE' ? ServiceExitCodes.portTaken : ServiceExitCodes.cannotStart);
   }
 }

@@ -1,13 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { agentbusRegistry } from '@agentbus/contracts';
 import { jetstream } from '@nats-io/jetstream';
 import { connectNats, listDeadLetters, Publisher, readStream } from '@agentbus/bus';
 import { agentbusTopology, applyTopology, type ConsumerDefinition } from '@agentbus/streams';
-import { defineService, loadServiceConfig, runService } from '@agentbus/runtime';
-import { startNats, waitFor } from '@agentbus/testkit';
+import { defineService, loadServiceConfig, runService, ServiceExitCodes } from '@agentbus/runtime';
+import { startNats, tempDir, waitFor } from '@agentbus/testkit';
 
 test('configuration problems are reported together, each naming its variable', () => {
   assert.throws(
@@ -127,4 +134,25 @@ test("each consumer gets its unhandled-type policy from streams/: a type no hand
     await nc.close();
     await server.stop();
   }
+});
+
+test('a service process whose metrics port is taken exits with ServiceExitCodes.portTaken (its supervisor starts it on another port)', async (t) => {
+  const server = await startNats();
+  t.after(() => server.stop());
+  const dir = tempDir('agentbus-runtime-');
+  const config = join(dir, 'agentbus.config.json');
+  writeFileSync(config, JSON.stringify({ version: 1, services: [] }));
+  const holder = createServer().listen(0, '127.0.0.1');
+  await once(holder, 'listening');
+  t.after(() => holder.close());
+  const port = (holder.address() as AddressInfo).port;
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../../../services/deployer/index.js', import.meta.url))], {
+    env: { ...process.env, NATS_URL: server.url, AGENTBUS_CONFIG: config, METRICS_PORT: String(port), LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, ServiceExitCodes.portTaken, stderr);
+  assert.match(stderr, /EADDRINUSE/);
 });

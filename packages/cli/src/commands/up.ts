@@ -32,10 +32,22 @@ function registryPath(ctx: CommandContext): { path: string; created: boolean } {
   return { path, created: true };
 }
 
-async function waitReady(service: Supervised, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the service answers /readyz. A service whose metrics port was taken between choosing
+ * it and listening (another process got it first) exits with `portTaken` (the runtime's
+ * ServiceExitCodes.portTaken): it is started again on another free port.
+ */
+async function waitReady(service: Supervised, env: NodeJS.ProcessEnv, portTaken: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!service.child || service.child.exitCode !== null) break;
+    const child = service.child;
+    if (!child) break;
+    if (child.exitCode === portTaken) {
+      service.port = await freePort();
+      launch(service, env);
+      continue;
+    }
+    if (child.exitCode !== null) break;
     try {
       if ((await fetch(`http://127.0.0.1:${service.port}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok) return;
     } catch {
@@ -84,6 +96,7 @@ export const up: Command = {
   async run(ctx, args) {
     // Loaded here, not at start-up: the services are the heaviest modules of the CLI.
     const { serviceNames } = await import('../loop.ts');
+    const { ServiceExitCodes } = await import('@agentbus/runtime');
     const { loadFleetConfig } = await import('@agentbus/fleet');
     const wanted = (stringOption(args, 'services')?.split(',').map((s) => s.trim()) ?? serviceNames) as ServiceName[];
     const unknown = wanted.filter((name) => !serviceNames.includes(name));
@@ -128,7 +141,7 @@ export const up: Command = {
     ctx.onExit(stopAll);
 
     for (const service of supervised) launch(service, env); // all at once; each becomes ready on its own
-    const readiness = supervised.map((service) => waitReady(service, 60_000));
+    const readiness = supervised.map((service) => waitReady(service, env, ServiceExitCodes.portTaken, 60_000));
     for (const ready of readiness) ready.catch(() => {}); // each is awaited below, in order; the first failure is reported
     for (const [index, service] of supervised.entries()) {
       await readiness[index];
@@ -139,10 +152,15 @@ export const up: Command = {
         service.restarts++;
         const delay = Math.min(30_000, 1_000 * 2 ** Math.min(service.restarts - 1, 5));
         ctx.out.note(`agentbus: ${service.name} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms (see ${service.logPath})`);
+        const relaunchOn = code === ServiceExitCodes.portTaken ? freePort() : Promise.resolve(service.port);
         setTimeout(() => {
-          if (service.stopping) return;
-          launch(service, env);
-          service.child?.on('exit', restart);
+          void relaunchOn.then((port) => {
+            if (service.stopping) return;
+            if (port !== service.port) ctx.out.note(`agentbus: ${service.name}'s metrics port was taken; its metrics are now at http://127.0.0.1:${port}/metrics`);
+            service.port = port;
+            launch(service, env);
+            service.child?.on('exit', restart);
+          });
         }, delay).unref();
       });
     }
