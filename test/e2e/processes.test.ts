@@ -69,6 +69,18 @@ async function waitUp(started: Started): Promise<void> {
   }, 90_000, 100);
 }
 
+/** `agentbus up` on an embedded NATS in a home of its own, up and ready; whatever is left is killed after the test. */
+async function startUp(t: { after(fn: () => void): void }): Promise<{ home: string; env: Record<string, string>; up: Started; tree: number[] }> {
+  const home = tempDir('agentbus-home-');
+  const env = { AGENTBUS_HOME: home, NATS_URL: '', HEALTH_WATCH_INTERVAL_MS: '0' };
+  const up = start(process.execPath, [AGENTBUS_BIN, 'up'], env, tempDir('agentbus-up-'));
+  const tree: number[] = [];
+  t.after(() => killTree([...tree, up.child.pid!]));
+  await waitUp(up);
+  tree.push(...descendants(up.child.pid!));
+  return { home, env, up, tree };
+}
+
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`npm start stopped by ${signal} to npm's own pid stops agentbus up, every service and the embedded nats-server`, async (t) => {
     const home = tempDir('agentbus-home-');
@@ -90,13 +102,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 test('a service whose supervisor was killed (SIGKILL) exits by itself; the nats-server it left is stopped by the next command on that store', async (t) => {
-  const home = tempDir('agentbus-home-');
-  const env = { AGENTBUS_HOME: home, NATS_URL: '', HEALTH_WATCH_INTERVAL_MS: '0' };
-  const up = start(process.execPath, [AGENTBUS_BIN, 'up'], env, tempDir('agentbus-up-'));
-  let tree: number[] = [];
-  t.after(() => killTree([...tree, up.child.pid!]));
-  await waitUp(up);
-  tree = descendants(up.child.pid!);
+  const { home, env, up, tree } = await startUp(t);
   const server = tree.find((pid) => commandOf(pid).includes('nats-server'));
   assert.ok(server, 'the embedded nats-server runs');
   const services = tree.filter((pid) => pid !== server && commandOf(pid).includes('index.js'));
@@ -114,13 +120,7 @@ test('a service whose supervisor was killed (SIGKILL) exits by itself; the nats-
 });
 
 test('agentbus demo runs beside a running agentbus up, on its own NATS server, touches nothing of up, and leaves nothing in the temp dir', async (t) => {
-  const home = tempDir('agentbus-home-');
-  const env = { AGENTBUS_HOME: home, NATS_URL: '', HEALTH_WATCH_INTERVAL_MS: '0' };
-  const up = start(process.execPath, [AGENTBUS_BIN, 'up'], env, tempDir('agentbus-up-'));
-  let tree: number[] = [];
-  t.after(() => killTree([...tree, up.child.pid!]));
-  await waitUp(up);
-  tree = descendants(up.child.pid!);
+  const { home, env, up, tree } = await startUp(t);
   const upUrl = (JSON.parse(readFileSync(join(home, 'nats.json'), 'utf8')) as { url: string }).url;
   const nc = await connect({ servers: upUrl });
   t.after(() => nc.close());
