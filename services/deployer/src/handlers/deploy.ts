@@ -108,10 +108,15 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         },
       }));
 
-      stage = 'baseline';
       // The service's health just before this merge, kept with the deployment (a ledger step: a
-      // redelivery after the merge must not take the merged version for the baseline).
-      const baseline = await ctx.step('baseline', () => captureBaseline(service, deps));
+      // redelivery after the merge must not take the merged version for the baseline). Taken
+      // while the clone is brought up to date: neither needs the other.
+      let baselineFailed = false;
+      const capturing = ctx.step('baseline', () => captureBaseline(service, deps)).catch((error: unknown) => {
+        baselineFailed = true;
+        throw error;
+      });
+      capturing.catch(() => {}); // awaited below; a fetch that fails first must not leave it unhandled
 
       stage = 'fetch';
       await repo.switchToBranch(); // a redeploy-previous rollback leaves the clone detached
@@ -122,6 +127,10 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         const dropped = await repo.dropUnpushedCommits();
         ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
       }
+      const baseline = await capturing.catch((error: unknown) => {
+        if (baselineFailed) stage = 'baseline';
+        throw error;
+      });
 
       stage = 'merge';
       const merge = await repo.mergeRef(ref, {
@@ -198,13 +207,17 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
  * cannot be probed at all.
  */
 async function captureBaseline(service: FleetService, deps: DeployDeps): Promise<Baseline | null> {
-  let previousDeployAt: number | undefined;
-  try {
-    previousDeployAt = Date.parse(releaseManifestSchema.parse((await deps.state.get(releaseManifestPath(service.name))).data).deployedAt);
-  } catch (error) {
-    if (!isStateNotFound(error)) throw error;
-  }
-  const evidence = (await deps.evidence.latest(service.name, { notBefore: previousDeployAt })) ?? (await probeNow(service, deps));
+  const [previousDeployAt, newest] = await Promise.all([
+    deps.state.get(releaseManifestPath(service.name)).then(
+      (head) => Date.parse(releaseManifestSchema.parse(head.data).deployedAt),
+      (error: unknown) => {
+        if (isStateNotFound(error)) return -Infinity;
+        throw error;
+      },
+    ),
+    deps.evidence.latest(service.name),
+  ]);
+  const evidence = newest && Date.parse(newest.checkedAt) >= previousDeployAt ? newest : await probeNow(service, deps);
   return { healthy: evidence.healthy, checkedAt: evidence.checkedAt, checks: evidence.checks, source: evidence.source, ...(evidence.deploymentId ? { deploymentId: evidence.deploymentId } : {}) };
 }
 
