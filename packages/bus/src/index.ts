@@ -6,6 +6,8 @@ export {
   ConsumerRunner,
   isRetryableFailure,
   Outcomes,
+  PullLostReasons,
+  type PullLostReason,
   UnhandledTypePolicies,
   silentLogger,
   type ConsumerRunnerOptions,
