@@ -23,6 +23,44 @@ class RollbackFailed extends AgentbusError {
   }
 }
 
+/**
+ * Runs the decision of a rollback (`decide`: read the release manifest and the clone, attribute
+ * the failure). When it fails for good (an error that cannot pass, or the last attempt), the
+ * platform can neither roll back nor say why it does not: that is a failed rollback, announced at
+ * stage `attribute` and escalated, never a silent dead letter.
+ */
+export async function decideOrEscalate<T>(
+  ctx: HandlerContext<AgentbusRegistry>,
+  failure: { deploymentId: string; service: string; mergeCommit?: string | undefined },
+  deps: RollbackDeps,
+  decide: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await decide();
+  } catch (error) {
+    const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+    if (!final || ctx.signal.aborted) throw error;
+    const { deploymentId, service, mergeCommit } = failure;
+    if (mergeCommit) {
+      const strategy = deps.fleet.services.find((s) => s.name === service)?.rollback.strategy ?? 'git-revert';
+      await ctx.publish('rollback.failed', { deploymentId, service, mergeCommit, strategy, stage: 'attribute', error: describeError(error), revertCommit: null }, { id: `${deploymentId}.rollback.failed` });
+    }
+    await ctx.publish(
+      'escalation.raised',
+      {
+        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
+        kind: 'rollback-failed',
+        severity: 'critical',
+        service,
+        summary: `${service}: deployment ${deploymentId} failed its checks, but agentbus could not decide whether to roll it back: ${describeError(error)}`,
+        details: { deploymentId, stage: 'attribute', ...(mergeCommit ? { mergeCommit } : {}) },
+      },
+      { id: `escalation.rollback-failed.${deploymentId}` },
+    );
+    throw error;
+  }
+}
+
 /** A failure the platform will not act on: rollback.skipped, an escalation when a human must decide, and the deployment's lease freed. */
 export async function skipRollback(
   ctx: HandlerContext<AgentbusRegistry>,
