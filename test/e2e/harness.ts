@@ -14,9 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { listDeadLetters, readStream, type DeadLetter } from '@agentbus/bus';
+import { listDeadLetters, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
 import { allServices, deployAndFollow, serviceNames, stopServices, type DeployRun, type ServiceName } from '@agentbus/cli';
-import { releaseManifestPath, releaseManifestSchema, StreamNames, type ReleaseManifest } from '@agentbus/contracts';
+import { agentbusRegistry, releaseManifestPath, releaseManifestSchema, StreamNames, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { createDemoService, isRunning, type DemoConfigOptions, type DemoService } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
 import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
@@ -113,6 +113,8 @@ export interface Loop extends ServiceUnderTest {
   logPath: string;
   /** The environment every agentbus service of this loop runs with. */
   serviceEnv: Record<string, string>;
+  /** Publishes as `e2e-test` (for messages a foreign agent or an operator would send). */
+  publisher(): Publisher<AgentbusRegistry>;
   /** Every event of one incident, in stream order. */
   events(correlationId: string): Promise<IncidentEvent[]>;
   /** Waits until the incident has an event of `type` and returns it. */
@@ -195,6 +197,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   };
   const git = async (cwd: string, args: string[]) => (await runGit(args, { cwd })).stdout.trim();
   let store: StateStore | undefined;
+  let publisher: Publisher<AgentbusRegistry> | undefined;
   const spawned: SpawnedService[] = [];
   cleanups.push(() => Promise.all(spawned.map((s) => stopProcess(s))));
 
@@ -263,6 +266,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     configPath,
     logPath,
     serviceEnv,
+    publisher: () => (publisher ??= new Publisher(nc, { registry: agentbusRegistry, source: 'e2e-test' })),
     events: (correlationId) => collectIncidentEvents(nc, correlationId),
     waitForEvent: (correlationId, type) =>
       waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),

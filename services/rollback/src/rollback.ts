@@ -67,12 +67,16 @@ export async function skipRollback(
   deps: RollbackDeps,
   failure: { deploymentId: string; service: string; mergeCommit?: string | undefined },
   decision: Extract<Attribution, { attributed: false }>,
+  /** The id of the message that told the failure. */
+  triggerId: string,
 ): Promise<void> {
   ctx.log.warn({ reason: decision.reason }, `not rolling back ${failure.service}: ${decision.detail}`);
+  // One skip per failure told (its id is the trigger's): a deployment failed again later (a
+  // follow-up, a forged or repeated verdict) is answered again, not swallowed as a duplicate.
   await ctx.publish(
     'rollback.skipped',
     { deploymentId: failure.deploymentId, service: failure.service, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}), reason: decision.reason, detail: decision.detail },
-    { id: `${failure.deploymentId}.rollback.skipped` },
+    { id: `${triggerId}.rollback.skipped` },
   );
   if (decision.escalate) {
     await ctx.publish(
@@ -86,7 +90,7 @@ export async function skipRollback(
         summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
         details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
       },
-      { id: `escalation.unattributed-failure.${failure.deploymentId}` },
+      { id: `escalation.unattributed-failure.${triggerId}` },
     );
   }
   await deps.leases.releaseIfOwner(failure.service, failure.deploymentId);

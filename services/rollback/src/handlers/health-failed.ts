@@ -22,7 +22,7 @@ export function healthFailedHandler(deps: RollbackDeps): Handler<AgentbusRegistr
       });
       return { service, decision };
     });
-    if (!decision.attributed) return skipRollback(ctx, deps, failure, decision);
+    if (!decision.attributed) return skipRollback(ctx, deps, failure, decision, event.id);
     await rollBack(ctx, deps, service, decision, { id: event.id, detectedAt: Date.parse(event.time) });
   };
 }
