@@ -61,7 +61,17 @@ export function streamConfig(definition: StreamDefinition, replicas: number): Pa
   };
 }
 
+/**
+ * The consumer's backoff as nats-server 2.9.10 takes it: shorter than max_deliver (the waits of
+ * deliveries that cannot happen are dropped), none with unlimited deliveries (timers).
+ */
+function backoffOf(definition: ConsumerDefinition): number[] | undefined {
+  if (!definition.ackBackoffMs?.length || definition.maxDeliver <= 1) return undefined;
+  return definition.ackBackoffMs.slice(0, definition.maxDeliver - 1);
+}
+
 export function consumerConfig(definition: ConsumerDefinition): Partial<ConsumerConfig> & { durable_name: string } {
+  const backoff = backoffOf(definition);
   return {
     durable_name: definition.durable,
     description: definition.description,
@@ -70,8 +80,8 @@ export function consumerConfig(definition: ConsumerDefinition): Partial<Consumer
     replay_policy: ReplayPolicy.Instant,
     filter_subject: definition.filterSubject,
     // With a backoff the server takes its first step as the ack wait: say so, or every apply would differ.
-    ack_wait: nanos(definition.ackBackoffMs?.[0] ?? definition.ackWaitMs),
-    ...(definition.ackBackoffMs ? { backoff: definition.ackBackoffMs.map((ms) => nanos(ms)) } : {}),
+    ack_wait: nanos(backoff?.[0] ?? definition.ackWaitMs),
+    ...(backoff ? { backoff: backoff.map((ms) => nanos(ms)) } : {}),
     max_deliver: definition.maxDeliver,
     max_ack_pending: definition.maxAckPending,
   };

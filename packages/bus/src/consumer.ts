@@ -244,6 +244,8 @@ export class ConsumerRunner<R extends Registry> {
   private maxDeliver = 5;
   private ackWaitMs = 60_000;
   private readyFlag = false;
+  /** Stream sequences of the messages being handled (or waiting for a slot) here. */
+  private readonly active = new Set<number>();
   /** True while the loop waits for a free slot (it pulls nothing then, and heartbeats may stop). */
   private waitingForSlot = false;
   /** Handlers running now, with their start time (for in-progress acks). */
@@ -355,10 +357,18 @@ export class ConsumerRunner<R extends Registry> {
             this.settle(() => m.nak()); // buffered but not started: let another worker have it now
             continue;
           }
+          // Delivered again while this runner still handles it (its wait ran out in a stall): the
+          // handler that runs it acks it; a second one would do the same work beside it.
+          if (this.active.has(m.seq)) {
+            this.log.warn({ consumer: this.options.consumer, seq: m.seq }, 'a message this runner is still handling was delivered again; leaving it to the running handler');
+            continue;
+          }
+          this.active.add(m.seq);
           this.waitingForSlot = true;
           await this.slots.acquire();
           this.waitingForSlot = false;
           const work = this.process(m).finally(() => {
+            this.active.delete(m.seq);
             this.slots.release();
             this.inflight.delete(work);
           });
