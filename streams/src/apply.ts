@@ -61,7 +61,17 @@ export function streamConfig(definition: StreamDefinition, replicas: number): Pa
   };
 }
 
+/**
+ * The consumer's backoff as nats-server 2.9.10 takes it: shorter than max_deliver (the waits of
+ * deliveries that cannot happen are dropped), none with unlimited deliveries (timers).
+ */
+function backoffOf(definition: ConsumerDefinition): number[] | undefined {
+  if (!definition.ackBackoffMs?.length || definition.maxDeliver <= 1) return undefined;
+  return definition.ackBackoffMs.slice(0, definition.maxDeliver - 1);
+}
+
 export function consumerConfig(definition: ConsumerDefinition): Partial<ConsumerConfig> & { durable_name: string } {
+  const backoff = backoffOf(definition);
   return {
     durable_name: definition.durable,
     description: definition.description,
@@ -69,7 +79,9 @@ export function consumerConfig(definition: ConsumerDefinition): Partial<Consumer
     deliver_policy: DeliverPolicy.All,
     replay_policy: ReplayPolicy.Instant,
     filter_subject: definition.filterSubject,
-    ack_wait: nanos(definition.ackWaitMs),
+    // With a backoff the server takes its first step as the ack wait: say so, or every apply would differ.
+    ack_wait: nanos(backoff?.[0] ?? definition.ackWaitMs),
+    ...(backoff ? { backoff: backoff.map((ms) => nanos(ms)) } : {}),
     max_deliver: definition.maxDeliver,
     max_ack_pending: definition.maxAckPending,
   };
@@ -85,15 +97,18 @@ function bucketWanted(definition: BucketDefinition, replicas: number): Record<st
   };
 }
 
-function normalize(value: unknown): string {
-  return JSON.stringify(Array.isArray(value) ? [...value].sort() : value ?? null);
+/** Fields whose arrays are sets (their order means nothing); any other array is a sequence (a backoff). */
+const SET_FIELDS = new Set(['subjects']);
+
+function normalize(key: string, value: unknown): string {
+  return JSON.stringify(Array.isArray(value) && SET_FIELDS.has(key) ? [...value].sort() : value ?? null);
 }
 
 /** Fields of `wanted` whose value differs in `current`. */
 function diffFields(current: Record<string, unknown>, wanted: Record<string, unknown>): string[] {
   return Object.entries(wanted)
-    .filter(([key, value]) => normalize(current[key]) !== normalize(value))
-    .map(([key, value]) => `${key}: ${normalize(current[key])} → ${normalize(value)}`);
+    .filter(([key, value]) => normalize(key, current[key]) !== normalize(key, value))
+    .map(([key, value]) => `${key}: ${normalize(key, current[key])} → ${normalize(key, value)}`);
 }
 
 const IMMUTABLE_STREAM = ['storage', 'retention'];

@@ -45,7 +45,19 @@ export interface ConsumerDefinition {
   description: string;
   /** One subject filter (nats-server 2.9 allows one per consumer). */
   filterSubject: string;
+  /**
+   * How long a delivery that is neither acknowledged nor kept alive (in-progress acks, sent by the
+   * runner every third of the current wait) waits before it is delivered again. Without
+   * `ackBackoffMs`, every delivery waits this long.
+   */
   ackWaitMs: number;
+  /**
+   * The waits of successive deliveries instead (nats-server's consumer `backoff`, which 2.9.10
+   * takes only with a `maxDeliver` above its length): a delivery lost in flight — sent by a node
+   * that died before the client got it, with nobody to finish it — comes back after the first wait,
+   * not after `ackWaitMs`. Not for timers (their `maxDeliver` is unlimited).
+   */
+  ackBackoffMs?: number[];
   maxDeliver: number;
   /** Cap on un-acked messages in flight; delivery pauses at the cap. */
   maxAckPending: number;
@@ -82,6 +94,7 @@ const streamDefaults = {
 
 export const consumerDefaults = {
   ackWaitMs: 60_000,
+  ackBackoffMs: [5_000, 15_000, 30_000, 60_000],
   maxDeliver: 5,
   maxAckPending: 1_000,
   retryDelaysMs: [1_000, 5_000, 15_000, 30_000],
@@ -132,7 +145,7 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   consumer({ stream: StreamNames.events, durable: 'health-monitor', service: 'health-monitor', description: 'deployments to verify', filterSubject: 'events.deploy.>' }),
   // A timer is redelivered (nak with its interval) without end: no delivery limit. A prober that
   // dies lets it go to another health monitor after ackWaitMs.
-  consumer({ stream: StreamNames.schedule, durable: 'health-watch', service: 'health-monitor', description: 'the between-deploy watch of every service (one prober at a time)', filterSubject: 'schedule.health-watch', ackWaitMs: 15_000, maxDeliver: -1 }),
+  consumer({ stream: StreamNames.schedule, durable: 'health-watch', service: 'health-monitor', description: 'the between-deploy watch of every service (one prober at a time)', filterSubject: 'schedule.health-watch', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),

@@ -31,7 +31,9 @@ test('apply creates the streams with seed 002 values; a second run changes nothi
     assert.equal(tasks.num_replicas, 1);
     const deployer = (await jsm.consumers.info('AGENT_TASKS', 'deployer')).config;
     assert.equal(deployer.max_deliver, 5);
-    assert.equal(deployer.ack_wait, 60 * 1e9);
+    // Seed 002's 60 s is the last wait; a delivery lost in flight comes back after the first step (5 s).
+    assert.deepEqual(deployer.backoff, [5e9, 15e9, 30e9, 60e9]);
+    assert.equal(deployer.ack_wait, 5 * 1e9);
     assert.equal(deployer.filter_subject, 'agents.deployer.tasks.>');
     assert.equal((await jsm.streams.info('KV_AGENTBUS_LEDGER')).config.max_msgs_per_subject, 1);
 

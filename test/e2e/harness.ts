@@ -14,9 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { listDeadLetters, readStream, type DeadLetter } from '@agentbus/bus';
+import { listDeadLetters, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
 import { allServices, deployAndFollow, serviceNames, stopServices, type DeployRun, type ServiceName } from '@agentbus/cli';
-import { releaseManifestPath, releaseManifestSchema, StreamNames, type ReleaseManifest } from '@agentbus/contracts';
+import { agentbusRegistry, releaseManifestPath, releaseManifestSchema, StreamNames, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { createDemoService, isRunning, type DemoConfigOptions, type DemoService } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
 import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
@@ -24,7 +24,7 @@ import { freePort } from '@agentbus/local-nats';
 import { runService, type RunningService } from '@agentbus/runtime';
 import { openStateBackend, StateStore } from '@agentbus/state';
 import { agentbusTopology, applyTopology, isTimerConsumer, type ConsumerDefinition } from '@agentbus/streams';
-import { startNats, tempDir, waitFor, type NatsServer } from '@agentbus/testkit';
+import { startNats, startNatsCluster, tempDir, waitFor, type NatsCluster, type NatsServer } from '@agentbus/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RECORDING_DEPLOY = join(here, 'fixtures', 'recording-deploy.mjs');
@@ -48,6 +48,8 @@ export interface LoopOptions {
   sections?: (dir: string) => Record<string, unknown>;
   /** Environment for the services over the loop's defaults (e.g. HEALTH_WATCH_INTERVAL_MS). */
   env?: Record<string, string>;
+  /** Run on a 3-node JetStream cluster (replicas 3) instead of one server. */
+  cluster?: boolean;
   /** Runs when the demo service is up and before any agentbus service starts (hooks, an outage). */
   beforeServices?: (loop: Loop) => void | Promise<void>;
 }
@@ -94,7 +96,12 @@ export interface ServiceUnderTest {
 
 /** The loop: the first (or only) demo service's view, and everything shared. */
 export interface Loop extends ServiceUnderTest {
+  /** The nats-server (with `cluster`: its first node). */
   nats: NatsServer;
+  /** The 3-node cluster the loop runs on, when asked for (`cluster: true`). */
+  cluster: NatsCluster | undefined;
+  /** What the services and the CLI are given as NATS_URL (every node of a cluster). */
+  natsUrl: string;
   /** The test's own connection (publishing tasks, reading events). */
   nc: NatsConnection;
   dir: string;
@@ -106,6 +113,8 @@ export interface Loop extends ServiceUnderTest {
   logPath: string;
   /** The environment every agentbus service of this loop runs with. */
   serviceEnv: Record<string, string>;
+  /** Publishes as `e2e-test` (for messages a foreign agent or an operator would send). */
+  publisher(): Publisher<AgentbusRegistry>;
   /** Every event of one incident, in stream order. */
   events(correlationId: string): Promise<IncidentEvent[]>;
   /** Waits until the incident has an event of `type` and returns it. */
@@ -125,8 +134,9 @@ export interface Loop extends ServiceUnderTest {
 /** Starts the whole loop for one test. Call stop() (t.after) whatever happens. */
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const dir = tempDir('agentbus-e2e-');
-  const nats = await startNats();
-  const cleanups: Array<() => Promise<unknown> | unknown> = [() => nats.stop()];
+  const cluster = options.cluster ? await startNatsCluster(3) : undefined;
+  const nats = cluster ? cluster.server(0) : await startNats();
+  const cleanups: Array<() => Promise<unknown> | unknown> = [() => (cluster ? cluster.stop() : nats.stop())];
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
@@ -137,17 +147,18 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     }
   };
   try {
-    return await buildLoop(options, dir, nats, cleanups, stop);
+    return await buildLoop(options, dir, nats, cluster, cleanups, stop);
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cleanups: Array<() => Promise<unknown> | unknown>, stop: () => Promise<void>): Promise<Loop> {
-  const nc = await connect({ servers: nats.url, name: 'e2e-test' });
+async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cluster: NatsCluster | undefined, cleanups: Array<() => Promise<unknown> | unknown>, stop: () => Promise<void>): Promise<Loop> {
+  const natsUrl = cluster ? cluster.urls.join(',') : nats.url;
+  const nc = await connect({ servers: cluster ? cluster.urls : nats.url, name: 'e2e-test', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   cleanups.push(() => nc.close());
-  const topology = agentbusTopology({ replicas: 1, consumers: options.consumers });
+  const topology = agentbusTopology({ replicas: cluster ? 3 : 1, consumers: options.consumers });
   await applyTopology(nc, topology);
 
   const names = options.services ?? [options.service ?? 'primerouter'];
@@ -176,7 +187,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   const log = createWriteStream(logPath, { flags: 'a' });
   cleanups.push(() => new Promise<void>((resolve) => log.end(() => resolve())));
   const serviceEnv: Record<string, string> = {
-    NATS_URL: nats.url,
+    NATS_URL: natsUrl,
     AGENTBUS_CONFIG: configPath,
     METRICS_PORT: '0',
     LOG_LEVEL: 'debug',
@@ -186,6 +197,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   };
   const git = async (cwd: string, args: string[]) => (await runGit(args, { cwd })).stdout.trim();
   let store: StateStore | undefined;
+  let publisher: Publisher<AgentbusRegistry> | undefined;
   const spawned: SpawnedService[] = [];
   cleanups.push(() => Promise.all(spawned.map((s) => stopProcess(s))));
 
@@ -245,6 +257,8 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
 
   const loop: Loop = {
     nats,
+    cluster,
+    natsUrl,
     nc,
     dir,
     ...services[0]!,
@@ -252,6 +266,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     configPath,
     logPath,
     serviceEnv,
+    publisher: () => (publisher ??= new Publisher(nc, { registry: agentbusRegistry, source: 'e2e-test' })),
     events: (correlationId) => collectIncidentEvents(nc, correlationId),
     waitForEvent: (correlationId, type) =>
       waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { agentbusRegistry, createEnvelope, parseEnvelope, StreamNames } from '@agentbus/contracts';
 import { Publisher, readStream } from '@agentbus/bus';
 import { serviceNames } from '@agentbus/cli';
-import { DemoBranches, isRunning } from '@agentbus/demo';
+import { DemoBranches, isRunning, serverSource } from '@agentbus/demo';
 import { summarizeIncident, type IncidentEvent } from '@agentbus/incident';
 import { isChatUpdate } from '@agentbus/notify';
 import { openStateBackend, StateStore } from '@agentbus/state';
@@ -139,7 +139,7 @@ test('a burst of 50 deploys of 5 services, two instances of each, one of each SI
     for (let i = 1; i <= 10; i++) {
       const bad = i === 3 || i === 7;
       const ref = `${bad ? 'bad' : 'change'}/${i}`;
-      await unit.pushBranch(ref, bad ? { 'server.mjs': brokenSource(i) } : { [`docs/change-${i}.md`]: `# Change ${i} of ${unit.demo.name}\n` });
+      await unit.pushBranch(ref, bad ? { 'server.mjs': `${serverSource(unit.demo.name, 'broken')}// broken change ${i}\n` } : { [`docs/change-${i}.md`]: `# Change ${i} of ${unit.demo.name}\n` });
       plan.push({ service: unit.demo.name, ref, bad });
     }
   }
@@ -203,13 +203,11 @@ test('a burst of 50 deploys of 5 services, two instances of each, one of each SI
   assert.equal(deliveries(receiver, '/chat').distinct.size, updates, 'one chat message per update');
   assert.equal(deliveries(receiver, '/issues').distinct.size, badIds.length, 'one ticket per incident');
   assert.equal(deliveries(receiver, '/pagerduty').posts, 0, 'nothing to page');
-  assert.deepEqual(await loop.deadLetters(), [], 'nothing dead-lettered');
+  // The only dead letters: the deploy tasks of bad changes whose deploy command failed (a failed deploy is dead-lettered, then rolled back).
+  const failedDeploys = new Set((await allEvents(loop)).filter((e) => e.type === 'deploy.failed' && e.data.stage === 'deploy-command' && tasks.get(e.correlationId)?.bad).map((e) => e.correlationId));
+  const dead = (await loop.deadLetters()).filter((d) => !(d.consumer === 'deployer' && d.reason === 'handler-failed' && failedDeploys.has(d.correlationId ?? '')));
+  assert.deepEqual(dead.map((d) => `${d.consumer} ${d.reason} ${d.type} ${d.error}`), [], 'nothing else dead-lettered');
   // A notifier killed between a POST and its record posts it again (the receiver gets the same idempotency key).
   const chat = deliveries(receiver, '/chat');
   assert.ok(chat.posts - chat.distinct.size <= 1, `${chat.posts - chat.distinct.size} chat messages posted again`);
 });
-
-/** The demo server with a /health that crashes the process (seed 000's broken version), marked with `n`. */
-function brokenSource(n: number): string {
-  return `// broken change ${n}\nimport { createServer } from 'node:http';\nconst port = Number(process.env.PORT ?? 9400);\nconst channels = new Map();\ncreateServer((request, response) => {\n  const path = new URL(request.url ?? '/', 'http://localhost').pathname;\n  if (path === '/health') {\n    response.writeHead(200, { 'content-type': 'application/json' });\n    response.end(JSON.stringify({ status: 'ok', humanrail: channels.get('humanrail').status }));\n    return;\n  }\n  response.writeHead(200, { 'content-type': 'application/json' });\n  response.end(JSON.stringify({ service: 'broken', version: '${n}' }));\n}).listen(port, '127.0.0.1');\n`;
-}

@@ -146,7 +146,20 @@ export interface ConsumerHooks<R extends Registry> {
   onFinish?(envelope: EnvelopeOf<R, MessageTypeOf<R>>, delivery: DeliveryInfo, result: { ok: true; ms: number } | { ok: false; ms: number; error: unknown; willRetry: boolean }): void | Promise<void>;
   /** Every delivery ends in exactly one outcome. */
   onOutcome?(outcome: Outcome, type: string | undefined, delivery: DeliveryInfo): void;
+  /** The runner lost its pull (missed heartbeats, a deleted consumer or stream…) and starts it again. */
+  onPullRestart?(reason: PullLostReason): void;
 }
+
+/**
+ * What the client reports when a pull has lost its place: the server went quiet (a leader moved
+ * to another node, a node died, the connection was cut) or the consumer or its stream is gone.
+ */
+export const PullLostReasons = ['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'stream_not_found', 'no_responders'] as const;
+export type PullLostReason = (typeof PullLostReasons)[number];
+const PULL_LOST: ReadonlySet<string> = new Set(PullLostReasons);
+
+/** How long one pull request waits at the server; the server sends heartbeats at half of it, and two missed ones end it. */
+const PULL_EXPIRES_MS = 5_000;
 
 export interface ConsumerRunnerOptions<R extends Registry> {
   nc: NatsConnection;
@@ -231,6 +244,10 @@ export class ConsumerRunner<R extends Registry> {
   private maxDeliver = 5;
   private ackWaitMs = 60_000;
   private readyFlag = false;
+  /** Stream sequences of the messages being handled (or waiting for a slot) here. */
+  private readonly active = new Set<number>();
+  /** True while the loop waits for a free slot (it pulls nothing then, and heartbeats may stop). */
+  private waitingForSlot = false;
   /** Handlers running now, with their start time (for in-progress acks). */
   private readonly running = new Map<JsMsg, number>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -316,21 +333,42 @@ export class ConsumerRunner<R extends Registry> {
     throw new BusError('consumer-missing', `stopped before consumer ${this.options.stream}/${this.options.consumer} became available`);
   }
 
-  private async consumeLoop(consumer: Consumer): Promise<void> {
+  /**
+   * Pulls while the runner runs. A pull that lost its place is started again (within seconds:
+   * each pull waits PULL_EXPIRES_MS at the server, which sends heartbeats at half of that): after
+   * missed heartbeats — unless the runner is not pulling on purpose, every slot being busy — and
+   * when the consumer or its stream is gone, in which case it is bound again first (waiting until
+   * it exists). Each restart is logged and counted (hooks.onPullRestart).
+   */
+  private async consumeLoop(first: Consumer): Promise<void> {
     const prefetch = Math.max(1, this.options.prefetch ?? this.concurrency * 2);
+    let consumer = first;
+    let rebind = false;
     while (!this.stopping) {
       try {
-        const messages = await consumer.consume({ max_messages: prefetch });
+        if (rebind) consumer = await this.bind();
+        rebind = false;
+        const messages = await consumer.consume({ max_messages: prefetch, expires: PULL_EXPIRES_MS });
         this.messages = messages;
         this.readyFlag = true;
-        void this.watchStatus(messages);
+        void this.watchStatus(messages, () => (rebind = true));
         for await (const m of messages) {
           if (this.stopping) {
             this.settle(() => m.nak()); // buffered but not started: let another worker have it now
             continue;
           }
+          // Delivered again while this runner still handles it (its wait ran out in a stall): the
+          // handler that runs it acks it; a second one would do the same work beside it.
+          if (this.active.has(m.seq)) {
+            this.log.warn({ consumer: this.options.consumer, seq: m.seq }, 'a message this runner is still handling was delivered again; leaving it to the running handler');
+            continue;
+          }
+          this.active.add(m.seq);
+          this.waitingForSlot = true;
           await this.slots.acquire();
+          this.waitingForSlot = false;
           const work = this.process(m).finally(() => {
+            this.active.delete(m.seq);
             this.slots.release();
             this.inflight.delete(work);
           });
@@ -339,17 +377,24 @@ export class ConsumerRunner<R extends Registry> {
       } catch (error) {
         if (this.stopping) break;
         this.readyFlag = false;
+        rebind = true;
         this.log.error({ consumer: this.options.consumer, err: describeError(error) }, 'consumer stopped unexpectedly; restarting it');
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
     }
   }
 
-  private async watchStatus(messages: ConsumerMessages): Promise<void> {
+  /** Ends `messages` (consumeLoop starts a new pull) when the client reports the pull lost its place. */
+  private async watchStatus(messages: ConsumerMessages, needsRebind: () => void): Promise<void> {
     for await (const status of messages.status()) {
-      if (status.type === 'heartbeats_missed' || status.type === 'consumer_not_found' || status.type === 'consumer_deleted' || status.type === 'stream_not_found') {
-        this.log.warn({ consumer: this.options.consumer, status }, `consumer status: ${status.type}`);
-      }
+      if (!PULL_LOST.has(status.type) || this.stopping) continue;
+      // Every slot busy: the runner pulls nothing on purpose, so the server has nothing to beat for.
+      if (status.type === 'heartbeats_missed' && this.waitingForSlot) continue;
+      this.log.warn({ consumer: this.options.consumer, status }, `consumer ${this.options.stream}/${this.options.consumer} lost its pull (${status.type}); starting it again`);
+      if (status.type !== 'heartbeats_missed') needsRebind();
+      this.options.hooks?.onPullRestart?.(status.type as PullLostReason);
+      messages.stop();
+      return;
     }
   }
 

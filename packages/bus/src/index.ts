@@ -6,6 +6,8 @@ export {
   ConsumerRunner,
   isRetryableFailure,
   Outcomes,
+  PullLostReasons,
+  type PullLostReason,
   UnhandledTypePolicies,
   silentLogger,
   type ConsumerRunnerOptions,
@@ -25,3 +27,4 @@ export { listDeadLetters, getDeadLetter, redriveDeadLetter, toDeadLetter, type D
 export { LeaseManager, LeaseBusyError, LEASE_BUCKET, type HeldLease } from './lease.ts';
 export { retryTransient } from './retry.ts';
 export { startTimerOnce, isSubjectFull } from './timers.ts';
+export { Bucket } from './kv.ts';

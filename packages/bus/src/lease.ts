@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
 import { AgentbusError } from '@agentbus/contracts';
 import { isWrongLastSequence } from './errors.ts';
+import { Bucket } from './kv.ts';
 
 /** The KV bucket of per-resource leases (created by `agentbus streams apply`). */
 export const LEASE_BUCKET = 'AGENTBUS_LEASES';
@@ -51,13 +51,13 @@ const RESOURCE = /^[A-Za-z0-9_-]+$/;
  */
 export class LeaseManager {
   private constructor(
-    private readonly kv: KV,
+    private readonly kv: Bucket,
     private readonly holder: string,
   ) {}
 
   static async open(nc: NatsConnection, holder: string, bucket = LEASE_BUCKET): Promise<LeaseManager> {
     try {
-      return new LeaseManager(await new Kvm(nc).open(bucket, { bindOnly: true }), holder);
+      return new LeaseManager(await Bucket.open(nc, bucket), holder);
     } catch (error) {
       throw new AgentbusError('lease-bucket-missing', `the lease bucket ${bucket} is not available`, { cause: error, retryable: true, hint: 'create it with `agentbus streams apply`' });
     }
@@ -65,7 +65,7 @@ export class LeaseManager {
 
   private async latest(resource: string): Promise<{ epoch: number; record: LeaseRecord; released: boolean } | undefined> {
     let epoch = 0;
-    for await (const key of await this.kv.keys(`lease.${resource}.*`)) epoch = Math.max(epoch, Number(key.split('.').pop()));
+    for (const key of await this.kv.keys(`lease.${resource}.*`)) epoch = Math.max(epoch, Number(key.split('.').pop()));
     if (epoch === 0) return undefined;
     const entry = await this.kv.get(`lease.${resource}.${epoch}`);
     if (!entry || entry.operation !== 'PUT') return undefined;

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
 import { AgentbusError } from '@agentbus/contracts';
 import { isWrongLastSequence } from './errors.ts';
+import { Bucket } from './kv.ts';
 
 /** The KV bucket of the idempotency ledger (created by `agentbus streams apply`). */
 export const LEDGER_BUCKET = 'AGENTBUS_LEDGER';
@@ -28,11 +28,11 @@ function keyPart(value: string, what: string): string {
  *   redelivery, so each step must itself tolerate a repeat of its last action (check-then-act).
  */
 export class IdempotencyLedger {
-  private constructor(private readonly kv: KV) {}
+  private constructor(private readonly kv: Bucket) {}
 
   static async open(nc: NatsConnection, bucket = LEDGER_BUCKET): Promise<IdempotencyLedger> {
     try {
-      return new IdempotencyLedger(await new Kvm(nc).open(bucket, { bindOnly: true }));
+      return new IdempotencyLedger(await Bucket.open(nc, bucket));
     } catch (error) {
       throw new AgentbusError('ledger-missing', `the idempotency ledger bucket ${bucket} is not available`, {
         cause: error,

@@ -302,3 +302,33 @@ test('dead letters keep the original headers', async () => {
     await f.close();
   }
 });
+
+test('a message delivered again while this runner still handles it (its wait ran out in a stall) is left to the running handler: handled once', async () => {
+  const f = await busFixture([testConsumer('stalled', { ackWaitMs: 1_000, ackBackoffMs: undefined })]);
+  try {
+    let runs = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const runner = await f.runner('stalled', {
+      'worker.work': async () => {
+        runs++;
+        const until = Date.now() + 1_800;
+        while (Date.now() < until) {
+          // the event loop stalls: no in-progress ack goes out, the server's wait runs out
+        }
+        await released;
+      },
+    }, { concurrency: 2 });
+    await f.publisher.publish('worker.work', { n: 1 });
+    await waitFor('the handler to run', () => runs === 1);
+    const jsm = await jetstreamManager(f.nc);
+    await waitFor('the server to deliver it again', async () => (await jsm.consumers.info('AGENT_TASKS', 'stalled')).delivered.consumer_seq >= 2, 10_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await waitFor('acknowledged', async () => (await jsm.consumers.info('AGENT_TASKS', 'stalled')).num_ack_pending === 0, 10_000, 50);
+    assert.equal(runs, 1, 'the redelivery did not start a second handler beside the first');
+    await runner.stop();
+  } finally {
+    await f.close();
+  }
+});

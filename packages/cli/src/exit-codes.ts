@@ -26,6 +26,7 @@ export function outcomeExitCode(outcome: IncidentOutcome): number {
     case 'rolled-back':
       return ExitCodes.rolledBack;
     case 'rollback-skipped':
+    case 'inconclusive':
       return ExitCodes.escalated;
     case 'deploy-failed':
     case 'rollback-failed':

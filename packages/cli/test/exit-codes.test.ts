@@ -13,6 +13,7 @@ test('every incident outcome has its exit code, and they are distinct where a sc
     'rollback-skipped': ExitCodes.escalated,
     'deploy-failed': ExitCodes.failed,
     'rollback-failed': ExitCodes.failed,
+    inconclusive: ExitCodes.escalated,
     'in-progress': ExitCodes.error,
   });
   assert.equal(new Set([ExitCodes.ok, ExitCodes.error, ExitCodes.usage, ExitCodes.rolledBack, ExitCodes.escalated, ExitCodes.failed]).size, 6);

@@ -6,3 +6,4 @@ export {
   type DemoConfigOptions,
 } from './demo-service.ts';
 export { isRunning } from '../service/process-liveness.mjs';
+export { serverSource, ServiceVersions, type ServiceVersion } from './service-source.ts';

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Bucket } from '@agentbus/bus';
 import { AgentbusError, baselineSchema, isoTime, type Baseline, type EvidenceKinds } from '@agentbus/contracts';
 import { z } from 'zod';
 import { toCheckResults } from './check-results.ts';
@@ -39,11 +39,11 @@ const SERVICE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * Entries that do not parse are treated as absent (a reader never fails on them).
  */
 export class HealthEvidenceStore {
-  private constructor(private readonly kv: KV) {}
+  private constructor(private readonly kv: Bucket) {}
 
   static async open(nc: NatsConnection, bucket = HEALTH_EVIDENCE_BUCKET): Promise<HealthEvidenceStore> {
     try {
-      return new HealthEvidenceStore(await new Kvm(nc).open(bucket, { bindOnly: true }));
+      return new HealthEvidenceStore(await Bucket.open(nc, bucket));
     } catch (error) {
       throw new AgentbusError('evidence-bucket-missing', `the health evidence bucket ${bucket} is not available`, { cause: error, retryable: true, hint: 'create it with `agentbus streams apply`' });
     }

@@ -145,6 +145,7 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
     healthy: 'healthy',
     'deploy-failed': 'deploy failed',
     planned: 'dry run',
+    inconclusive: 'could not be judged (escalated)',
     'in-progress': escalations.length ? 'escalated' : 'in progress',
   };
   const title = `${service ?? 'agentbus'}: ${what} — ${outcomeWords[s.outcome]}`;

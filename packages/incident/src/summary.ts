@@ -7,6 +7,8 @@ export const IncidentOutcomes = {
   healthy: 'healthy',
   deployFailed: 'deploy-failed',
   planned: 'planned',
+  /** The deployment could not be judged at all: a human was told (escalation `inconclusive`). */
+  inconclusive: 'inconclusive',
   inProgress: 'in-progress',
 } as const;
 export type IncidentOutcome = (typeof IncidentOutcomes)[keyof typeof IncidentOutcomes];
@@ -69,6 +71,7 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
   // A deploy command that failed on pushed code is rolled back next: the incident goes on.
   const deployFailedForGood = deployFailed && !(deployFailed.data.pushed && deployFailed.data.stage === 'deploy-command') ? deployFailed : undefined;
   const planned = find('deploy.planned');
+  const inconclusive = !passed && !failed ? find('escalation.raised', (e) => e.data.kind === 'inconclusive') : undefined;
   const outcome: IncidentOutcome = rolledBack
     ? 'rolled-back'
     : rollbackFailed
@@ -79,10 +82,12 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
           ? 'deploy-failed'
           : passed
             ? 'healthy'
-            : planned
-              ? 'planned'
-              : 'in-progress';
-  const decisive = rolledBack ?? rollbackFailed ?? skipped ?? deployFailedForGood ?? passed ?? planned;
+            : inconclusive
+              ? 'inconclusive'
+              : planned
+                ? 'planned'
+                : 'in-progress';
+  const decisive = rolledBack ?? rollbackFailed ?? skipped ?? deployFailedForGood ?? passed ?? inconclusive ?? planned;
   const startedAt = options.requestedAt ?? sorted[0]?.time;
   const endedAt = (isFinalOutcome(outcome) ? decisive?.time : undefined) ?? sorted.at(-1)?.time;
   const verdict = failed ?? passed;

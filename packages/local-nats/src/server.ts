@@ -184,7 +184,9 @@ export class NatsServer {
 
   private async isReady(): Promise<boolean> {
     try {
-      const health = await fetch(`http://127.0.0.1:${this.httpPort}/healthz`, { signal: AbortSignal.timeout(1000) });
+      // A cluster node that restarts stays "not current" for its idle consumers long after it
+      // serves (2.9.10): ready means up and in contact with the meta leader (js-server-only).
+      const health = await fetch(`http://127.0.0.1:${this.httpPort}/healthz${this.options.cluster ? '?js-server-only=true' : ''}`, { signal: AbortSignal.timeout(1000) });
       if (!health.ok) return false;
       if (!this.options.cluster) return true;
       const jsz = (await (await fetch(`http://127.0.0.1:${this.httpPort}/jsz`, { signal: AbortSignal.timeout(1000) })).json()) as {

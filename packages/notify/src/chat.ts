@@ -49,6 +49,7 @@ const escalationTitles: Record<EscalationKind, string> = {
   'lease-conflict': 'two agents claim the service',
   'chain-break': 'a state history does not verify',
   'prolonged-unhealthy': 'unhealthy for too long',
+  inconclusive: 'a deployment could not be judged',
 };
 
 /** True when `event` is an incident update people are told about in chat. */

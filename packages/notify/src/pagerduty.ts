@@ -35,6 +35,7 @@ export const escalationGroups: Record<EscalationKind, string> = {
   'lease-conflict': 'deploy',
   'chain-break': 'state',
   'prolonged-unhealthy': 'health',
+  inconclusive: 'health',
 };
 
 export type PagerDutyLink = { href: string; text: string };

@@ -223,6 +223,7 @@ function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, m
       }
     },
     onOutcome: (outcome: string, type: string | undefined) => metrics.messages.inc({ consumer, type: type ?? 'invalid', outcome }),
+    onPullRestart: (reason: string) => metrics.pullRestarts.inc({ consumer, reason }),
   };
 }
 

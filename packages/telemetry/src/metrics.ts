@@ -11,6 +11,8 @@ export interface ServiceMetrics {
   published: Counter<'type'>;
   /** 1 when the service is ready (connected, consumers bound). */
   ready: Gauge;
+  /** Pulls a consumer started again after losing them (missed heartbeats, a consumer or stream gone), by reason. */
+  pullRestarts: Counter<'consumer' | 'reason'>;
 }
 
 export function createMetrics(service: string): ServiceMetrics {
@@ -29,5 +31,6 @@ export function createMetrics(service: string): ServiceMetrics {
     }),
     published: new Counter({ name: 'agentbus_published_total', help: 'Messages published', labelNames: ['type'], registers: [registry] }),
     ready: new Gauge({ name: 'agentbus_ready', help: '1 when the service is connected and its consumers are bound', registers: [registry] }),
+    pullRestarts: new Counter({ name: 'agentbus_consumer_pull_restarts_total', help: 'Pulls started again after the consumer lost them (missed heartbeats, a consumer or stream gone)', labelNames: ['consumer', 'reason'], registers: [registry] }),
   };
 }

@@ -9,7 +9,7 @@ import { isStateNotFound, StateVersionConflictError, type StateStore } from '@ag
  */
 
 /** Escalation kinds that end when their service is verified healthy again. */
-export const healthEndedKinds: ReadonlySet<string> = new Set(['unattributed-failure', 'rollback-failed', 'prolonged-unhealthy']);
+export const healthEndedKinds: ReadonlySet<string> = new Set(['unattributed-failure', 'rollback-failed', 'prolonged-unhealthy', 'inconclusive']);
 
 const openPageSchema = z.object({
   dedupKey: z.string().min(1),

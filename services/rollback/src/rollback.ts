@@ -23,18 +23,60 @@ class RollbackFailed extends AgentbusError {
   }
 }
 
+/**
+ * Runs the decision of a rollback (`decide`: read the release manifest and the clone, attribute
+ * the failure). When it fails for good (an error that cannot pass, or the last attempt), the
+ * platform can neither roll back nor say why it does not: that is a failed rollback, announced at
+ * stage `attribute` and escalated, never a silent dead letter.
+ */
+export async function decideOrEscalate<T>(
+  ctx: HandlerContext<AgentbusRegistry>,
+  failure: { deploymentId: string; service: string; mergeCommit?: string | undefined },
+  deps: RollbackDeps,
+  decide: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await decide();
+  } catch (error) {
+    const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+    if (!final || ctx.signal.aborted) throw error;
+    const { deploymentId, service, mergeCommit } = failure;
+    if (mergeCommit) {
+      const strategy = deps.fleet.services.find((s) => s.name === service)?.rollback.strategy ?? 'git-revert';
+      await ctx.publish('rollback.failed', { deploymentId, service, mergeCommit, strategy, stage: 'attribute', error: describeError(error), revertCommit: null }, { id: `${deploymentId}.rollback.failed` });
+    }
+    await ctx.publish(
+      'escalation.raised',
+      {
+        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
+        kind: 'rollback-failed',
+        severity: 'critical',
+        service,
+        summary: `${service}: deployment ${deploymentId} failed its checks, but agentbus could not decide whether to roll it back: ${describeError(error)}`,
+        details: { deploymentId, stage: 'attribute', ...(mergeCommit ? { mergeCommit } : {}) },
+      },
+      { id: `escalation.rollback-failed.${deploymentId}` },
+    );
+    throw error;
+  }
+}
+
 /** A failure the platform will not act on: rollback.skipped, an escalation when a human must decide, and the deployment's lease freed. */
 export async function skipRollback(
   ctx: HandlerContext<AgentbusRegistry>,
   deps: RollbackDeps,
   failure: { deploymentId: string; service: string; mergeCommit?: string | undefined },
   decision: Extract<Attribution, { attributed: false }>,
+  /** The id of the message that told the failure. */
+  triggerId: string,
 ): Promise<void> {
   ctx.log.warn({ reason: decision.reason }, `not rolling back ${failure.service}: ${decision.detail}`);
+  // One skip per failure told (its id is the trigger's): a deployment failed again later (a
+  // follow-up, a forged or repeated verdict) is answered again, not swallowed as a duplicate.
   await ctx.publish(
     'rollback.skipped',
     { deploymentId: failure.deploymentId, service: failure.service, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}), reason: decision.reason, detail: decision.detail },
-    { id: `${failure.deploymentId}.rollback.skipped` },
+    { id: `${triggerId}.rollback.skipped` },
   );
   if (decision.escalate) {
     await ctx.publish(
@@ -48,7 +90,7 @@ export async function skipRollback(
         summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
         details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
       },
-      { id: `escalation.unattributed-failure.${failure.deploymentId}` },
+      { id: `escalation.unattributed-failure.${triggerId}` },
     );
   }
   await deps.leases.releaseIfOwner(failure.service, failure.deploymentId);

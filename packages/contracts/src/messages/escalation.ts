@@ -4,7 +4,12 @@ import { eventSubject } from '../subjects.ts';
 import { outsideText, serviceName } from './fields.ts';
 
 /** What the platform must not decide alone (seed 002: conflict, integrity, customer impact). */
-export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy'] as const;
+/**
+ * What the platform must not decide alone (seed 002: conflict, integrity, customer impact), and
+ * `inconclusive`: a deployment that could not be judged at all (no verdict can be reached), so
+ * that a deploy is never left neither judged nor told.
+ */
+export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy', 'inconclusive'] as const;
 
 export const escalationRaised = defineMessage({
   type: 'escalation.raised',

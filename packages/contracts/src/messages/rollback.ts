@@ -58,7 +58,8 @@ export const rollbackFailed = defineMessage({
   description: 'The rollback could not finish; a human must look (an escalation is raised).',
   schema: z.object({
     ...target,
-    stage: z.enum(['revert', 'push', 'verify-push', 'redeploy', 'verify-health']),
+    /** attribute: the decision itself could not be made (the release manifest or the clone could not be read). */
+    stage: z.enum(['attribute', 'revert', 'push', 'verify-push', 'redeploy', 'verify-health']),
     error: outsideText(),
     revertCommit: commitSha.nullable().optional(),
   }),

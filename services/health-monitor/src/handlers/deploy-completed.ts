@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentbusRegistry, Baseline } from '@agentbus/contracts';
-import type { Handler, LeaseManager } from '@agentbus/bus';
+import { describeError, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
+import { isRetryableFailure, type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from '@agentbus/health';
 
@@ -22,6 +22,37 @@ import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from 
  * service meanwhile); a passed verdict releases it.
  */
 export function deployCompletedHandler(deps: { fleet: { services: readonly FleetService[] }; evidence: HealthEvidenceStore; leases: LeaseManager }): Handler<AgentbusRegistry, 'deploy.completed'> {
+  const judge = judgeDeployment(deps);
+  return async (event, ctx) => {
+    try {
+      await judge(event, ctx);
+    } catch (error) {
+      // No verdict will come of this delivery and none after it (the error cannot pass, or this was
+      // the last attempt): a deployment is never left neither judged nor told. Its lease is kept:
+      // nothing else deploys the service over a deployment nobody judged, until a human looks (or
+      // the lease runs out).
+      const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+      if (final && !ctx.signal.aborted) {
+        const { deploymentId, service, mergeCommit } = event.data;
+        await ctx.publish(
+          'escalation.raised',
+          {
+            dedupKey: `agentbus.inconclusive.${deploymentId}`,
+            kind: 'inconclusive',
+            severity: 'critical',
+            service,
+            summary: `${service}: deployment ${deploymentId} (${mergeCommit.slice(0, 12)}) could not be judged, so agentbus neither passed nor rolled it back: ${describeError(error)}`,
+            details: { deploymentId, mergeCommit, attempts: ctx.delivery.deliveryCount },
+          },
+          { id: `escalation.inconclusive.${deploymentId}` },
+        );
+      }
+      throw error;
+    }
+  };
+}
+
+function judgeDeployment(deps: { fleet: { services: readonly FleetService[] }; evidence: HealthEvidenceStore; leases: LeaseManager }): Handler<AgentbusRegistry, 'deploy.completed'> {
   return async (event, ctx) => {
     const { deploymentId, mergeCommit } = event.data;
     const service = findService(deps.fleet, event.data.service);

@@ -1,0 +1,50 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { retryTransient } from './retry.ts';
+
+/**
+ * A KV bucket whose calls ride out a leader election or a node that restarts: each request waits
+ * at most `requestTimeoutMs`, and a time-out or "no responders" is tried again for up to
+ * `retryForMs`, so a handler does not fail (and wait out its consumer's retry delay) for what a
+ * cluster settles in seconds. A create retried after a time-out may find its own first attempt:
+ * that is the wrong-last-sequence answer every caller of create already handles.
+ */
+export class Bucket {
+  private constructor(
+    private readonly kv: KV,
+    private readonly retryForMs: number,
+  ) {}
+
+  /** Binds to an existing bucket (created by `agentbus streams apply`); throws what Kvm.open throws. */
+  static async open(nc: NatsConnection, bucket: string, options: { requestTimeoutMs?: number; retryForMs?: number } = {}): Promise<Bucket> {
+    const kvm = new Kvm(jetstream(nc, { timeout: options.requestTimeoutMs ?? 2_000 }));
+    const kv = await retryTransient(() => kvm.open(bucket, { bindOnly: true }), options.retryForMs ?? 20_000);
+    return new Bucket(kv, options.retryForMs ?? 20_000);
+  }
+
+  get(key: string): Promise<KvEntry | null> {
+    return retryTransient(() => this.kv.get(key), this.retryForMs);
+  }
+
+  put(key: string, value: string): Promise<number> {
+    return retryTransient(() => this.kv.put(key, value), this.retryForMs);
+  }
+
+  create(key: string, value: string): Promise<number> {
+    return retryTransient(() => this.kv.create(key, value), this.retryForMs);
+  }
+
+  delete(key: string): Promise<void> {
+    return retryTransient(() => this.kv.delete(key), this.retryForMs);
+  }
+
+  /** Every key matching `filter` (KV wildcards). */
+  keys(filter: string): Promise<string[]> {
+    return retryTransient(async () => {
+      const keys: string[] = [];
+      for await (const key of await this.kv.keys(filter)) keys.push(key);
+      return keys;
+    }, this.retryForMs);
+  }
+}
