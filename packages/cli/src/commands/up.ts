@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentbusError } from '@agentbus/contracts';
@@ -10,7 +10,8 @@ import { stringOption, UsageError, type Command, type CommandContext } from '../
 import { startEmbeddedNats } from '../embedded.ts';
 import type { ServiceName } from '../loop.ts';
 
-const SERVICES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'services');
+/** The file `node services/<name>` runs: each service package @agentbus/<name> exports it as `./main`. */
+const serviceEntry = (name: ServiceName) => fileURLToPath(import.meta.resolve(`@agentbus/${name}/main`));
 
 interface Supervised {
   name: ServiceName;
@@ -61,7 +62,7 @@ async function waitReady(service: Supervised, env: NodeJS.ProcessEnv, portTaken:
 
 function launch(service: Supervised, env: NodeJS.ProcessEnv): void {
   const log = openSync(service.logPath, 'a');
-  service.child = spawn(process.execPath, [join(SERVICES_DIR, service.name, 'index.js')], {
+  service.child = spawn(process.execPath, [serviceEntry(service.name)], {
     // The service stops by itself when this process is gone (killed without a chance to stop it).
     env: { ...env, METRICS_PORT: String(service.port), AGENTBUS_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', log, log],
