@@ -26,7 +26,7 @@ export const deploy: Command = {
       ctx.out.line(`deploy task ${envelope.id} sent (${result.stream} seq ${result.seq}); follow it with --wait, or \`agentbus replay --stream AGENT_EVENTS --from-seq 1\``);
       return 0;
     }
-    const { deployAndFollow } = await import('../loop.ts'); // the services' modules load only when needed
+    const { deployAndFollow } = await import('@agentbus/platform'); // the services' modules load only when needed
     const timeoutText = stringOption(args, 'timeout-ms');
     const timeoutMs = timeoutText === undefined ? 15 * 60_000 : parseInteger(timeoutText, '--timeout-ms', 1);
     const onEvent = (event: IncidentEvent) => {

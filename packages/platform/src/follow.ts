@@ -1,40 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
-import { runService, type RunningService, type RunOptions } from '@agentbus/runtime';
 import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
-import { deployerService } from '@agentbus/deployer';
-import { healthMonitorService } from '@agentbus/health-monitor';
-import { rollbackService } from '@agentbus/rollback';
-import { notifierService } from '@agentbus/notifier';
-import { postmortemService } from '@agentbus/postmortem';
-
-/** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
-export const allServices = {
-  deployer: deployerService,
-  'health-monitor': healthMonitorService,
-  rollback: rollbackService,
-  postmortem: postmortemService,
-  notifier: notifierService,
-} as const;
-export type ServiceName = keyof typeof allServices;
-export const serviceNames = Object.keys(allServices) as ServiceName[];
-
-/** Starts the services inside this process (demo, tests, benchmarks). Stop them with stopServices. */
-export async function startServicesInProcess(env: Record<string, string | undefined>, options: Omit<RunOptions, 'env'> = {}): Promise<RunningService[]> {
-  const running: RunningService[] = [];
-  try {
-    for (const definition of Object.values(allServices)) running.push(await runService(definition as never, { ...options, env }));
-  } catch (error) {
-    await stopServices(running);
-    throw error;
-  }
-  return running;
-}
-
-export async function stopServices(services: readonly RunningService[]): Promise<void> {
-  await Promise.allSettled([...services].reverse().map((service) => service.stop()));
-}
 
 export interface DeployRun {
   taskId: string;
