@@ -1,7 +1,33 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
-import { Publisher } from '@agentbus/bus';
+import { Publisher, type PublishResult } from '@agentbus/bus';
 import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
+
+export interface DeployTask {
+  service: string;
+  ref: string;
+  requestedBy: string;
+  /** @default false */
+  dryRun?: boolean;
+}
+
+export interface DeployRequest {
+  /** The task's id: the deployment's id and its incident's correlationId. */
+  taskId: string;
+  requestedAt: string;
+  published: PublishResult;
+}
+
+/**
+ * Publishes a deploy task (`deployer.deploy`) as `source` (default `agentbus-cli`). A publish
+ * that timed out is retried with the same message id, so the stream holds it once.
+ */
+export async function requestDeploy(nc: NatsConnection, task: DeployTask, options: { source?: string } = {}): Promise<DeployRequest> {
+  const source = options.source ?? 'agentbus-cli';
+  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false }, { source });
+  const published = await new Publisher(nc, { registry: agentbusRegistry, source }).publishEnvelope(envelope);
+  return { taskId: envelope.id, requestedAt: envelope.time, published };
+}
 
 export interface DeployRun {
   taskId: string;
@@ -20,20 +46,18 @@ export interface DeployRun {
  */
 export async function deployAndFollow(
   nc: NatsConnection,
-  task: { service: string; ref: string; requestedBy: string; dryRun?: boolean },
+  task: DeployTask,
   options: { timeoutMs: number; source?: string; onEvent?: (event: IncidentEvent) => void; signal?: Promise<unknown> },
 ): Promise<DeployRun> {
-  const publisher = new Publisher(nc, { registry: agentbusRegistry, source: options.source ?? 'agentbus-cli' });
-  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false }, { source: options.source ?? 'agentbus-cli' });
   const since = new Date(Date.now() - 1_000);
-  await publisher.publishEnvelope(envelope);
+  const { taskId, requestedAt } = await requestDeploy(nc, task, { source: options.source });
   const seen: IncidentEvent[] = [];
   const stopFollowing = new AbortController();
   const follow = (async () => {
-    for await (const event of followIncident(nc, envelope.id, { since, signal: stopFollowing.signal })) {
+    for await (const event of followIncident(nc, taskId, { since, signal: stopFollowing.signal })) {
       seen.push(event);
       options.onEvent?.(event);
-      if (isFinalOutcome(summarizeIncident(envelope.id, seen, { requestedAt: envelope.time }).outcome)) return;
+      if (isFinalOutcome(summarizeIncident(taskId, seen, { requestedAt }).outcome)) return;
     }
   })();
   let timer: NodeJS.Timeout | undefined;
@@ -48,13 +72,13 @@ export async function deployAndFollow(
     stopFollowing.abort();
     await follow.catch(() => {});
   }
-  const events = await collectIncidentEvents(nc, envelope.id, { since });
+  const events = await collectIncidentEvents(nc, taskId, { since });
   // Events the live follow did not get to (it was cut off by the time-out or a restart) are still told.
   const told = new Set(seen.map((event) => event.id));
   for (const event of events) if (!told.has(event.id)) options.onEvent?.(event);
-  const summary = summarizeIncident(envelope.id, events, { requestedAt: envelope.time });
+  const summary = summarizeIncident(taskId, events, { requestedAt });
   assertFollowEnded(result, summary, { timeoutMs: options.timeoutMs, events });
-  return { taskId: envelope.id, requestedAt: envelope.time, summary, events };
+  return { taskId, requestedAt, summary, events };
 }
 
 /**

@@ -1,5 +1,5 @@
 export { allServices, serviceNames, isServiceName, serviceEntry, startServicesInProcess, stopServices, type ServiceName, type InProcessOptions } from './services.ts';
 export { Supervisor, SupervisedService, RestartPolicies, launcherGone, type RestartPolicy, type SupervisorEvent, type SupervisorOptions } from './supervisor.ts';
 export { prepareUp, type UpRegistry } from './up.ts';
-export { deployAndFollow, assertFollowEnded, type DeployRun } from './follow.ts';
+export { requestDeploy, deployAndFollow, assertFollowEnded, type DeployTask, type DeployRequest, type DeployRun } from './follow.ts';
 export { runSeed000Demo, runSeed000DemoOnOwnNats, type DemoOptions, type OwnNatsDemoOptions, type DemoResult } from './demo.ts';

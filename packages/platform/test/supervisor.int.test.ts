@@ -42,7 +42,7 @@ async function setUp(t: { after(fn: () => Promise<void> | void): void }) {
       env: { PATH: process.env.PATH, NATS_URL: server.url, AGENTBUS_CONFIG: registry, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '2000' },
       logPath: () => logPath,
       readyTimeoutMs: 30_000,
-      killAfterMs: 5_000,
+      killAfterMs: 20_000, // a loaded machine may take seconds to drain
       onEvent: (event) => events.push(event),
       ...options,
     });
@@ -70,7 +70,7 @@ test('restart policy always: a service killed after it was ready is started agai
   assert.deepEqual({ ...events[0], service: undefined }, { type: 'restarting', service: undefined, code: null, signal: 'SIGKILL', delayMs: 1_000 });
   // While it waits out its delay, another process takes its port: the relaunch exits with portTaken and is started on another port.
   const squatter = createServer();
-  await new Promise<void>((resolve) => squatter.listen(firstPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(firstPort, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
   await until('the port to move', () => events.some((e) => e.type === 'port-moved'), 30_000);
   const restarting = events.filter((e) => e.type === 'restarting');
