@@ -1,4 +1,4 @@
-export { allServices, serviceNames, isServiceName, serviceEntry, startServicesInProcess, stopServices, type ServiceName, type InProcessOptions } from './services.ts';
+export { serviceNames, isServiceName, startServicesInProcess, stopServices, type ServiceName, type InProcessOptions } from './services.ts';
 export { Supervisor, SupervisedService, RestartPolicies, launcherGone, type RestartPolicy, type SupervisorEvent, type SupervisorOptions } from './supervisor.ts';
 export { prepareUp, type UpRegistry } from './up.ts';
 export { requestDeploy, deployAndFollow, assertFollowEnded, type DeployTask, type DeployRequest, type DeployRun } from './follow.ts';

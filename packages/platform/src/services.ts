@@ -7,7 +7,7 @@ import { notifierService } from '@agentbus/notifier';
 import { postmortemService } from '@agentbus/postmortem';
 
 /** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
-export const allServices = {
+const allServices = {
   deployer: deployerService,
   'health-monitor': healthMonitorService,
   rollback: rollbackService,
