@@ -67,8 +67,9 @@ export interface RunOptions {
 }
 
 /**
- * Runs a service: validates its configuration (all problems at once), connects (waiting for the
- * server if it is not up yet), binds its consumers, and serves /metrics, /healthz and /readyz.
+ * Runs a service: validates its configuration (the runtime's variables, its settings and its
+ * resources': all problems at once), connects (waiting for the server if it is not up yet), opens
+ * its resources, binds its consumers, and serves /metrics, /healthz and /readyz.
  * For every task it handles it sends task.started, then task.completed or task.failed; every
  * delivery is counted by outcome and timed.
  */
