@@ -27,14 +27,14 @@ export interface ResourceContext {
  * stateResource, evidenceResource): that package needs no dependency on the runtime, and its
  * `env` schema is the one its other users (the CLI) validate with too.
  */
-export interface ServiceResource<Env = any, Value = unknown> {
+export interface ServiceResource<Env = unknown, Value = unknown> {
   /** Its environment variables: a zod object schema; its output is what `open` gets. */
   env: z.ZodType<Env>;
   open(env: Env, ctx: ResourceContext): Promise<Value> | Value;
 }
 
-/** A service's declared resources by name. */
-export type ServiceResources = Record<string, ServiceResource>;
+/** A service's declared resources by name (any resource: its `open` takes what its own `env` outputs). */
+export type ServiceResources = Record<string, { env: z.ZodType; open(env: never, ctx: ResourceContext): unknown }>;
 
 /** The opened value of each declared resource. */
 export type OpenedResources<R extends ServiceResources> = { readonly [K in keyof R]: Awaited<ReturnType<R[K]['open']>> };

@@ -95,7 +95,7 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
     const publisher = new Publisher(connection, { registry: agentbusRegistry, source: definition.name });
     const resourceCtx: ResourceContext = { service: definition.name, nc: connection, log, onStop: (cleanup) => cleanups.push(cleanup) };
     const opened: Record<string, unknown> = {};
-    for (const [name, resource] of Object.entries(declared)) opened[name] = await resource.open(resourceEnvs[name], resourceCtx);
+    for (const [name, resource] of Object.entries(declared)) opened[name] = await resource.open(resourceEnvs[name] as never, resourceCtx); // its own env schema's output
     const ctx: ServiceContext<z.infer<z.ZodObject<Shape>>, Resources> = {
       name: definition.name,
       settings,
