@@ -1,0 +1,144 @@
+import { createEnvelope, type DataInput, type EnvelopeOf, type MessageTypeOf, type Registry } from '@agentbus/contracts';
+import { isRetryableFailure, type BusLogger, type DeliveryInfo, type Handler, type HandlerContext, type Outcome } from './consumer.ts';
+import type { PublishOptions, PublishResult } from './publisher.ts';
+
+/**
+ * @agentbus/bus/testing: what only tests need. A handler's context without NATS (Keptn's fake
+ * runtime), so that a handler's decisions are table-tested in the unit tier: it records what the
+ * handler publishes, which steps it runs and how the delivery ends. Only the bus is faked; the
+ * handler's own dependencies are fakes of their interfaces (each in its owner's testing entry).
+ */
+
+export interface FakeHandlerContextOptions {
+  /** Where the delivery stands. @default first delivery of 5, stream seq 1, not resent */
+  delivery?: Partial<DeliveryInfo>;
+  /**
+   * Steps already recorded in the idempotency ledger, by name, with the value they returned: a
+   * redelivery after they ran. step() answers them without running them, as the ledger does.
+   */
+  ledger?: Record<string, unknown>;
+  /** The name the published envelopes carry as their source. @default 'test' */
+  source?: string;
+}
+
+/** One log line the handler wrote. */
+export interface LoggedLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  obj: object;
+  msg: string | undefined;
+}
+
+/** One step() call: `ran` false when the ledger answered it (done on an earlier delivery). */
+export interface RecordedStep {
+  name: string;
+  ran: boolean;
+}
+
+/**
+ * The HandlerContext the runtime hands a handler, kept in memory. publish() validates and wraps
+ * the data as the publisher does (an invalid message throws MessageValidationError), caused by
+ * the trigger (same correlationId), and keeps the envelope in `published`; a second publish with
+ * the same id is a duplicate, as the stream's dedup window makes it (kept in `duplicates` only).
+ */
+export class FakeHandlerContext<R extends Registry> implements HandlerContext<R> {
+  readonly delivery: DeliveryInfo;
+  readonly log: BusLogger;
+  readonly signal: AbortSignal;
+  /** Every message published and stored, in order. */
+  readonly published: Array<EnvelopeOf<R, MessageTypeOf<R>>> = [];
+  /** Publishes the stream would drop: their id was published before. */
+  readonly duplicates: Array<EnvelopeOf<R, MessageTypeOf<R>>> = [];
+  /** Every step() call, in order. */
+  readonly steps: RecordedStep[] = [];
+  /** The idempotency ledger of this message: step name → its value (pre-filled: a redelivery). */
+  readonly ledger: Map<string, unknown>;
+  readonly logged: LoggedLine[] = [];
+  /** How often the handler said it was still working. */
+  workingCalls = 0;
+  /** How often the handler gave its slot back to wait (yieldWhile). */
+  yields = 0;
+  /** Set by redeliverIn(). */
+  rescheduleMs: number | undefined;
+  private readonly abort = new AbortController();
+  private readonly source: string;
+
+  constructor(
+    private readonly registry: R,
+    private readonly trigger: EnvelopeOf<R, MessageTypeOf<R>>,
+    options: FakeHandlerContextOptions = {},
+  ) {
+    this.delivery = { stream: 'TEST', consumer: 'test', streamSeq: 1, deliveryCount: 1, maxDeliver: 5, resent: false, ...options.delivery };
+    this.ledger = new Map(Object.entries(options.ledger ?? {}));
+    this.source = options.source ?? 'test';
+    this.signal = this.abort.signal;
+    const line = (level: LoggedLine['level']) => (obj: object, msg?: string) => void this.logged.push({ level, obj, msg });
+    this.log = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  }
+
+  publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: Omit<PublishOptions, 'causedBy'> = {}): Promise<PublishResult> {
+    const envelope = createEnvelope(this.registry, type, data, { ...options, causedBy: this.trigger, source: this.source }) as EnvelopeOf<R, MessageTypeOf<R>>;
+    const duplicate = this.published.some((earlier) => earlier.id === envelope.id);
+    (duplicate ? this.duplicates : this.published).push(envelope);
+    return Promise.resolve({ id: envelope.id, type, subject: `test.${type}`, stream: 'TEST', seq: this.published.length, duplicate });
+  }
+
+  /** Every stored message of `type`, in order. */
+  publishedOf<T extends MessageTypeOf<R>>(type: T): Array<EnvelopeOf<R, T>> {
+    return this.published.filter((envelope): envelope is EnvelopeOf<R, T> => envelope.type === type);
+  }
+
+  async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+    if (this.ledger.has(name)) {
+      this.steps.push({ name, ran: false });
+      return this.ledger.get(name) as T;
+    }
+    this.steps.push({ name, ran: true });
+    const value = await fn();
+    this.ledger.set(name, value);
+    return value;
+  }
+
+  working(): void {
+    this.workingCalls++;
+  }
+
+  redeliverIn(ms: number): void {
+    this.rescheduleMs = Math.max(0, Math.round(ms));
+  }
+
+  async yieldWhile<T>(wait: () => Promise<T>): Promise<T> {
+    this.yields++;
+    return wait();
+  }
+
+  /** What the runner does when it must stop before the handler finishes. */
+  stop(): void {
+    this.abort.abort();
+  }
+}
+
+/** How a delivery handled by runHandler ended, with the handler's error when it threw. */
+export type HandlerRun<R extends Registry> = { outcome: Outcome; error?: unknown; ctx: FakeHandlerContext<R> };
+
+/**
+ * Runs `handler` on `envelope` as the consumer runner would and says how the delivery ends:
+ * `acked`; `rescheduled` (redeliverIn); `retry` for an error that may pass before the last
+ * delivery; `dead-lettered` for one that cannot pass, or on the last delivery. (The runner's
+ * checks before the handler — validation, the ledger's done mark — are not run: build the
+ * envelope with createEnvelope, and pre-fill `ledger` for a redelivery.)
+ */
+export async function runHandler<R extends Registry, T extends MessageTypeOf<R>>(
+  registry: R,
+  handler: Handler<R, T>,
+  envelope: EnvelopeOf<R, T>,
+  options: FakeHandlerContextOptions = {},
+): Promise<HandlerRun<R>> {
+  const ctx = new FakeHandlerContext(registry, envelope as EnvelopeOf<R, MessageTypeOf<R>>, options);
+  try {
+    await handler(envelope, ctx);
+  } catch (error) {
+    const willRetry = isRetryableFailure(error) && ctx.delivery.deliveryCount < ctx.delivery.maxDeliver;
+    return { outcome: willRetry ? 'retry' : 'dead-lettered', error, ctx };
+  }
+  return { outcome: ctx.rescheduleMs === undefined ? 'acked' : 'rescheduled', ctx };
+}
