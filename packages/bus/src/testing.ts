@@ -75,11 +75,11 @@ export class FakeHandlerContext<R extends Registry> implements HandlerContext<R>
     this.log = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
   }
 
-  publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: Omit<PublishOptions, 'causedBy'> = {}): Promise<PublishResult> {
+  async publish<T extends MessageTypeOf<R>>(type: T, data: DataInput<R, T>, options: Omit<PublishOptions, 'causedBy'> = {}): Promise<PublishResult> {
     const envelope = createEnvelope(this.registry, type, data, { ...options, causedBy: this.trigger, source: this.source }) as unknown as AnyEnvelopeOf<R>;
     const duplicate = this.published.some((earlier) => earlier.id === envelope.id);
     (duplicate ? this.duplicates : this.published).push(envelope);
-    return Promise.resolve({ id: envelope.id, type, subject: `test.${type}`, stream: 'TEST', seq: this.published.length, duplicate });
+    return { id: envelope.id, type, subject: `test.${type}`, stream: 'TEST', seq: this.published.length, duplicate };
   }
 
   /** Every stored message of `type`, in order. */
