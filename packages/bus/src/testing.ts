@@ -1,5 +1,7 @@
 import { createEnvelope, type AnyEnvelopeOf, type DataInput, type EnvelopeOf, type MessageTypeOf, type Registry } from '@agentbus/contracts';
 import { isRetryableFailure, type BusLogger, type DeliveryInfo, type Handler, type HandlerContext, type Outcome } from './consumer.ts';
+import { AgentbusError } from '@agentbus/contracts';
+import { LEASE_RESOURCE, LeaseBusyError, waitForLease, type HeldLease, type LeaseAcquireOptions, type LeaseManager, type LeaseRecord } from './lease.ts';
 import type { PublishOptions, PublishResult } from './publisher.ts';
 
 /**
@@ -141,4 +143,81 @@ export async function runHandler<R extends Registry, T extends MessageTypeOf<R>>
     return { outcome: willRetry ? 'retry' : 'dead-lettered', error, ctx };
   }
   return { outcome: ctx.rescheduleMs === undefined ? 'acked' : 'rescheduled', ctx };
+}
+
+/**
+ * A LeaseManager in memory with the contract of the one on NATS KV: a lease is an epoch per
+ * resource; the same owner gets its own unexpired lease back (a handed-over deployment); an
+ * expired, unreleased epoch may be taken over, and releasing it then reports the conflict. Every
+ * attempt to take a lease is kept in `attempts` (with its ttlMs: how long the caller asked for).
+ */
+export class MemoryLeaseManager implements LeaseManager {
+  readonly attempts: Array<{ resource: string; owner: string; ttlMs: number }> = [];
+  private readonly epochs = new Map<string, Array<LeaseRecord & { released: boolean }>>();
+
+  constructor(private readonly holder = 'test') {}
+
+  /** Gives `resource` to `owner` (held by `holder`) as another agent would: how a test makes a lease busy. */
+  hold(resource: string, owner: string, ttlMs: number, holder = 'other-agent'): void {
+    const now = Date.now();
+    this.epochsOf(resource).push({ holder, owner, acquiredAt: new Date(now).toISOString(), expiresAt: new Date(now + ttlMs).toISOString(), released: false });
+  }
+
+  /** The current epoch of `resource` (1-based) and its record, if any. */
+  current(resource: string): (LeaseRecord & { released: boolean; epoch: number }) | undefined {
+    const epochs = this.epochsOf(resource);
+    const last = epochs.at(-1);
+    return last && { ...last, epoch: epochs.length };
+  }
+
+  tryAcquire(resource: string, owner: string, ttlMs: number): Promise<HeldLease> {
+    this.attempts.push({ resource, owner, ttlMs });
+    if (!LEASE_RESOURCE.test(resource)) return Promise.reject(new AgentbusError('lease-resource-invalid', `"${resource}" cannot be a lease name`, { hint: 'letters, digits, _ and -' }));
+    const epochs = this.epochsOf(resource);
+    const latest = epochs.at(-1);
+    const now = Date.now();
+    if (latest && !latest.released && Date.parse(latest.expiresAt) > now) {
+      if (latest.owner !== owner) return Promise.reject(new LeaseBusyError(resource, latest, epochs.length));
+      return Promise.resolve(this.held(resource, epochs.length));
+    }
+    epochs.push({ holder: this.holder, owner, acquiredAt: new Date(now).toISOString(), expiresAt: new Date(now + ttlMs).toISOString(), released: false });
+    return Promise.resolve(this.held(resource, epochs.length));
+  }
+
+  acquire(resource: string, owner: string, options: LeaseAcquireOptions): Promise<HeldLease> {
+    return waitForLease(() => this.tryAcquire(resource, owner, options.ttlMs), options);
+  }
+
+  async releaseIfOwner(resource: string, owner: string): Promise<boolean> {
+    const current = this.current(resource);
+    if (!current || current.released || current.owner !== owner) return false;
+    await this.held(resource, current.epoch).release();
+    return true;
+  }
+
+  private epochsOf(resource: string): Array<LeaseRecord & { released: boolean }> {
+    let epochs = this.epochs.get(resource);
+    if (!epochs) this.epochs.set(resource, (epochs = []));
+    return epochs;
+  }
+
+  private held(resource: string, epoch: number): HeldLease {
+    const epochs = this.epochsOf(resource);
+    const record = epochs[epoch - 1]!;
+    return {
+      resource,
+      epoch,
+      owner: record.owner,
+      expiresAt: new Date(record.expiresAt),
+      release: () => {
+        record.released = true;
+        const next = epochs[epoch];
+        if (next && next.owner !== record.owner) {
+          const { released: _released, ...takenBy } = next;
+          return Promise.resolve({ conflict: true, takenBy: { ...takenBy, epoch: epoch + 1 } });
+        }
+        return Promise.resolve({ conflict: false });
+      },
+    };
+  }
 }
