@@ -21,6 +21,8 @@ export interface FakeHandlerContextOptions {
   ledger?: Record<string, unknown>;
   /** The name the published envelopes carry as their source. @default 'test' */
   source?: string;
+  /** The runner is stopping (`signal` aborted) from the start. @default false */
+  stopping?: boolean;
 }
 
 /** One log line the handler wrote. */
@@ -73,6 +75,7 @@ export class FakeHandlerContext<R extends Registry> implements HandlerContext<R>
     this.ledger = new Map(Object.entries(options.ledger ?? {}));
     this.source = options.source ?? 'test';
     this.signal = this.abort.signal;
+    if (options.stopping) this.abort.abort();
     const line = (level: LoggedLine['level']) => (obj: object, msg?: string) => void this.logged.push({ level, obj, msg });
     this.log = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
   }
