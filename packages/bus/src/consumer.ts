@@ -605,4 +605,3 @@ export class ConsumerRunner<R extends Registry> {
     this.flushSettlements();
   }
 }
-

@@ -342,7 +342,7 @@ export const stateKeygen: Command = {
   options: { dir: { type: 'string' } },
   async run(ctx, args) {
     const agent = args.positionals[0]!;
-    if (!/^[A-Za-z0-9:@_-][A-Za-z0-9:@._-]*$/.test(agent)) throw new UsageError(`agent name ${JSON.stringify(agent)} cannot be a file name`, "use letters, digits and . : @ _ -");
+    if (!/^[A-Za-z0-9:@_-][A-Za-z0-9:@._-]*$/.test(agent)) throw new UsageError(`agent name ${JSON.stringify(agent)} cannot be a file name`, 'use letters, digits and . : @ _ -');
     const dir = stringOption(args, 'dir') ?? '.';
     const key = generateSigningKey();
     const privatePath = join(dir, `${agent}.key.pem`);
