@@ -38,7 +38,10 @@ test('incidents a.b, a/b, a_b and .hidden each get their own post-mortem, shown 
     return paths.length >= ids.length ? paths : undefined;
   });
   assert.deepEqual(documents.sort(), ids.map(postmortemPath).sort(), 'four documents, one per incident');
-  assert.equal(readdirSync(join(dir, 'postmortems')).filter((name) => name.endsWith('.md')).length, ids.length, 'four Markdown files');
+  // Each file is written after its document: wait for the last one too.
+  const markdown = () => readdirSync(join(dir, 'postmortems')).filter((name) => name.endsWith('.md'));
+  await waitFor('a Markdown file per incident', () => markdown().length >= ids.length).catch(() => {});
+  assert.equal(markdown().length, ids.length, 'four Markdown files');
 
   const shown = await Promise.all(ids.map((id) => runCli(['postmortem', 'show', id, '--json'], { env })));
   shown.forEach((run, index) => {
