@@ -1,5 +1,6 @@
 export { AgentbusError, errorGuard, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
-export { safeText, safeLine, cutToLength, DEFAULT_SAFE_TEXT_MAX, type SafeTextOptions } from './safe-text.ts';
+export { safeText, safeLine, cutToLength, ellipsize, DEFAULT_SAFE_TEXT_MAX, type SafeTextOptions } from './safe-text.ts';
+export { shortSha, formatDuration, SHORT_SHA_LENGTH } from './display.ts';
 export { envelopeSchema, wrapEnvelope, newMessageId, type Envelope, type EnvelopeMeta } from './envelope.ts';
 export {
   defineMessage,

@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, releaseManifestPath, safeText, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
@@ -178,7 +178,7 @@ export async function rollBack(
     const updated: ReleaseManifest = { ...manifest, status: 'rolled-back', commit: restoredCommit, rolledBackAt: new Date().toISOString(), revertCommit };
     await deps.state.put(releaseManifestPath(service.name), updated, {
       // safeText again: a decision recorded by an earlier version (the ledger's attribute step) may hold raw text.
-      reason: safeText(`rolled back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) by ${strategy}: ${decision.reason}`, { max: 1_000 }),
+      reason: safeText(`rolled back ${manifest.ref} (${shortSha(manifest.mergeCommit)}) by ${strategy}: ${decision.reason}`, { max: 1_000 }),
       agent: 'rollback',
       taskId: trigger.id,
       writeId: `${deploymentId}.rolled-back`,
@@ -205,7 +205,7 @@ export async function rollBack(
         )
         .then(() => true),
     );
-    ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${manifest.mergeCommit.slice(0, 12)}: healthy again`);
+    ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${shortSha(manifest.mergeCommit)}: healthy again`);
   } catch (error) {
     if (isRetryableFailure(error) && !lastAttempt) throw error;
     await ctx.publish('rollback.failed', { ...target, stage, error: describeError(error), revertCommit }, { id: `${deploymentId}.rollback.failed` });
@@ -216,7 +216,7 @@ export async function rollBack(
         kind: 'rollback-failed',
         severity: 'critical',
         service: service.name,
-        summary: `${service.name}: rolling back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) failed at ${stage}: ${describeError(error)}`,
+        summary: `${service.name}: rolling back ${manifest.ref} (${shortSha(manifest.mergeCommit)}) failed at ${stage}: ${describeError(error)}`,
         details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
       },
       { id: `escalation.rollback-failed.${deploymentId}` },

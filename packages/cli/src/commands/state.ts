@@ -15,8 +15,8 @@ import {
   type VersionSelector,
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
-import { shortTime, table, truncate } from '../render.ts';
-import { agentbusRegistry, describeError, safeText } from '@agentbus/contracts';
+import { shortTime, table } from '../render.ts';
+import { agentbusRegistry, describeError, ellipsize, safeText } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 
 /**
@@ -180,7 +180,7 @@ export const stateHistory: Command = {
       const e = entry.envelope;
       if (!e) return [String(entry.number), '-', '-', '-', `(${entry.integrity?.reason}: run agentbus state verify)`, '-'];
       const reason = entry.integrity ? `${e.reason} (${entry.integrity.reason}!)` : e.reason;
-      return [String(e.number), shortTime(e.timestamp), truncate(e.agent, 24), e.operation === 'restore' ? `restore←${e.restoredFrom}` : e.operation, truncate(reason, 60), shortHash(e.hash)];
+      return [String(e.number), shortTime(e.timestamp), ellipsize(e.agent, 24), e.operation === 'restore' ? `restore←${e.restoredFrom}` : e.operation, ellipsize(reason, 60), shortHash(e.hash)];
     });
     for (const line of table(['VERSION', 'TIME', 'AGENT', 'OP', 'REASON', 'HASH'], rows)) ctx.out.line(line);
     const oldest = history.entries.at(-1)?.number ?? 1;

@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, releaseManifestPath, releaseManifestSchema, safeText, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
@@ -81,11 +81,11 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         const refCommit = await repo.resolveCommit(ref);
         const alreadyMerged = await repo.isAncestor(refCommit, currentCommit);
         const steps = alreadyMerged
-          ? [`${ref} (${refCommit.slice(0, 12)}) is already in ${branch}: nothing to merge`]
+          ? [`${ref} (${shortSha(refCommit)}) is already in ${branch}: nothing to merge`]
           : [
               `lease ${service.name}`,
               `fetch ${service.git.remote} in ${service.git.path}`,
-              `merge ${ref} (${refCommit.slice(0, 12)}) into ${branch} at ${currentCommit.slice(0, 12)} as a merge commit`,
+              `merge ${ref} (${shortSha(refCommit)}) into ${branch} at ${shortSha(currentCommit)} as a merge commit`,
               `push ${branch} to ${service.git.remote} and check that the remote branch is at the merge commit`,
               `run ${JSON.stringify(service.deploy.command)} in ${service.deploy.cwd} (time-out ${service.deploy.timeoutMs} ms)`,
               `record ${releaseManifestPath(service.name)} and announce deploy.completed`,
@@ -176,7 +176,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         deployedAt: command.deployedAt,
       };
       await deps.state.put(releaseManifestPath(service.name), manifest, {
-        reason: `deploy ${ref} (${mergeCommit.slice(0, 12)}) requested by ${requestedBy}`,
+        reason: `deploy ${ref} (${shortSha(mergeCommit)}) requested by ${requestedBy}`,
         agent: 'deployer',
         taskId: deploymentId,
         writeId: `${deploymentId}.deployed`,
@@ -184,7 +184,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       await ctx.step('announce-completed', () =>
         ctx.publish('deploy.completed', { ...merged, mergedAt, deployedAt: command.deployedAt, deployCommandMs: command.durationMs }, { id: `${deploymentId}.completed` }).then(() => true),
       );
-      ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${mergeCommit.slice(0, 12)}`);
+      ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${shortSha(mergeCommit)}`);
       handOver = true; // the health monitor judges the deployment under this lease and releases it
     } catch (error) {
       if (isRetryableFailure(error) && !lastAttempt) throw error;
