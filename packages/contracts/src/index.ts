@@ -31,6 +31,17 @@ export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataPr
 export { DeployStages } from './messages/deploy.ts';
 export { checkResultSchema, baselineSchema, EvidenceKinds, type CheckResult, type Baseline } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
-export { EscalationKinds } from './messages/escalation.ts';
+export {
+  EscalationKinds,
+  EscalationSeverities,
+  ESCALATION_SUMMARY_MAX,
+  ESCALATION_KEY_MAX,
+  escalation,
+  escalationKey,
+  type EscalationKind,
+  type EscalationSeverity,
+  type EscalationInput,
+  type Escalation,
+} from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
 export { releaseManifestSchema, releaseManifestPath, postmortemPath, type ReleaseManifest } from './documents.ts';

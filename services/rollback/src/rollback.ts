@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, escalation, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
@@ -45,18 +45,15 @@ export async function decideOrEscalate<T>(
       const strategy = deps.fleet.services.find((s) => s.name === service)?.rollback.strategy ?? 'git-revert';
       await ctx.publish('rollback.failed', { deploymentId, service, mergeCommit, strategy, stage: 'attribute', error: describeError(error), revertCommit: null }, { id: `${deploymentId}.rollback.failed` });
     }
-    await ctx.publish(
-      'escalation.raised',
-      {
-        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
-        kind: 'rollback-failed',
-        severity: 'critical',
-        service,
-        summary: `${service}: deployment ${deploymentId} failed its checks, but agentbus could not decide whether to roll it back: ${describeError(error)}`,
-        details: { deploymentId, stage: 'attribute', ...(mergeCommit ? { mergeCommit } : {}) },
-      },
-      { id: `escalation.rollback-failed.${deploymentId}` },
-    );
+    const raised = escalation({
+      kind: 'rollback-failed',
+      severity: 'critical',
+      service,
+      summary: `${service}: deployment ${deploymentId} failed its checks, but agentbus could not decide whether to roll it back: ${describeError(error)}`,
+      details: { deploymentId, stage: 'attribute', ...(mergeCommit ? { mergeCommit } : {}) },
+      about: [deploymentId],
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     throw error;
   }
 }
@@ -79,19 +76,16 @@ export async function skipRollback(
     { id: `${triggerId}.rollback.skipped` },
   );
   if (decision.escalate) {
-    await ctx.publish(
-      'escalation.raised',
-      {
-        dedupKey: `agentbus.unattributed-failure.${failure.deploymentId}`,
-        kind: 'unattributed-failure',
-        severity: 'error',
-        service: failure.service,
-        // The schema bounds a summary at 1,024 characters (cut at a code point, with a marker).
-        summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
-        details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
-      },
-      { id: `escalation.unattributed-failure.${triggerId}` },
-    );
+    const raised = escalation({
+      kind: 'unattributed-failure',
+      severity: 'error',
+      service: failure.service,
+      summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
+      details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
+      about: [failure.deploymentId],
+      occurrence: [triggerId], // answered once per failure told, like the skip
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
   }
   await deps.leases.releaseIfOwner(failure.service, failure.deploymentId);
 }
@@ -209,18 +203,15 @@ export async function rollBack(
   } catch (error) {
     if (isRetryableFailure(error) && !lastAttempt) throw error;
     await ctx.publish('rollback.failed', { ...target, stage, error: describeError(error), revertCommit }, { id: `${deploymentId}.rollback.failed` });
-    await ctx.publish(
-      'escalation.raised',
-      {
-        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
-        kind: 'rollback-failed',
-        severity: 'critical',
-        service: service.name,
-        summary: `${service.name}: rolling back ${manifest.ref} (${shortSha(manifest.mergeCommit)}) failed at ${stage}: ${describeError(error)}`,
-        details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
-      },
-      { id: `escalation.rollback-failed.${deploymentId}` },
-    );
+    const raised = escalation({
+      kind: 'rollback-failed',
+      severity: 'critical',
+      service: service.name,
+      summary: `${service.name}: rolling back ${manifest.ref} (${shortSha(manifest.mergeCommit)}) failed at ${stage}: ${describeError(error)}`,
+      details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
+      about: [deploymentId],
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     throw new RollbackFailed(stage, error);
   } finally {
     await lease?.release().catch((error: unknown) => ctx.log.error({ err: describeError(error) }, 'could not release the lease'));

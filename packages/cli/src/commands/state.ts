@@ -16,7 +16,7 @@ import {
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
 import { shortTime, table } from '../render.ts';
-import { agentbusRegistry, describeError, ellipsize, safeText } from '@agentbus/contracts';
+import { agentbusRegistry, describeError, ellipsize, escalation, safeText } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 
 /**
@@ -291,18 +291,14 @@ async function escalateChainBreaks(ctx: CommandContext, damaged: readonly Verify
     const publisher = new Publisher(await ctx.nats(), { registry: agentbusRegistry, source: 'agentbus-state-verify' });
     for (const report of damaged) {
       const first = report.firstBad!;
-      const key = `agentbus.chain-break.${report.path.replace(/[^A-Za-z0-9_-]/g, '_')}.${first.number}`;
-      await publisher.publish(
-        'escalation.raised',
-        {
-          dedupKey: key,
-          kind: 'chain-break',
-          severity: 'critical',
-          summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`.slice(0, 1024),
-          details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
-        },
-        { id: `escalation.${key}` },
-      );
+      const raised = escalation({
+        kind: 'chain-break',
+        severity: 'critical',
+        summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`,
+        details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
+        about: [report.path, first.number],
+      });
+      await publisher.publish('escalation.raised', raised.data, { id: raised.id });
     }
     ctx.out.note(`agentbus: raised ${damaged.length} chain-break escalation(s)`);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, escalation, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
@@ -259,18 +259,15 @@ async function releaseLease(ctx: HandlerContext<AgentbusRegistry>, lease: HeldLe
   try {
     const released = await lease.release();
     if (released.conflict) {
-      await ctx.publish(
-        'escalation.raised',
-        {
-          dedupKey: `lease-conflict.${service}.${lease.epoch}`,
-          kind: 'lease-conflict',
-          severity: 'critical',
-          service,
-          summary: `${service}: deployment ${deploymentId} outlived its lease and ${released.takenBy.holder} took the service over for ${released.takenBy.owner}: two agents changed ${service} at the same time`,
-          details: { deploymentId, epoch: lease.epoch, takenBy: released.takenBy },
-        },
-        { id: `escalation.lease-conflict.${service}.${lease.epoch}` },
-      );
+      const raised = escalation({
+        kind: 'lease-conflict',
+        severity: 'critical',
+        service,
+        summary: `${service}: deployment ${deploymentId} outlived its lease and ${released.takenBy.holder} took the service over for ${released.takenBy.owner}: two agents changed ${service} at the same time`,
+        details: { deploymentId, epoch: lease.epoch, takenBy: released.takenBy },
+        about: [service, lease.epoch],
+      });
+      await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     }
   } catch (error) {
     ctx.log.error({ err: describeError(error) }, `could not release the lease on ${service}`);

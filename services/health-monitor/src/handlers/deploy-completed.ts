@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
+import { describeError, escalation, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
 import { isRetryableFailure, type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from '@agentbus/health';
@@ -34,18 +34,15 @@ export function deployCompletedHandler(deps: { fleet: { services: readonly Fleet
       const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
       if (final && !ctx.signal.aborted) {
         const { deploymentId, service, mergeCommit } = event.data;
-        await ctx.publish(
-          'escalation.raised',
-          {
-            dedupKey: `agentbus.inconclusive.${deploymentId}`,
-            kind: 'inconclusive',
-            severity: 'critical',
-            service,
-            summary: `${service}: deployment ${deploymentId} (${shortSha(mergeCommit)}) could not be judged, so agentbus neither passed nor rolled it back: ${describeError(error)}`,
-            details: { deploymentId, mergeCommit, attempts: ctx.delivery.deliveryCount },
-          },
-          { id: `escalation.inconclusive.${deploymentId}` },
-        );
+        const raised = escalation({
+          kind: 'inconclusive',
+          severity: 'critical',
+          service,
+          summary: `${service}: deployment ${deploymentId} (${shortSha(mergeCommit)}) could not be judged, so agentbus neither passed nor rolled it back: ${describeError(error)}`,
+          details: { deploymentId, mergeCommit, attempts: ctx.delivery.deliveryCount },
+          about: [deploymentId],
+        });
+        await ctx.publish('escalation.raised', raised.data, { id: raised.id });
       }
       throw error;
     }
