@@ -12,6 +12,7 @@ import {
   type MessageTypeOf,
   type Registry,
 } from '@agentbus/contracts';
+import { backoff } from './backoff.ts';
 import { BusError, isConsumerNotFound, isStreamNotFound } from './errors.ts';
 import { Headers } from './headers.ts';
 import { deadLetter, DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
@@ -327,7 +328,7 @@ export class ConsumerRunner<R extends Registry> {
             `consumer ${this.options.stream}/${this.options.consumer} is not available; waiting (create it with \`agentbus streams apply\`)`,
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(3_000, 200 * attempt)));
+        await backoff(attempt, { baseMs: 200, maxMs: 3_000 });
       }
     }
     throw new BusError('consumer-missing', `stopped before consumer ${this.options.stream}/${this.options.consumer} became available`);

@@ -12,6 +12,7 @@ import {
   type MessageTypeOf,
   type Registry,
 } from '@agentbus/contracts';
+import { backoff } from './backoff.ts';
 import { BusError, isStreamNotFound, isTransientNatsError } from './errors.ts';
 import { Headers } from './headers.ts';
 
@@ -152,7 +153,7 @@ export class Publisher<R extends Registry> {
           });
         }
         if (attempt === 1) await this.checkStreamExists(subject);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** Math.min(attempt - 1, 5))));
+        await backoff(attempt, { baseMs: 100, maxMs: 2_000 });
       }
     }
   }
