@@ -1,7 +1,6 @@
 import { AgentbusError, describeError, escalation, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
-import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
-import { isGitError } from '@agentbus/git';
+import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type HealthEvidenceStore } from '@agentbus/health';
 import type { StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
@@ -127,23 +126,21 @@ export async function rollBack(
   let revertCommit: string | null = null;
   try {
     lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentId, {
-      ttlMs: service.deploy.timeoutMs + service.rollback.healthyWithinMs + 4 * service.git.timeoutMs + 60_000,
+      ttlMs: rollbackLeaseMs(service),
       maxWaitMs: deps.leaseWaitMs,
       signal: ctx.signal,
       onWait: () => ctx.working(),
     }));
     let restoredCommit: string;
     if (strategy === 'git-revert') {
-      await repo.switchToBranch();
-      await repo.fetch();
-      if ((await repo.fastForwardToRemote()).status === 'ahead') await repo.dropUnpushedCommits();
+      await syncCloneToRemote(repo);
       const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: decision.reason }); // git makes the reason a safe paragraph
       revertCommit = revert.revertCommit;
       stage = 'push';
       try {
-        await repo.push();
+        await pushAndVerify(repo);
       } catch (error) {
-        if (isGitError(error, 'remote-sha-mismatch')) stage = 'verify-push';
+        stage = pushStageOf(error);
         throw error;
       }
       restoredCommit = revert.revertCommit;

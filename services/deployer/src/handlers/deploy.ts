@@ -1,7 +1,6 @@
 import { AgentbusError, describeError, escalation, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
 import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
-import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
-import { isGitError } from '@agentbus/git';
+import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
 import { DeployStages } from '@agentbus/contracts';
@@ -25,19 +24,6 @@ class DeployFailed extends AgentbusError {
       hint: 'see the deploy.failed event; fix the cause and redrive the task (agentbus dlq redrive <seq>)',
     });
   }
-}
-
-/**
- * How long a deployment holds its service: the deploy itself, then (handed over under the same
- * owner, the deployment id) its health verdict and a possible rollback. Nothing else deploys the
- * service meanwhile, so a verdict always judges the version it was asked about.
- */
-export function deploymentLeaseMs(service: FleetService): number {
-  const { health, deploy, git, rollback } = service;
-  const probeTimeoutMs = Math.max(...health.checks.map((check) => check.timeoutMs ?? 5_000));
-  const verifyMs = health.stabilizationMs + health.probes * (health.probeIntervalMs + probeTimeoutMs);
-  const rollbackMs = 4 * git.timeoutMs + deploy.timeoutMs + rollback.healthyWithinMs;
-  return deploy.timeoutMs + 4 * git.timeoutMs + verifyMs + rollbackMs + 60_000;
 }
 
 /**
@@ -119,14 +105,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       capturing.catch(() => {}); // awaited below; a fetch that fails first must not leave it unhandled
 
       stage = 'fetch';
-      await repo.switchToBranch(); // a redeploy-previous rollback leaves the clone detached
-      await repo.fetch();
-      const position = await repo.fastForwardToRemote();
-      if (position.status === 'ahead') {
-        // Commits that never reached the remote were never deployed (a push that failed before a crash).
-        const dropped = await repo.dropUnpushedCommits();
-        ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
-      }
+      const { dropped } = await syncCloneToRemote(repo);
+      if (dropped.length) ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
       const baseline = await capturing.catch((error: unknown) => {
         if (baselineFailed) stage = 'baseline';
         throw error;
@@ -143,10 +123,9 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
 
       stage = 'push';
       try {
-        await repo.push();
+        await pushAndVerify(repo, { dropUnpushed: true, onDropFailed: (dropError) => ctx.log.error({ err: describeError(dropError) }, 'could not drop the unpushed merge') });
       } catch (error) {
-        if (isGitError(error, 'remote-sha-mismatch')) stage = 'verify-push';
-        await repo.dropUnpushedCommits().catch((dropError: unknown) => ctx.log.error({ err: describeError(dropError) }, 'could not drop the unpushed merge'));
+        stage = pushStageOf(error);
         throw error;
       }
       pushed = true;
