@@ -4,7 +4,6 @@ export {
   agentbusConsumers,
   agentbusBuckets,
   consumerDefaults,
-  findConsumer,
   unhandledTypePolicy,
   isTimerConsumer,
   type Topology,

@@ -4,6 +4,7 @@ import {
   describeError,
   getDefinition,
   isAgentbusError,
+  isRetryableFailure,
   isMessageValidationError,
   decodeEnvelope,
   validateData,
@@ -188,13 +189,6 @@ export interface ConsumerRunnerOptions<R extends Registry> {
 
 const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 15_000, 30_000];
 
-/**
- * Whether a handler failure is worth another delivery: an AgentbusError says so itself
- * (`retryable`); anything else (a plain Error, a network fault) is assumed transient.
- */
-export function isRetryableFailure(error: unknown): boolean {
-  return isAgentbusError(error) ? error.retryable : true;
-}
 
 class Slots {
   private free: number;

@@ -5,7 +5,6 @@ export { backoff, backoffDelayMs, type BackoffOptions } from './backoff.ts';
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type RawPublish } from './publisher.ts';
 export {
   ConsumerRunner,
-  isRetryableFailure,
   Outcomes,
   PullLostReasons,
   type PullLostReason,

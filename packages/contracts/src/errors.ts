@@ -51,9 +51,13 @@ export function errorGuard<E extends AgentbusError>(errorClass: abstract new (..
   return (error: unknown, code?: E['code']): error is E => error instanceof errorClass && (code === undefined || error.code === code);
 }
 
-/** True when retrying the same operation may succeed (a time-out, a server not ready). */
-export function isRetryable(error: unknown): boolean {
-  return isAgentbusError(error) && error.retryable;
+/**
+ * The one retryability predicate: whether a failure is worth another attempt (a handler's
+ * redelivery, a step's retry). An AgentbusError says so itself (`retryable`); anything else (a
+ * plain Error, a network fault from a library) is assumed transient.
+ */
+export function isRetryableFailure(error: unknown): boolean {
+  return isAgentbusError(error) ? error.retryable : true;
 }
 
 /**

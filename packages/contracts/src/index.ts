@@ -1,4 +1,4 @@
-export { AgentbusError, errorGuard, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
+export { AgentbusError, errorGuard, isAgentbusError, isRetryableFailure, describeError, type AgentbusErrorOptions } from './errors.ts';
 export { safeText, safeLine, cutToLength, ellipsize, DEFAULT_SAFE_TEXT_MAX, type SafeTextOptions } from './safe-text.ts';
 export { shortSha, formatDuration, SHORT_SHA_LENGTH } from './display.ts';
 export { envelopeSchema, wrapEnvelope, newMessageId, type Envelope, type EnvelopeMeta } from './envelope.ts';
@@ -24,7 +24,7 @@ export {
   type EnvelopeOf,
   type AnyEnvelopeOf,
 } from './registry.ts';
-export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, scheduleSubject, streamForSubject, type StreamName } from './subjects.ts';
+export { StreamNames, StreamSubjects, taskSubject, eventSubject, dlqSubject, scheduleSubject, streamForSubject, type StreamName } from './subjects.ts';
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
 export { serviceName, gitRef, commitSha, isoTime, outsideText, outsideLine } from './messages/fields.ts';
 export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataProblem } from './json-data.ts';

@@ -1,5 +1,5 @@
-import { AgentbusError, describeError, escalation, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
-import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { AgentbusError, describeError, escalation, isRetryableFailure, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type HealthEvidenceStore } from '@agentbus/health';
 import type { StateStore } from '@agentbus/state';

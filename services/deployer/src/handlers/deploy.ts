@@ -1,5 +1,5 @@
-import { AgentbusError, describeError, escalation, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
-import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { AgentbusError, describeError, escalation, isRetryableFailure, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
+import { type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
 import { isStateNotFound, type StateStore } from '@agentbus/state';

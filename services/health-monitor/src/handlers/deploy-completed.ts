@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, escalation, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
-import { isRetryableFailure, type Handler, type LeaseManager } from '@agentbus/bus';
+import { describeError, escalation, isRetryableFailure, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
+import { type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from '@agentbus/health';
 
