@@ -16,6 +16,17 @@ import { AgentbusError, describeError } from '@agentbus/contracts';
 import { isConsumerNotFound, isStreamNotFound } from '@agentbus/bus';
 import type { BucketDefinition, ConsumerDefinition, StreamDefinition, Topology } from './definitions.ts';
 
+export const StreamsErrorCodes = {
+  /** The server has no JetStream (or, in a cluster, no meta leader yet). */
+  jetstreamUnavailable: 'jetstream-unavailable',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    streams: typeof StreamsErrorCodes;
+  }
+}
+
 export const ChangeActions = { create: 'create', update: 'update', unchanged: 'unchanged', conflict: 'conflict' } as const;
 export type ChangeAction = (typeof ChangeActions)[keyof typeof ChangeActions];
 
@@ -188,7 +199,7 @@ export async function applyTopology(nc: NatsConnection, topology: Topology, opti
   try {
     jsm = await jetstreamManager(nc);
   } catch (error) {
-    throw new AgentbusError('jetstream-unavailable', `JetStream is not available on this server: ${describeError(error)}`, {
+    throw new AgentbusError(StreamsErrorCodes.jetstreamUnavailable, `JetStream is not available on this server: ${describeError(error)}`, {
       cause: error,
       retryable: true,
       hint: 'start nats-server with JetStream enabled (-js, or a jetstream {} block); in a cluster, wait for the meta leader',

@@ -12,4 +12,4 @@ export {
   type ConsumerDefinition,
   type BucketDefinition,
 } from './definitions.ts';
-export { applyTopology, reconcile, detectReplicas, streamConfig, consumerConfig, ChangeActions, type Reconcilable, type ApplyReport, type Change, type ChangeAction } from './apply.ts';
+export { applyTopology, reconcile, StreamsErrorCodes, detectReplicas, streamConfig, consumerConfig, ChangeActions, type Reconcilable, type ApplyReport, type Change, type ChangeAction } from './apply.ts';

@@ -18,8 +18,28 @@ export const BusErrorCodes = {
   consumerMissing: 'consumer-missing',
   notFound: 'not-found',
   invalidFilter: 'invalid-filter',
+  /** No NATS server given (NATS_URL empty). */
+  natsUrlInvalid: 'nats-url-invalid',
+  /** No NATS server answered the connection. */
+  natsUnreachable: 'nats-unreachable',
+  /** A ledger key part with characters a KV key cannot have. */
+  ledgerKeyInvalid: 'ledger-key-invalid',
+  /** The idempotency ledger's bucket does not exist (`agentbus streams apply`). */
+  ledgerMissing: 'ledger-missing',
+  /** Another owner holds the lease. */
+  leaseBusy: 'lease-busy',
+  /** The lease bucket does not exist (`agentbus streams apply`). */
+  leaseBucketMissing: 'lease-bucket-missing',
+  /** A lease name with characters a KV key cannot have. */
+  leaseResourceInvalid: 'lease-resource-invalid',
 } as const;
 export type BusErrorCode = (typeof BusErrorCodes)[keyof typeof BusErrorCodes];
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    bus: typeof BusErrorCodes;
+  }
+}
 
 export const isBusError = errorGuard(BusError);
 

@@ -16,9 +16,22 @@ export interface RollbackDeps {
   leaseWaitMs: number;
 }
 
+export const RollbackErrorCodes = {
+  /** A rollback stopped for good at a stage (rollback.failed says which): a person takes over. */
+  rollbackFailed: 'rollback-failed',
+  /** The service did not become healthy within rollback.healthyWithinMs after the rollback. */
+  stillUnhealthy: 'still-unhealthy',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    rollback: typeof RollbackErrorCodes;
+  }
+}
+
 class RollbackFailed extends AgentbusError {
   constructor(stage: Stage, cause: unknown) {
-    super('rollback-failed', `rollback failed at ${stage}: ${describeError(cause)}`, { cause, retryable: false, hint: 'a person must take over: see the rollback.failed event and the escalation' });
+    super(RollbackErrorCodes.rollbackFailed, `rollback failed at ${stage}: ${describeError(cause)}`, { cause, retryable: false, hint: 'a person must take over: see the rollback.failed event and the escalation' });
   }
 }
 
@@ -162,7 +175,7 @@ export async function rollBack(
     stage = 'verify-health';
     const verified = await waitUntilHealthy(service.health.checks, { timeoutMs: service.rollback.healthyWithinMs, intervalMs: 250, signal: ctx.signal });
     if (!verified.healthy) {
-      throw new AgentbusError('still-unhealthy', `${service.name} is still unhealthy ${verified.elapsedMs} ms after the rollback (${verified.failingChecks.join(', ')})`, { retryable: false });
+      throw new AgentbusError(RollbackErrorCodes.stillUnhealthy, `${service.name} is still unhealthy ${verified.elapsedMs} ms after the rollback (${verified.failingChecks.join(', ')})`, { retryable: false });
     }
     const final = await runProbes(service.health.checks, { probes: 1, intervalMs: 0, consecutiveFailures: 1 });
     await deps.evidence.record(service.name, evidenceOf(final, 'rollback', deploymentId));

@@ -1,4 +1,5 @@
 import { AgentbusError, postmortemPath, safeLine, safeText } from '@agentbus/contracts';
+import { CliErrorCodes } from '../errors.ts';
 import { isStateNotFound, parseDocumentPath, type StateStore } from '@agentbus/state';
 import type { Postmortem } from '@agentbus/incident';
 import { renderPostmortemMarkdown } from '@agentbus/incident';
@@ -22,7 +23,7 @@ async function findPostmortem(store: StateStore, arg: string) {
       if (!isStateNotFound(error)) throw error;
     }
   }
-  throw new AgentbusError('not-found', `no post-mortem for incident ${JSON.stringify(safeLine(arg, 200))}`, { hint: 'list incidents with `agentbus incidents`' });
+  throw new AgentbusError(CliErrorCodes.notFound, `no post-mortem for incident ${JSON.stringify(safeLine(arg, 200))}`, { hint: 'list incidents with `agentbus incidents`' });
 }
 
 function isDocumentPath(path: string): boolean {

@@ -15,10 +15,21 @@ export interface DeployDeps {
   leaseWaitMs: number;
 }
 
+export const DeployerErrorCodes = {
+  /** A deploy stopped for good at a stage (deploy.failed says which); redrive it after fixing the cause. */
+  deployFailed: 'deploy-failed',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    deployer: typeof DeployerErrorCodes;
+  }
+}
+
 /** A deploy that stopped for a reason a retry cannot fix: dead-lettered after deploy.failed is sent. */
 class DeployFailed extends AgentbusError {
   constructor(stage: Stage, cause: unknown) {
-    super('deploy-failed', `deploy failed at ${stage}: ${describeError(cause)}`, {
+    super(DeployerErrorCodes.deployFailed, `deploy failed at ${stage}: ${describeError(cause)}`, {
       cause,
       retryable: false,
       hint: 'see the deploy.failed event; fix the cause and redrive the task (agentbus dlq redrive <seq>)',
