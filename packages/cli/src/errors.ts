@@ -3,6 +3,8 @@ export const CliErrorCodes = {
   usage: 'usage',
   /** What the command was asked to show does not exist (an incident without a post-mortem). */
   notFound: 'not-found',
+  /** A document under postmortems/ that is not a post-mortem (anyone may write there). */
+  notPostmortem: 'not-a-postmortem',
   /** Another agentbus process holds the embedded NATS store. */
   embeddedNatsBusy: 'embedded-nats-busy',
   /** `agentbus up` when agentbus is already up in that home. */

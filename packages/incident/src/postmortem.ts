@@ -1,43 +1,8 @@
-import { formatDuration, shortSha, type CheckResult } from '@agentbus/contracts';
+import { formatDuration, shortSha } from '@agentbus/contracts';
 import type { IncidentEvent } from './events.ts';
 import { summarizeIncident, type IncidentOutcome } from './summary.ts';
-import { timelineOf, type TimelineRow } from './timeline.ts';
-
-/** The change a deployment brought, as git tells it (filled in by whoever can read the clone). */
-export interface ChangeFacts {
-  mergeCommit: string;
-  /** The merged branch tip: its author and message are the change's. */
-  author: string;
-  authoredAt: string;
-  subject: string;
-  body: string;
-  files: Array<{ path: string; added: number | null; deleted: number | null }>;
-  totals: { files: number; added: number; deleted: number };
-}
-
-export interface TaskFact {
-  id: string;
-  type: string;
-  time: string;
-  source: string;
-}
-
-export interface DeadLetterFact {
-  seq: number;
-  consumer: string;
-  reason: string;
-  error: string;
-  type: string | undefined;
-}
-
-export interface EscalationFact {
-  dedupKey: string;
-  kind: string;
-  severity: string;
-  summary: string;
-  raisedAt: string;
-  resolvedAt: string | null;
-}
+import { timelineOf } from './timeline.ts';
+import type { ChangeFacts, DeadLetterFact, EscalationFact, Postmortem, TaskFact } from './postmortem-schema.ts';
 
 /** What the post-mortem is built from: the bus's own records, plus git's account of the change. */
 export interface PostmortemInput {
@@ -46,61 +11,6 @@ export interface PostmortemInput {
   tasks?: readonly TaskFact[];
   deadLetters?: readonly DeadLetterFact[];
   change?: ChangeFacts | null;
-}
-
-/** A post-mortem: a pure function of its input (the same events always give the same document). */
-export interface Postmortem {
-  incidentId: string;
-  title: string;
-  service: string | null;
-  outcome: IncidentOutcome;
-  /** open: a human still has an unresolved escalation. */
-  status: 'resolved' | 'open';
-  summary: string;
-  impact: {
-    startedAt: string | null;
-    endedAt: string | null;
-    /** Bad code live: deploy.completed → healthy again (null: not recovered, or never degraded). */
-    degradedMs: number | null;
-    /** Merge → health.failed. */
-    timeToDetectMs: number | null;
-    /** health.failed → healthy again. */
-    timeToRollBackMs: number | null;
-    /** Merge → healthy again. */
-    timeToHealthyMs: number | null;
-  };
-  timeline: TimelineRow[];
-  change: {
-    ref: string | null;
-    requestedBy: string | null;
-    mergeCommit: string | null;
-    previousCommit: string | null;
-    revertCommit: string | null;
-    restoredCommit: string | null;
-    details: ChangeFacts | null;
-  };
-  failingChecks: CheckResult[];
-  baseline: { healthy: boolean; checkedAt: string; checks: CheckResult[] } | null;
-  /** Stabilization window and probing the deployment was judged with. */
-  judgedWith: { stabilizationMs: number; probes: number | null } | null;
-  /** What the platform did and why. */
-  decisions: string[];
-  actionItems: string[];
-  escalations: EscalationFact[];
-  tasks: TaskFact[];
-  deadLetters: DeadLetterFact[];
-  /** seed 004's ticket fields. */
-  ticket: {
-    deploymentSha: string | null;
-    rolledBackTo: string | null;
-    failureReason: string | null;
-    failingEndpoint: string | null;
-    timeToDetectMs: number | null;
-    timeToRollBackMs: number | null;
-  };
-  /** The last event's time: a post-mortem changes only when new events arrive. */
-  updatedAt: string | null;
-  eventCount: number;
 }
 
 const between = (from: string | undefined, to: string | undefined) => (from && to ? Math.max(0, Date.parse(to) - Date.parse(from)) : null);

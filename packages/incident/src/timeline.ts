@@ -1,16 +1,6 @@
 import { shortSha } from '@agentbus/contracts';
 import type { IncidentEvent } from './events.ts';
-
-
-/** One line of an incident's timeline, as in seed 002's table: time, event, actor. */
-export interface TimelineRow {
-  time: string;
-  /** Milliseconds after the first event. */
-  offsetMs: number;
-  event: string;
-  actor: string;
-  type: string;
-}
+import type { TimelineRow } from './postmortem-schema.ts';
 
 /** What happened, in words, from the event's own data. */
 export function describeEvent(event: IncidentEvent): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPostmortem, renderPostmortemMarkdown, summarizeIncident, timelineOf, type IncidentEvent } from '@agentbus/incident';
+import { buildPostmortem, postmortemSchema, renderPostmortemMarkdown, summarizeIncident, timelineOf, type IncidentEvent } from '@agentbus/incident';
 import type { CheckResult } from '@agentbus/contracts';
 
 const merge = 'a'.repeat(40);
@@ -130,4 +130,16 @@ test('summary and timeline agree with the post-mortem on the same events', () =>
   assert.equal(summary.durations.healthyMs, 62_400);
   assert.equal(summary.durations.platformMs, 62_600 - 60_000 - 200 - 650 - 600);
   assert.equal(timelineOf(events).length, events.length);
+});
+
+test('the post-mortem document has a schema: what buildPostmortem writes reads back through JSON as it was; what is not a post-mortem is refused', () => {
+  const pm = buildPostmortem({ incidentId: incident, events: rolledBackIncident(), deadLetters: [{ seq: 4, consumer: 'rollback', reason: 'handler-failed', error: 'boom', type: undefined }] });
+  const stored = JSON.parse(JSON.stringify(pm)) as unknown;
+  const read = postmortemSchema.parse(stored);
+  assert.deepEqual(JSON.parse(JSON.stringify(read)), stored);
+  assert.equal(read.outcome, 'rolled-back');
+
+  assert.equal(postmortemSchema.safeParse({ incidentId: incident, impact: {} }).success, false, 'a document someone else wrote there');
+  assert.equal(postmortemSchema.safeParse({ ...(stored as object), outcome: 'exploded' }).success, false, 'an outcome agentbus does not have');
+  assert.equal(postmortemSchema.safeParse({ ...(stored as object), impact: { ...pm.impact, degradedMs: '61 s' } }).success, false, 'a duration that is not a number');
 });
