@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { describeError, postmortemPath, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
+import { cutToLength, describeError, postmortemPath, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
 import type { HandlerContext } from '@agentbus/bus';
 import { type FleetService } from '@agentbus/fleet';
 import { z } from 'zod';
@@ -127,7 +127,7 @@ async function requestTicket(ctx: HandlerContext<AgentbusRegistry>, postmortem: 
       channel: 'ticket',
       target: 'ticket',
       incidentId: postmortem.incidentId,
-      summary: `bug ticket: ${postmortem.title}`.slice(0, 1024),
+      summary: cutToLength(`bug ticket: ${postmortem.title}`, 1_024),
       body: ticketRequest(
         {
           incidentId: postmortem.incidentId,
