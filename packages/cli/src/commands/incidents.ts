@@ -1,4 +1,4 @@
-import { AgentbusError, cutToLength, formatIssues, postmortemPath, safeLine, safeText } from '@agentbus/contracts';
+import { AgentbusError, cutToLength, formatDuration, formatIssues, postmortemPath, safeLine, safeText } from '@agentbus/contracts';
 import { CliErrorCodes } from '../errors.ts';
 import { isStateNotFound, parseDocumentPath, type StateStore } from '@agentbus/state';
 import { postmortemSchema, renderPostmortemMarkdown, type Postmortem } from '@agentbus/incident';
@@ -6,7 +6,7 @@ import { UsageError, type Command } from '../command.ts';
 import { shortTime, table } from '../render.ts';
 import { openStore } from './state.ts';
 
-const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
+const duration = (ms: number | null) => (ms === null ? '-' : formatDuration(ms));
 
 /**
  * The post-mortem `agentbus postmortem show <arg>` means: the incident with that id
@@ -58,7 +58,7 @@ export const incidents: Command = {
     }
     const lines = table(
       ['ID', 'SERVICE', 'STARTED', 'OUTCOME', 'STATUS', 'DETECT', 'ROLL BACK', 'DEGRADED'],
-      rows.map((pm) => [safeLine(pm.incidentId, 200), safeLine(pm.service ?? '-'), shortTime(pm.impact.startedAt ?? undefined), safeLine(pm.outcome), safeLine(pm.status), seconds(pm.impact.timeToDetectMs), seconds(pm.impact.timeToRollBackMs), seconds(pm.impact.degradedMs)]),
+      rows.map((pm) => [safeLine(pm.incidentId, 200), safeLine(pm.service ?? '-'), shortTime(pm.impact.startedAt ?? undefined), safeLine(pm.outcome), safeLine(pm.status), duration(pm.impact.timeToDetectMs), duration(pm.impact.timeToRollBackMs), duration(pm.impact.degradedMs)]),
     );
     for (const line of lines) ctx.out.line(line);
     return 0;
