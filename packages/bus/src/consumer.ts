@@ -600,4 +600,3 @@ export class ConsumerRunner<R extends Registry> {
     this.flushSettlements();
   }
 }
-

@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentbusRegistry, postmortemPath } from '@agentbus/contracts';
-import { Publisher } from '@agentbus/bus';
+import { Publisher, connectNats } from '@agentbus/bus';
 import { postmortemService } from '@agentbus/postmortem';
 import { runService } from '@agentbus/runtime';
 import { openStateBackend, StateStore } from '@agentbus/state';
-import { connectNats } from '@agentbus/bus';
 import { runCli, startNats, tempDir, waitFor } from '@agentbus/testkit';
 import { runCliIntoClosedPipe } from './closed-stdout.ts';
 

@@ -658,4 +658,3 @@ export async function initBareRepository(path: string, options: { defaultBranch?
   mkdirSync(path, { recursive: true });
   await runGit(['init', '--bare', '--quiet', `--initial-branch=${branch}`, '--', resolve(path)], { cwd: resolve(path), timeoutMs: options.timeoutMs });
 }
-

@@ -101,3 +101,9 @@ export function evidenceOf(report: HealthReport, source: EvidenceKind, deploymen
     ...(deploymentId ? { deploymentId } : {}),
   };
 }
+
+/** The health evidence as a service resource (@agentbus/runtime's ServiceResource): no variables; the bucket on the service's NATS. */
+export const evidenceResource = {
+  env: z.object({}),
+  open: (_env: unknown, ctx: { nc: NatsConnection }): Promise<HealthEvidenceStore> => HealthEvidenceStore.open(ctx.nc),
+};

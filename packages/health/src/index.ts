@@ -5,4 +5,4 @@ export { runProbes, percentile, CheckOutcomes, type CheckOutcome, type ProbeRunO
 export { waitUntilHealthy, type WaitUntilHealthyOptions, type WaitUntilHealthyResult } from './wait-until-healthy.ts';
 export { probeBaseline, type BaselineOptions, type HealthBaseline } from './baseline.ts';
 export { toCheckResults } from './check-results.ts';
-export { HealthEvidenceStore, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';
+export { HealthEvidenceStore, evidenceResource, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';

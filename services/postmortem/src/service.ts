@@ -1,6 +1,8 @@
 import type { AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler } from '@agentbus/bus';
+import { fleetResource } from '@agentbus/fleet';
 import { defineService } from '@agentbus/runtime';
+import { stateResource } from '@agentbus/state';
 import { postmortemSettings } from './config.ts';
 import { writePostmortem, type PostmortemDeps } from './handlers/write-postmortem.ts';
 
@@ -11,9 +13,9 @@ export const postmortemService = defineService({
   name: 'postmortem',
   description: 'writes every incident up from the bus: versioned document, Markdown file, bug ticket',
   settings: postmortemSettings,
-  async start(ctx) {
-    const fleet = ctx.fleet();
-    const state = await ctx.state();
+  resources: { fleet: fleetResource, state: stateResource },
+  start(ctx) {
+    const { fleet, state } = ctx.resources;
     const deps: PostmortemDeps = {
       nc: ctx.nc,
       state,

@@ -5,7 +5,7 @@ import {
   ensureStateBucket,
   formatChanges,
   generateSigningKey,
-  openStateBackend,
+  openStateBackendFrom,
   StateBucketMissingError,
   StateStore,
   DEFAULT_STATE_BUCKET,
@@ -26,11 +26,7 @@ import { Publisher } from '@agentbus/bus';
  */
 
 export async function openStore(ctx: CommandContext, options: { agent?: string; signing?: SigningOptions } = {}): Promise<StateStore> {
-  const { state } = ctx.config;
-  const backend =
-    state.backend === 'firestore'
-      ? await openStateBackend({ backend: 'firestore', projectId: state.firestoreProjectId!, emulatorHost: state.firestoreEmulatorHost })
-      : await openStateBackend({ backend: 'nats-kv', nc: await ctx.nats() });
+  const backend = await openStateBackendFrom(ctx.config.state, () => ctx.nats());
   const store = new StateStore({ backend, ...options });
   ctx.onExit(() => store.close());
   return store;
@@ -342,7 +338,7 @@ export const stateKeygen: Command = {
   options: { dir: { type: 'string' } },
   async run(ctx, args) {
     const agent = args.positionals[0]!;
-    if (!/^[A-Za-z0-9:@_-][A-Za-z0-9:@._-]*$/.test(agent)) throw new UsageError(`agent name ${JSON.stringify(agent)} cannot be a file name`, "use letters, digits and . : @ _ -");
+    if (!/^[A-Za-z0-9:@_-][A-Za-z0-9:@._-]*$/.test(agent)) throw new UsageError(`agent name ${JSON.stringify(agent)} cannot be a file name`, 'use letters, digits and . : @ _ -');
     const dir = stringOption(args, 'dir') ?? '.';
     const key = generateSigningKey();
     const privatePath = join(dir, `${agent}.key.pem`);

@@ -67,7 +67,9 @@ function judgeDeployment(deps: { fleet: { services: readonly FleetService[] }; e
       service: service.name,
       phase: 'post-deploy' as const,
       mergeCommit,
-      baseline: baseline ? { healthy: baseline.healthy, checkedAt: baseline.checkedAt, checks: baseline.checks, ...(baseline.source ? { source: baseline.source } : {}), ...(baseline.deploymentId ? { deploymentId: baseline.deploymentId } : {}) } : null,
+      baseline: baseline
+        ? { healthy: baseline.healthy, checkedAt: baseline.checkedAt, checks: baseline.checks, ...(baseline.source ? { source: baseline.source } : {}), ...(baseline.deploymentId ? { deploymentId: baseline.deploymentId } : {}) }
+        : null,
       checks: toCheckResults(report),
       stabilizationMs: health.stabilizationMs,
       startedAt,
