@@ -189,7 +189,6 @@ export interface ConsumerRunnerOptions<R extends Registry> {
 
 const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 15_000, 30_000];
 
-
 class Slots {
   private free: number;
   private waiting: Array<() => void> = [];
