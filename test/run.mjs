@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every test of the repository: a type check, then each *.test.ts file under
+// Runs every test of the repository: the linter, a type check, then each *.test.ts file under
 // packages/, streams/, services/ and test/ with node:test (TypeScript through tsx).
 // Arguments narrow the set: `npm test -- bus` runs the files whose path contains "bus";
 // `npm test -- --tier unit|int|e2e` runs one tier (several --tier flags add up):
@@ -59,6 +59,14 @@ const files = ['packages', 'streams', 'services', 'test']
   .filter((file) => tiers.length === 0 || tiers.includes(tierOf(file)))
   .sort();
 
+if (filters.length === 0 && tiers.length === 0) {
+  console.log('lint (eslint)…');
+  const lint = spawnSync(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '--max-warnings', '0', root], { stdio: 'inherit', cwd: root });
+  if (lint.status !== 0) {
+    console.error('eslint found problems (above): fix them, or run `npx eslint --fix .` for the formatting ones');
+    process.exit(lint.status ?? 1);
+  }
+}
 if (filters.length === 0) {
   console.log('type check (tsc)…');
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError } from '@agentbus/contracts';
+import { backoff } from './backoff.ts';
 import { isWrongLastSequence } from './errors.ts';
 import { Bucket } from './kv.ts';
 
@@ -82,7 +83,7 @@ export async function waitForLease(tryAcquire: () => Promise<HeldLease>, options
       if (!(error instanceof LeaseBusyError) || Date.now() >= deadline || options.signal?.aborted) throw error;
       options.onWait?.(error);
       // Every look lists the resource's epochs: many waiters back off to a look every 2 s.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, (options.pollMs ?? 250) * 2 ** Math.min(waits, 3))));
+      await backoff(waits + 1, { baseMs: options.pollMs ?? 250, maxMs: 2_000, maxDoublings: 3 });
     }
   }
 }

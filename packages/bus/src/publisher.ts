@@ -12,6 +12,7 @@ import {
   type MessageTypeOf,
   type Registry,
 } from '@agentbus/contracts';
+import { backoff } from './backoff.ts';
 import { BusError, isNoResponders, isStreamNotFound, isTransientNatsError } from './errors.ts';
 import { Headers } from './headers.ts';
 
@@ -156,7 +157,7 @@ export class Publisher<R extends Registry> {
         // No responders may mean no stream (say so at once); a time-out means a stream that did
         // not answer in time (a leader lost): asking for its info would only wait again.
         if (attempt === 1 && isNoResponders(error)) await this.checkStreamExists(subject);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** Math.min(attempt - 1, 5))));
+        await backoff(attempt, { baseMs: 100, maxMs: 2_000 });
       }
     }
   }

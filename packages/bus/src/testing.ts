@@ -1,6 +1,5 @@
-import { createEnvelope, type AnyEnvelopeOf, type DataInput, type EnvelopeOf, type MessageTypeOf, type Registry } from '@agentbus/contracts';
-import { isRetryableFailure, type BusLogger, type DeliveryInfo, type Handler, type HandlerContext, type Outcome } from './consumer.ts';
-import { AgentbusError } from '@agentbus/contracts';
+import { AgentbusError, createEnvelope, isRetryableFailure, type AnyEnvelopeOf, type DataInput, type EnvelopeOf, type MessageTypeOf, type Registry } from '@agentbus/contracts';
+import type { BusLogger, DeliveryInfo, Handler, HandlerContext, Outcome } from './consumer.ts';
 import { LEASE_RESOURCE, LeaseBusyError, waitForLease, type HeldLease, type LeaseAcquireOptions, type LeaseManager, type LeaseRecord } from './lease.ts';
 import type { PublishOptions, PublishResult } from './publisher.ts';
 

@@ -39,7 +39,7 @@ test('runHandler: acked, rescheduled, retried while it may pass, dead-lettered w
     throw new Error('connection reset');
   };
   const permanent: H = () => {
-    throw new AgentbusError('broken', 'cannot pass', { retryable: false });
+    throw new AgentbusError('invalid-data', 'cannot pass', { retryable: false });
   };
   const rows: Array<[string, H, { deliveryCount?: number }, string]> = [
     ['returns', ok, {}, 'acked'],

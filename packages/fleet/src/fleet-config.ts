@@ -130,7 +130,6 @@ function locateJsonError(text: string, error: SyntaxError): { line: number; colu
   return { line, column, reason };
 }
 
-
 /**
  * The value of a secret from the registry (see secretSchema): the string itself, or the named
  * environment variable. Throws FleetError `config-invalid` naming the field and the variable.

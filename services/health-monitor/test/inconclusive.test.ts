@@ -28,7 +28,7 @@ function completed(service: string, withBaseline: boolean) {
   );
 }
 
-const evidenceDown = new AgentbusError('evidence-unavailable', 'the health evidence bucket did not answer', { retryable: true });
+const evidenceDown = new AgentbusError('evidence-bucket-missing', 'the health evidence bucket did not answer', { retryable: true });
 
 const rows: Array<{ name: string; service: string; evidenceFails: boolean; delivery: { deliveryCount: number; maxDeliver: number }; stopping?: boolean; outcome: string; summary: string | null }> = [
   {

@@ -57,7 +57,7 @@ describe('skipRollback', () => {
 
 describe('decideOrEscalate: a decision that throws', () => {
   const transient = new Error('the remote did not answer');
-  const permanent = new AgentbusError('manifest-unreadable', 'the release manifest does not parse', { retryable: false });
+  const permanent = new AgentbusError('state-integrity', 'the release manifest does not parse', { retryable: false });
   const told = [
     'dep-1.rollback.failed attribute git-revert: the remote did not answer',
     'escalation.rollback-failed.dep-1 agentbus.rollback-failed.dep-1 rollback-failed/critical: api: deployment dep-1 failed its checks, but agentbus could not decide whether to roll it back: the remote did not answer',

@@ -1,6 +1,5 @@
-import { serviceName, gitRef } from '@agentbus/contracts';
+import { serviceName, gitRef, agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { describeEvent, type IncidentEvent } from '@agentbus/incident';
-import { agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 import { userInfo } from 'node:os';
 import { ExitCodes, outcomeExitCode } from '../exit-codes.ts';

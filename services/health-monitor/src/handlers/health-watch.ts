@@ -1,4 +1,4 @@
-import { describeError, type AgentbusRegistry } from '@agentbus/contracts';
+import { describeError, escalation, formatDuration, type AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler, HandlerContext } from '@agentbus/bus';
 import type { FleetService } from '@agentbus/fleet';
 import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
@@ -51,18 +51,15 @@ export async function trackOutage(service: string, sample: Evidence, deps: Pick<
     if (!current.escalated && lasted >= deps.unhealthyAfterMs) {
       const failing = sample.checks.filter((c) => !c.ok && c.severity === 'fatal');
       const started = Date.parse(current.since);
-      await ctx.publish(
-        'escalation.raised',
-        {
-          dedupKey: `agentbus.prolonged-unhealthy.${service}.${started}`,
-          kind: 'prolonged-unhealthy',
-          severity: 'critical',
-          service,
-          summary: `${service} has been unhealthy for ${Math.round(lasted / 1000)} s (since ${current.since}): ${failing.map((c) => `${c.name}: ${c.error ?? 'failed'}`).join('; ')}`.slice(0, 1024),
-          details: { since: current.since, unhealthyMs: lasted, thresholdMs: deps.unhealthyAfterMs, failingChecks: failing.map((c) => c.name) },
-        },
-        { correlationId: current.incidentId, id: `escalation.prolonged-unhealthy.${service}.${started}` },
-      );
+      const raised = escalation({
+        kind: 'prolonged-unhealthy',
+        severity: 'critical',
+        service,
+        summary: `${service} has been unhealthy for ${formatDuration(lasted)} (since ${current.since}): ${failing.map((c) => `${c.name}: ${c.error ?? 'failed'}`).join('; ')}`,
+        details: { since: current.since, unhealthyMs: lasted, thresholdMs: deps.unhealthyAfterMs, failingChecks: failing.map((c) => c.name) },
+        about: [service, started],
+      });
+      await ctx.publish('escalation.raised', raised.data, { correlationId: current.incidentId, id: raised.id });
       current.escalated = true;
     }
     if (!outage || current.escalated !== outage.escalated) await deps.evidence.setOutage(service, current);
