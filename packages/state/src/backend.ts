@@ -3,7 +3,8 @@ import type { DocumentPath } from './document-path.ts';
 import { parseRecord, type VersionRecord } from './envelope.ts';
 import { StateIntegrityError } from './errors.ts';
 
-export const BackendKinds = { natsKv: 'nats-kv', firestore: 'firestore' } as const;
+/** `memory` is the fake of @agentbus/state/testing, for unit tests; no setting selects it. */
+export const BackendKinds = { natsKv: 'nats-kv', firestore: 'firestore', memory: 'memory' } as const;
 export type BackendKind = (typeof BackendKinds)[keyof typeof BackendKinds];
 
 /** How often a write retries after losing the race for the next version number, and how it waits. */

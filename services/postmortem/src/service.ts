@@ -7,7 +7,7 @@ import { postmortemSettings } from './config.ts';
 import { writePostmortem, type PostmortemDeps } from './handlers/write-postmortem.ts';
 
 /** The events that end (or change) an incident: each writes or updates its post-mortem. */
-const triggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved'] as const;
+export const postmortemTriggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved'] as const;
 
 export const postmortemService = defineService({
   name: 'postmortem',
@@ -24,8 +24,8 @@ export const postmortemService = defineService({
       ticketLabels: fleet.notifications.ticket?.labels,
       lookbackMs: ctx.settings.POSTMORTEM_LOOKBACK_MS,
     };
-    const handler: Handler<AgentbusRegistry, (typeof triggers)[number]> = (event, handlerCtx) => writePostmortem(deps, event, handlerCtx);
+    const handler: Handler<AgentbusRegistry, (typeof postmortemTriggers)[number]> = (event, handlerCtx) => writePostmortem(deps, event, handlerCtx);
     // One incident at a time: updates of one post-mortem never race each other.
-    return { postmortem: { concurrency: 1, handlers: Object.fromEntries(triggers.map((type) => [type, handler])) } };
+    return { postmortem: { concurrency: 1, handlers: Object.fromEntries(postmortemTriggers.map((type) => [type, handler])) } };
   },
 });

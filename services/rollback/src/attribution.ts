@@ -22,7 +22,7 @@ export type Attribution =
  * - every failing check is one of this service's own checks;
  * - the deployed commit is not itself a revert (a revert is never reverted on its own).
  */
-export async function attributeFailure(failure: HealthFailed, service: FleetService, state: StateStore, repo: GitRepo): Promise<Attribution> {
+export async function attributeFailure(failure: HealthFailed, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
   let manifest: ReleaseManifest;
   try {
     manifest = releaseManifestSchema.parse((await state.get(`releases/${service.name}`)).data);
@@ -86,7 +86,7 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
  * on since (a newer deployment), the merge was already reverted, or it is itself a revert.
  * Returns null for failures that left nothing to roll back (before the push).
  */
-export async function attributeDeployFailure(failure: DeployFailed, correlationId: string, at: string, repo: GitRepo): Promise<Attribution | null> {
+export async function attributeDeployFailure(failure: DeployFailed, correlationId: string, at: string, repo: Pick<GitRepo, 'remoteBranchSha' | 'findRevertOf' | 'revertedCommitOf'>): Promise<Attribution | null> {
   if (!failure.pushed || failure.stage !== 'deploy-command' || !failure.mergeCommit || !failure.previousCommit || !failure.branch) return null;
   const manifest: ReleaseManifest = {
     service: failure.service,

@@ -42,7 +42,8 @@ async function watchService(service: FleetService, deps: WatchDeps, ctx: Handler
   }
 }
 
-async function trackOutage(service: string, sample: Evidence, deps: WatchDeps, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
+/** One watch sample's part in the service's outage: start it, escalate it once past `unhealthyAfterMs`, or end it (health.recovered). */
+export async function trackOutage(service: string, sample: Evidence, deps: Pick<WatchDeps, 'evidence' | 'unhealthyAfterMs'>, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
   const outage = await deps.evidence.outage(service);
   if (!sample.healthy) {
     const current = outage ?? { since: sample.checkedAt, incidentId: `outage-${service}-${Date.parse(sample.checkedAt)}`, escalated: false };
