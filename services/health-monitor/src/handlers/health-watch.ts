@@ -46,7 +46,8 @@ async function watchService(service: FleetService, deps: WatchDeps, ctx: Handler
 export async function trackOutage(service: string, sample: Evidence, deps: Pick<WatchDeps, 'evidence' | 'unhealthyAfterMs'>, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
   const outage = await deps.evidence.outage(service);
   if (!sample.healthy) {
-    const current = outage ?? { since: sample.checkedAt, incidentId: `outage-${service}-${Date.parse(sample.checkedAt)}`, escalated: false };
+    // A copy: `escalated` set below must differ from the stored outage for the change to be written.
+    const current = outage ? { ...outage } : { since: sample.checkedAt, incidentId: `outage-${service}-${Date.parse(sample.checkedAt)}`, escalated: false };
     const lasted = Date.now() - Date.parse(current.since);
     if (!current.escalated && lasted >= deps.unhealthyAfterMs) {
       const failing = sample.checks.filter((c) => !c.ok && c.severity === 'fatal');
