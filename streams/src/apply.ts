@@ -3,7 +3,6 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
-  JetStreamApiError,
   jetstreamManager,
   ReplayPolicy,
   RetentionPolicy,
@@ -14,7 +13,19 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { AgentbusError, describeError } from '@agentbus/contracts';
+import { isConsumerNotFound, isStreamNotFound } from '@agentbus/bus';
 import type { BucketDefinition, ConsumerDefinition, StreamDefinition, Topology } from './definitions.ts';
+
+export const StreamsErrorCodes = {
+  /** The server has no JetStream (or, in a cluster, no meta leader yet). */
+  jetstreamUnavailable: 'jetstream-unavailable',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    streams: typeof StreamsErrorCodes;
+  }
+}
 
 export const ChangeActions = { create: 'create', update: 'update', unchanged: 'unchanged', conflict: 'conflict' } as const;
 export type ChangeAction = (typeof ChangeActions)[keyof typeof ChangeActions];
@@ -114,15 +125,73 @@ function diffFields(current: Record<string, unknown>, wanted: Record<string, unk
 const IMMUTABLE_STREAM = ['storage', 'retention'];
 const IMMUTABLE_CONSUMER = ['ack_policy', 'deliver_policy', 'durable_name'];
 
+/** A JetStream "stream not found" or "consumer not found": the object does not exist yet. */
 function notFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
+  return isStreamNotFound(error) || isConsumerNotFound(error);
+}
+
+/** One declared object as reconcile sees it: how to read, create and update it on the server. */
+export interface Reconcilable {
+  kind: Change['kind'];
+  name: string;
+  /** The fields the declaration sets, as the server reports them. */
+  wanted: Record<string, unknown>;
+  /** Its configuration on the server, undefined when it does not exist. */
+  read(): Promise<Record<string, unknown> | undefined>;
+  create(): Promise<void>;
+  /** Makes the server's configuration `wanted`, given `current`. */
+  update(current: Record<string, unknown>): Promise<void>;
+  /** Fields the server cannot change in place: a difference in them is a conflict, and nothing is touched. */
+  immutable?: readonly string[];
+  /** Why a difference in the immutable fields (their names given) cannot be applied, and what to do. */
+  conflictDetail?: (fields: string[]) => string;
+  /** When set, an update the server refuses is reported as a conflict with this detail instead of thrown. */
+  refusedDetail?: (error: unknown) => string;
+}
+
+/**
+ * Brings one object to its declaration: creates it when missing, updates the fields that differ,
+ * reports a conflict for a difference it cannot apply in place, and leaves an equal one alone.
+ * A dry run reads and compares only. Idempotent: a second run reports `unchanged`.
+ */
+export async function reconcile(object: Reconcilable, dryRun: boolean): Promise<Change> {
+  const { kind, name } = object;
+  const current = await object.read();
+  if (!current) {
+    if (!dryRun) await object.create();
+    return { kind, name, action: ChangeActions.create, fields: [] };
+  }
+  const fields = diffFields(current, object.wanted);
+  const immutable = fields.filter((f) => (object.immutable ?? []).some((key) => f.startsWith(`${key}:`)));
+  if (immutable.length) {
+    const names = immutable.map((f) => f.split(':')[0]!);
+    return { kind, name, action: ChangeActions.conflict, fields, detail: object.conflictDetail?.(names) ?? `cannot change ${names.join(', ')} in place: delete it and apply again` };
+  }
+  if (!fields.length) return { kind, name, action: ChangeActions.unchanged, fields: [] };
+  try {
+    if (!dryRun) await object.update(current);
+    return { kind, name, action: ChangeActions.update, fields };
+  } catch (error) {
+    if (!object.refusedDetail) throw error;
+    return { kind, name, action: ChangeActions.conflict, fields, detail: object.refusedDetail(error) };
+  }
+}
+
+/** `read` of an object that may not exist: its configuration, or undefined on "not found". */
+async function existing(info: () => Promise<{ config: object }>): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (await info()).config as Record<string, unknown>;
+  } catch (error) {
+    if (!notFound(error)) throw error;
+    return undefined;
+  }
 }
 
 /**
  * Creates what is missing and updates what differs, stream by stream, then consumers, then
- * buckets. Idempotent: a second run finds everything `unchanged`. A difference the server cannot
- * apply in place (storage, retention, ack/deliver policy) is reported as a conflict with what to
- * do, and nothing else about that object is touched.
+ * buckets (reconcile, one object at a time). Idempotent: a second run finds everything
+ * `unchanged`. A difference the server cannot apply in place (storage, retention, ack/deliver
+ * policy) is reported as a conflict with what to do, and nothing else about that object is touched.
  */
 export async function applyTopology(nc: NatsConnection, topology: Topology, options: { dryRun?: boolean } = {}): Promise<ApplyReport> {
   const dryRun = options.dryRun ?? false;
@@ -130,7 +199,7 @@ export async function applyTopology(nc: NatsConnection, topology: Topology, opti
   try {
     jsm = await jetstreamManager(nc);
   } catch (error) {
-    throw new AgentbusError('jetstream-unavailable', `JetStream is not available on this server: ${describeError(error)}`, {
+    throw new AgentbusError(StreamsErrorCodes.jetstreamUnavailable, `JetStream is not available on this server: ${describeError(error)}`, {
       cause: error,
       retryable: true,
       hint: 'start nats-server with JetStream enabled (-js, or a jetstream {} block); in a cluster, wait for the meta leader',
@@ -140,91 +209,65 @@ export async function applyTopology(nc: NatsConnection, topology: Topology, opti
 
   for (const definition of topology.streams) {
     const wanted = streamConfig(definition, topology.replicas);
-    let current: StreamConfig | undefined;
-    try {
-      current = (await jsm.streams.info(definition.name)).config;
-    } catch (error) {
-      if (!notFound(error)) throw error;
-    }
-    if (!current) {
-      if (!dryRun) await jsm.streams.add(wanted);
-      changes.push({ kind: 'stream', name: definition.name, action: 'create', fields: [] });
-      continue;
-    }
-    const fields = diffFields(current as unknown as Record<string, unknown>, wanted);
-    const immutable = fields.filter((f) => IMMUTABLE_STREAM.some((key) => f.startsWith(`${key}:`)));
-    if (immutable.length) {
-      changes.push({ kind: 'stream', name: definition.name, action: 'conflict', fields, detail: `cannot change ${immutable.map((f) => f.split(':')[0]).join(', ')} in place: back the stream up, delete it and apply again` });
-    } else if (fields.length) {
-      if (!dryRun) await jsm.streams.update(definition.name, { ...current, ...wanted });
-      changes.push({ kind: 'stream', name: definition.name, action: 'update', fields });
-    } else {
-      changes.push({ kind: 'stream', name: definition.name, action: 'unchanged', fields: [] });
-    }
+    changes.push(
+      await reconcile(
+        {
+          kind: 'stream',
+          name: definition.name,
+          wanted,
+          read: () => existing(() => jsm.streams.info(definition.name)),
+          create: async () => void (await jsm.streams.add(wanted)),
+          update: async (current) => void (await jsm.streams.update(definition.name, { ...(current as Partial<StreamConfig>), ...wanted })),
+          immutable: IMMUTABLE_STREAM,
+          conflictDetail: (names) => `cannot change ${names.join(', ')} in place: back the stream up, delete it and apply again`,
+        },
+        dryRun,
+      ),
+    );
   }
 
   for (const definition of topology.consumers) {
-    const name = `${definition.stream}/${definition.durable}`;
     const wanted = consumerConfig(definition);
-    let current: ConsumerConfig | undefined;
-    try {
-      current = (await jsm.consumers.info(definition.stream, definition.durable)).config;
-    } catch (error) {
-      if (!notFound(error)) throw error;
-    }
-    if (!current) {
-      if (!dryRun) await jsm.consumers.add(definition.stream, wanted);
-      changes.push({ kind: 'consumer', name, action: 'create', fields: [] });
-      continue;
-    }
-    const fields = diffFields(current as unknown as Record<string, unknown>, wanted);
-    const immutable = fields.filter((f) => IMMUTABLE_CONSUMER.some((key) => f.startsWith(`${key}:`)));
-    if (immutable.length) {
-      changes.push({ kind: 'consumer', name, action: 'conflict', fields, detail: 'cannot change these in place on nats-server 2.9: delete the consumer (its position is lost) or declare a new durable name' });
-      continue;
-    }
-    if (!fields.length) {
-      changes.push({ kind: 'consumer', name, action: 'unchanged', fields: [] });
-      continue;
-    }
-    try {
-      if (!dryRun) await jsm.consumers.update(definition.stream, definition.durable, wanted);
-      changes.push({ kind: 'consumer', name, action: 'update', fields });
-    } catch (error) {
-      changes.push({ kind: 'consumer', name, action: 'conflict', fields, detail: `the server refused the update (${describeError(error)}): delete the consumer or declare a new durable name` });
-    }
+    changes.push(await reconcile(
+      {
+        kind: 'consumer',
+        name: `${definition.stream}/${definition.durable}`,
+        wanted,
+        read: () => existing(() => jsm.consumers.info(definition.stream, definition.durable)),
+        create: async () => void (await jsm.consumers.add(definition.stream, wanted)),
+        update: async () => void (await jsm.consumers.update(definition.stream, definition.durable, wanted)),
+        immutable: IMMUTABLE_CONSUMER,
+        conflictDetail: () => 'cannot change these in place on nats-server 2.9: delete the consumer (its position is lost) or declare a new durable name',
+        refusedDetail: (error) => `the server refused the update (${describeError(error)}): delete the consumer or declare a new durable name`,
+      },
+      dryRun,
+    ));
   }
 
   const kvm = new Kvm(nc);
   for (const definition of topology.buckets) {
     const streamName = `KV_${definition.bucket}`;
     const wanted = bucketWanted(definition, topology.replicas);
-    let current: StreamConfig | undefined;
-    try {
-      current = (await jsm.streams.info(streamName)).config;
-    } catch (error) {
-      if (!notFound(error)) throw error;
-    }
-    if (!current) {
-      if (!dryRun) {
-        await kvm.create(definition.bucket, {
-          description: definition.description,
-          history: definition.history,
-          ttl: definition.maxAgeMs,
-          maxValueSize: definition.maxValueSize,
-          replicas: topology.replicas,
-        });
-      }
-      changes.push({ kind: 'bucket', name: definition.bucket, action: 'create', fields: [] });
-      continue;
-    }
-    const fields = diffFields(current as unknown as Record<string, unknown>, wanted);
-    if (fields.length) {
-      if (!dryRun) await jsm.streams.update(streamName, { ...current, ...wanted });
-      changes.push({ kind: 'bucket', name: definition.bucket, action: 'update', fields });
-    } else {
-      changes.push({ kind: 'bucket', name: definition.bucket, action: 'unchanged', fields: [] });
-    }
+    changes.push(
+      await reconcile(
+        {
+          kind: 'bucket',
+          name: definition.bucket,
+          wanted,
+          read: () => existing(() => jsm.streams.info(streamName)),
+          create: async () =>
+            void (await kvm.create(definition.bucket, {
+              description: definition.description,
+              history: definition.history,
+              ttl: definition.maxAgeMs,
+              maxValueSize: definition.maxValueSize,
+              replicas: topology.replicas,
+            })),
+          update: async (current) => void (await jsm.streams.update(streamName, { ...(current as Partial<StreamConfig>), ...wanted })),
+        },
+        dryRun,
+      ),
+    );
   }
 
   const conflicts = changes.filter((c) => c.action === 'conflict').length;

@@ -217,7 +217,3 @@ export function agentbusTopology(options: TopologyOptions): Topology {
 export function unhandledTypePolicy(consumer: ConsumerDefinition, streams: readonly StreamDefinition[] = agentbusStreams): UnhandledTypePolicy {
   return consumer.unhandledTypes ?? streams.find((stream) => stream.name === consumer.stream)?.unhandledTypes ?? UnhandledTypePolicies.deadLetter;
 }
-
-export function findConsumer(topology: Topology, durable: string): ConsumerDefinition | undefined {
-  return topology.consumers.find((c) => c.durable === durable);
-}

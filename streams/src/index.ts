@@ -4,7 +4,6 @@ export {
   agentbusConsumers,
   agentbusBuckets,
   consumerDefaults,
-  findConsumer,
   unhandledTypePolicy,
   isTimerConsumer,
   type Topology,
@@ -13,4 +12,4 @@ export {
   type ConsumerDefinition,
   type BucketDefinition,
 } from './definitions.ts';
-export { applyTopology, detectReplicas, streamConfig, consumerConfig, ChangeActions, type ApplyReport, type Change, type ChangeAction } from './apply.ts';
+export { applyTopology, reconcile, StreamsErrorCodes, detectReplicas, streamConfig, consumerConfig, ChangeActions, type Reconcilable, type ApplyReport, type Change, type ChangeAction } from './apply.ts';

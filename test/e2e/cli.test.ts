@@ -18,7 +18,7 @@ test('agentbus deploy --wait: a broken branch exits 3 naming the rollback, a goo
 
   const broken = await runCli(['deploy', loop.demo.name, '--ref', DemoBranches.broken, '--wait', '--timeout-ms', '60000'], { env });
   assert.equal(broken.code, 3, broken.stderr);
-  assert.match(broken.stdout, /git revert -m 1 [0-9a-f]{8} → [0-9a-f]{8}; pushed, remote verified/, 'the progress is shown');
+  assert.match(broken.stdout, /git revert -m 1 [0-9a-f]{12} → [0-9a-f]{12}; pushed, remote verified/, 'the progress is shown');
   assert.match(broken.stdout, new RegExp(`${loop.demo.name}: rolled-back — the deploy did not end healthy`));
 
   const good = await runCli(['deploy', loop.demo.name, '--ref', DemoBranches.good, '--wait', '--timeout-ms', '60000', '--json'], { env });

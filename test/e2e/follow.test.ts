@@ -16,9 +16,9 @@ test('deploy --wait follows the incident across a NATS restart mid-loop and repo
   loop.releaseDeployRun(1);
   const result = await wait;
   assert.equal(result.code, 3, `${result.stdout}\n${result.stderr}\n${loop.logTail()}`);
-  assert.match(result.stdout, /deployed primerouter [0-9a-f]{8}/, 'the events from before the restart are shown');
-  assert.match(result.stdout, /git revert -m 1 [0-9a-f]{8} → [0-9a-f]{8}; pushed, remote verified/, 'and those after it');
-  assert.match(result.stdout, /redeployed at [0-9a-f]{8} and healthy again/);
+  assert.match(result.stdout, /deployed primerouter [0-9a-f]{12}/, 'the events from before the restart are shown');
+  assert.match(result.stdout, /git revert -m 1 [0-9a-f]{12} → [0-9a-f]{12}; pushed, remote verified/, 'and those after it');
+  assert.match(result.stdout, /redeployed at [0-9a-f]{12} and healthy again/);
   assert.match(result.stdout, /primerouter: rolled-back — the deploy did not end healthy \(exit 3\)/);
 });
 

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { StreamNames } from '@agentbus/contracts';
 import { readStream } from '@agentbus/bus';
 import { serverSource } from '@agentbus/demo';
@@ -40,7 +41,9 @@ test('two health-breaking changes deployed to one service within 100 ms: both re
   const reverts = await revertsOnOrigin(loop);
   assert.equal(reverts.length, 2, `each reverted once: ${reverts.join(' | ')}`);
   const later = [a, b].sort((x, y) => eventOf(x.events, 'deploy.merged')!.seq - eventOf(y.events, 'deploy.merged')!.seq)[1]!;
-  const baseline = eventOf(later.events, 'deploy.completed')!.data.baseline;
+  // deploy.merged carries the baseline whether the deploy then completed or its command failed
+  // (the watch, probing every 50 ms, may crash the broken version before the deploy script sees it listen).
+  const baseline = eventOf(later.events, 'deploy.merged')!.data.baseline;
   assert.equal(baseline?.healthy, true, 'the later deploy\'s baseline is the health restored by the first rollback');
   assert.equal((await getJson(loop.demo.healthUrl))?.status, 200, 'healthy at the end');
 });
@@ -86,7 +89,7 @@ test('a verdict given late (the health monitor stopped, then resumed; or dead, t
   assert.equal((await getJson(loop.demo.healthUrl))?.status, 200);
 });
 
-test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after deploy.completed and restarted 5 s later, five times: each run reverts once, ends healthy, is written up, and deploy --wait reports it', async (t) => {
+test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after the deploy ends (deploy.completed, or deploy.failed on pushed code) and restarted 5 s later, five times: each run reverts once, ends healthy, is written up, and deploy --wait reports it', async (t) => {
   const loop = await startLoop({ cluster: true, env: { HEALTH_WATCH_INTERVAL_MS: '1000' } });
   t.after(() => loop.stop());
   const cluster = loop.cluster!;
@@ -95,17 +98,37 @@ test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after deploy.
   const refs = ['bad/calm', 'bad/f1', 'bad/f2', 'bad/f3', 'bad/f4', 'bad/f5'];
   for (const ref of refs) await pushBroken(loop, ref);
 
-  const completedFor = async (ref: string) => {
-    for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.deploy.completed' })) {
-      const event = JSON.parse(new TextDecoder().decode(stored.data)) as { correlationId: string; data: { ref: string } };
-      if (event.data.ref === ref) return event.correlationId;
+  // The deploy ends with deploy.completed, or with deploy.failed at deploy-command when the watch's
+  // probe crashed the broken version before the deploy script saw it listen (a loaded machine):
+  // either way the merge is pushed and the rollback is next, which is when the leader dies.
+  const deployEndedFor = async (ref: string) => {
+    for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.deploy.>' })) {
+      const event = JSON.parse(new TextDecoder().decode(stored.data)) as { type: string; correlationId: string; data: { ref: string; pushed?: boolean } };
+      if (event.data.ref !== ref) continue;
+      if (event.type === 'deploy.completed' || (event.type === 'deploy.failed' && event.data.pushed)) return event.correlationId;
     }
     return undefined;
+  };
+  /** What the deploy may be waiting for: each consumer's backlog and the service's lease keys. */
+  const whereItWaits = async () => {
+    const lines: string[] = [];
+    for (const stream of [StreamNames.tasks, StreamNames.events]) {
+      for await (const c of jsm.consumers.list(stream)) lines.push(`${stream}/${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}`);
+    }
+    const leases = await (await new Kvm(loop.nc).open('AGENTBUS_LEASES')).keys(`*.${loop.demo.name}.*`);
+    for await (const key of leases) lines.push(`lease key ${key}`);
+    return lines.join('\n');
   };
   const run = async (ref: string, fault: boolean) => {
     const started = Date.now();
     const cli = runCli(['deploy', loop.demo.name, '--ref', ref, '--wait', '--timeout-ms', '120000', '--json'], { env: { NATS_URL: loop.natsUrl }, timeoutMs: 150_000 });
-    const incident = await waitFor(`deploy.completed of ${ref}`, () => completedFor(ref), 60_000, 50);
+    // The deploy command ending first (an error, a refusal) is the answer: say it, with what the services logged.
+    const exitedEarly = cli.then((r) => {
+      throw new Error(`deploy --wait of ${ref} exited ${r.code} before its deploy ended\n${r.stdout}\n${r.stderr}`);
+    });
+    const incident = await Promise.race([waitFor(`the end of the deploy of ${ref}`, () => deployEndedFor(ref), 60_000, 100), exitedEarly]).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${await whereItWaits()}\n--- services log ---\n${loop.logTail(60)}`, { cause: error });
+    });
     if (fault) {
       const leader = (await jsm.streams.info(StreamNames.events)).cluster?.leader;
       const victim = cluster.servers.find((s) => s.serverName === leader);

@@ -4,6 +4,7 @@ import {
   describeError,
   getDefinition,
   isAgentbusError,
+  isRetryableFailure,
   isMessageValidationError,
   decodeEnvelope,
   validateData,
@@ -12,6 +13,7 @@ import {
   type MessageTypeOf,
   type Registry,
 } from '@agentbus/contracts';
+import { backoff } from './backoff.ts';
 import { BusError, isConsumerNotFound, isStreamNotFound } from './errors.ts';
 import { Headers } from './headers.ts';
 import { deadLetter, DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
@@ -187,14 +189,6 @@ export interface ConsumerRunnerOptions<R extends Registry> {
 
 const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 15_000, 30_000];
 
-/**
- * Whether a handler failure is worth another delivery: an AgentbusError says so itself
- * (`retryable`); anything else (a plain Error, a network fault) is assumed transient.
- */
-export function isRetryableFailure(error: unknown): boolean {
-  return isAgentbusError(error) ? error.retryable : true;
-}
-
 class Slots {
   private free: number;
   private waiting: Array<() => void> = [];
@@ -327,7 +321,7 @@ export class ConsumerRunner<R extends Registry> {
             `consumer ${this.options.stream}/${this.options.consumer} is not available; waiting (create it with \`agentbus streams apply\`)`,
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(3_000, 200 * attempt)));
+        await backoff(attempt, { baseMs: 200, maxMs: 3_000 });
       }
     }
     throw new BusError('consumer-missing', `stopped before consumer ${this.options.stream}/${this.options.consumer} became available`);
@@ -605,4 +599,3 @@ export class ConsumerRunner<R extends Registry> {
     this.flushSettlements();
   }
 }
-

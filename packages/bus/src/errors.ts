@@ -1,5 +1,5 @@
 import { errors, RequestError } from '@nats-io/transport-node';
-import { JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { AgentbusError, errorGuard, type AgentbusErrorOptions } from '@agentbus/contracts';
 
 /** Errors of the bus: each with a stable code and a hint. */
@@ -18,8 +18,28 @@ export const BusErrorCodes = {
   consumerMissing: 'consumer-missing',
   notFound: 'not-found',
   invalidFilter: 'invalid-filter',
+  /** No NATS server given (NATS_URL empty). */
+  natsUrlInvalid: 'nats-url-invalid',
+  /** No NATS server answered the connection. */
+  natsUnreachable: 'nats-unreachable',
+  /** A ledger key part with characters a KV key cannot have. */
+  ledgerKeyInvalid: 'ledger-key-invalid',
+  /** The idempotency ledger's bucket does not exist (`agentbus streams apply`). */
+  ledgerMissing: 'ledger-missing',
+  /** Another owner holds the lease. */
+  leaseBusy: 'lease-busy',
+  /** The lease bucket does not exist (`agentbus streams apply`). */
+  leaseBucketMissing: 'lease-bucket-missing',
+  /** A lease name with characters a KV key cannot have. */
+  leaseResourceInvalid: 'lease-resource-invalid',
 } as const;
 export type BusErrorCode = (typeof BusErrorCodes)[keyof typeof BusErrorCodes];
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    bus: typeof BusErrorCodes;
+  }
+}
 
 export const isBusError = errorGuard(BusError);
 
@@ -31,8 +51,18 @@ export function isNoResponders(error: unknown): boolean {
   return cause !== undefined && cause !== error && isNoResponders(cause);
 }
 
-/** JetStream errors sent with status 503 that are answers, not unavailability: 10077 a timers stream's subject holds its message; 10047 the store is full. */
-const PERMANENT_503_CODES: ReadonlySet<number> = new Set([10077, 10047]);
+/**
+ * JetStream API error codes agentbus branches on that @nats-io/jetstream's JetStreamApiCodes does
+ * not name (nats-server's JSStreamStoreFailedF, which carries "maximum messages per subject
+ * exceeded", and JSStorageResourcesExceededErr).
+ */
+export const MoreJetStreamApiCodes = {
+  StreamStoreFailed: 10077,
+  StorageResourcesExceeded: 10047,
+} as const;
+
+/** JetStream errors sent with status 503 that are answers, not unavailability: a timers stream's subject holds its message; the store is full. */
+const PERMANENT_503_CODES: ReadonlySet<number> = new Set([MoreJetStreamApiCodes.StreamStoreFailed, MoreJetStreamApiCodes.StorageResourcesExceeded]);
 
 /** Failures where the request may or may not have reached the server: retry with the same id. */
 export function isTransientNatsError(error: unknown): boolean {
@@ -45,15 +75,20 @@ export function isTransientNatsError(error: unknown): boolean {
   return false;
 }
 
-/** JetStream's "wrong last sequence" (10071): a create-only key or expected sequence already taken. */
+/**
+ * JetStream's "wrong last sequence": a create-only key or an expected sequence already taken
+ * (StreamWrongLastSequence), or expected on a subject the stream does not know
+ * (StreamWrongLastSequenceUnknown, from newer servers for the same race). The one predicate for
+ * it: the ledger, the leases and the state store's NATS KV backend all ask here.
+ */
 export function isWrongLastSequence(error: unknown): boolean {
-  return error instanceof JetStreamApiError && error.code === 10071;
+  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 export function isStreamNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && error.code === 10059;
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
 }
 
 export function isConsumerNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && error.code === 10014;
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound;
 }

@@ -1,3 +1,4 @@
+import { ellipsize } from '@agentbus/contracts';
 /**
  * Header names agentbus writes. The envelope (in the body) is the truth; these copies let tools
  * filter and route without parsing bodies, and carry provenance for replays and dead letters.
@@ -36,5 +37,5 @@ export function isPerPublishHeader(name: string): boolean {
 /** Header values are one line of printable text. */
 export function headerValue(text: string, max = 1024): string {
   const flat = text.replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
-  return flat.length > max ? `${flat.slice(0, max - 1)}…`.replace(/…$/, '...') : flat;
+  return ellipsize(flat, max, '...');
 }

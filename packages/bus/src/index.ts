@@ -1,10 +1,10 @@
 export { connectNats, parseServers, inboxPrefixFor, type ConnectOptions } from './connect.ts';
 export { Headers } from './headers.ts';
-export { BusError, BusErrorCodes, isBusError, isTransientNatsError, isWrongLastSequence, type BusErrorCode } from './errors.ts';
+export { BusError, BusErrorCodes, isBusError, isTransientNatsError, isWrongLastSequence, isStreamNotFound, isConsumerNotFound, MoreJetStreamApiCodes, type BusErrorCode } from './errors.ts';
+export { backoff, backoffDelayMs, type BackoffOptions } from './backoff.ts';
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type RawPublish } from './publisher.ts';
 export {
   ConsumerRunner,
-  isRetryableFailure,
   Outcomes,
   PullLostReasons,
   type PullLostReason,
@@ -24,7 +24,7 @@ export { IdempotencyLedger, LEDGER_BUCKET } from './ledger.ts';
 export { deadLetter, DeadLetterReasons, type DeadLetterReason, type FailedMessage } from './dead-letter.ts';
 export { readStream, getStoredMessage, republish, headersToRecord, type StoredMessage, type ReadOptions } from './stream-reader.ts';
 export { listDeadLetters, getDeadLetter, redriveDeadLetter, toDeadLetter, type DeadLetter } from './dlq.ts';
-export { LeaseManager, LeaseBusyError, LEASE_BUCKET, type HeldLease } from './lease.ts';
+export { LeaseManager, LeaseBusyError, LEASE_BUCKET, type HeldLease, type LeaseAcquireOptions } from './lease.ts';
 export { retryTransient } from './retry.ts';
 export { startTimerOnce, isSubjectFull } from './timers.ts';
 export { Bucket } from './kv.ts';

@@ -1,12 +1,14 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError } from '@agentbus/contracts';
+import { backoff } from './backoff.ts';
 import { isWrongLastSequence } from './errors.ts';
 import { Bucket } from './kv.ts';
 
 /** The KV bucket of per-resource leases (created by `agentbus streams apply`). */
 export const LEASE_BUCKET = 'AGENTBUS_LEASES';
 
-interface LeaseRecord {
+/** Who holds one epoch of a lease, and until when. */
+export interface LeaseRecord {
   holder: string;
   /** The work the lease is for (a deployment id): the same owner may take its own lease again. */
   owner: string;
@@ -37,7 +39,54 @@ export class LeaseBusyError extends AgentbusError {
   }
 }
 
-const RESOURCE = /^[A-Za-z0-9_-]+$/;
+export const LEASE_RESOURCE = /^[A-Za-z0-9_-]+$/;
+
+export interface LeaseAcquireOptions {
+  ttlMs: number;
+  maxWaitMs: number;
+  /** The first wait between two looks. @default 250 */
+  pollMs?: number;
+  onWait?: (busy: LeaseBusyError) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Leases as the agents use them: one deploy per service at a time, handed from agent to agent
+ * under one owner (the deployment id). LeaseManager.open gives the one on NATS KV (below);
+ * @agentbus/bus/testing has one in memory for unit tests.
+ */
+export interface LeaseManager {
+  /** Takes the lease now, or throws LeaseBusyError (retryable) naming the holder. The same owner gets its own unexpired lease back. */
+  tryAcquire(resource: string, owner: string, ttlMs: number): Promise<HeldLease>;
+  /** Waits for the lease (see waitForLease); gives up with LeaseBusyError after `maxWaitMs`. */
+  acquire(resource: string, owner: string, options: LeaseAcquireOptions): Promise<HeldLease>;
+  /** Ends the current lease on `resource` if `owner` holds it; false when it does not (released, expired and taken over, or never). */
+  releaseIfOwner(resource: string, owner: string): Promise<boolean>;
+}
+
+export const LeaseManager = {
+  /** The lease manager on the lease bucket (created by `agentbus streams apply`), writing as `holder`. */
+  open: (nc: NatsConnection, holder: string, bucket = LEASE_BUCKET): Promise<LeaseManager> => KvLeaseManager.open(nc, holder, bucket),
+};
+
+/**
+ * Polls `tryAcquire` until it succeeds (`pollMs` at first, then less often: at most every 2 s),
+ * calling `onWait` while it waits (e.g. to send in-progress acks and say who holds it). Gives up
+ * with the LeaseBusyError after `maxWaitMs`, or at once when `signal` is aborted.
+ */
+export async function waitForLease(tryAcquire: () => Promise<HeldLease>, options: LeaseAcquireOptions): Promise<HeldLease> {
+  const deadline = Date.now() + options.maxWaitMs;
+  for (let waits = 0; ; waits++) {
+    try {
+      return await tryAcquire();
+    } catch (error) {
+      if (!(error instanceof LeaseBusyError) || Date.now() >= deadline || options.signal?.aborted) throw error;
+      options.onWait?.(error);
+      // Every look lists the resource's epochs: many waiters back off to a look every 2 s.
+      await backoff(waits + 1, { baseMs: options.pollMs ?? 250, maxMs: 2_000, maxDoublings: 3 });
+    }
+  }
+}
 
 /**
  * Mutual exclusion per resource (one deploy per service at a time) built only from create-only
@@ -49,15 +98,15 @@ const RESOURCE = /^[A-Za-z0-9_-]+$/;
  *   lets one piece of work hand its lease from agent to agent (owner = the deployment id).
  * Keys are never deleted or overwritten (they expire with the bucket's max age).
  */
-export class LeaseManager {
+class KvLeaseManager implements LeaseManager {
   private constructor(
     private readonly kv: Bucket,
     private readonly holder: string,
   ) {}
 
-  static async open(nc: NatsConnection, holder: string, bucket = LEASE_BUCKET): Promise<LeaseManager> {
+  static async open(nc: NatsConnection, holder: string, bucket: string): Promise<KvLeaseManager> {
     try {
-      return new LeaseManager(await Bucket.open(nc, bucket), holder);
+      return new KvLeaseManager(await Bucket.open(nc, bucket), holder);
     } catch (error) {
       throw new AgentbusError('lease-bucket-missing', `the lease bucket ${bucket} is not available`, { cause: error, retryable: true, hint: 'create it with `agentbus streams apply`' });
     }
@@ -75,7 +124,7 @@ export class LeaseManager {
 
   /** Takes the lease now, or throws LeaseBusyError (retryable) naming the holder. */
   async tryAcquire(resource: string, owner: string, ttlMs: number): Promise<HeldLease> {
-    if (!RESOURCE.test(resource)) throw new AgentbusError('lease-resource-invalid', `"${resource}" cannot be a lease name`, { hint: 'letters, digits, _ and -' });
+    if (!LEASE_RESOURCE.test(resource)) throw new AgentbusError('lease-resource-invalid', `"${resource}" cannot be a lease name`, { hint: 'letters, digits, _ and -' });
     for (;;) {
       const current = await this.latest(resource);
       const now = Date.now();
@@ -95,30 +144,11 @@ export class LeaseManager {
     }
   }
 
-  /**
-   * Waits for the lease (polling, `pollMs` at first, then less often: at most every 2 s), calling
-   * `onWait` while it waits (e.g. to send in-progress acks and say who holds it). Gives up with
-   * LeaseBusyError after `maxWaitMs`.
-   */
-  async acquire(resource: string, owner: string, options: { ttlMs: number; maxWaitMs: number; pollMs?: number; onWait?: (busy: LeaseBusyError) => void; signal?: AbortSignal }): Promise<HeldLease> {
-    const deadline = Date.now() + options.maxWaitMs;
-    for (let waits = 0; ; waits++) {
-      try {
-        return await this.tryAcquire(resource, owner, options.ttlMs);
-      } catch (error) {
-        if (!(error instanceof LeaseBusyError) || Date.now() >= deadline || options.signal?.aborted) throw error;
-        options.onWait?.(error);
-        // Every look lists the resource's epochs: many waiters back off to a look every 2 s.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, (options.pollMs ?? 250) * 2 ** Math.min(waits, 3))));
-      }
-    }
+  acquire(resource: string, owner: string, options: LeaseAcquireOptions): Promise<HeldLease> {
+    return waitForLease(() => this.tryAcquire(resource, owner, options.ttlMs), options);
   }
 
-  /**
-   * Ends the current lease on `resource` if `owner` holds it: how the last agent of a handed-over
-   * piece of work (a deployment: deployer → health monitor → rollback) frees the resource. Returns
-   * false when the owner does not hold it (already released, expired and taken over, or never).
-   */
+  /** How the last agent of a handed-over piece of work (a deployment: deployer → health monitor → rollback) frees the resource. */
   async releaseIfOwner(resource: string, owner: string): Promise<boolean> {
     const current = await this.latest(resource);
     if (!current || current.released || current.record.owner !== owner) return false;

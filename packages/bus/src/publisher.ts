@@ -12,7 +12,8 @@ import {
   type MessageTypeOf,
   type Registry,
 } from '@agentbus/contracts';
-import { BusError, isStreamNotFound, isTransientNatsError } from './errors.ts';
+import { backoff } from './backoff.ts';
+import { BusError, isNoResponders, isStreamNotFound, isTransientNatsError } from './errors.ts';
 import { Headers } from './headers.ts';
 
 export interface PublishResult {
@@ -53,6 +54,8 @@ export interface PublisherOptions<R extends Registry> {
 
 /** "Nats-Msg-Id: " and its line end, added by the client to every publish. */
 const MSG_ID_HEADER_BYTES = Buffer.byteLength(Headers.msgId) + 4;
+/** How long a publisher waits for a stream's info (its size limit, whether it exists). */
+const STREAM_INFO_TIMEOUT_MS = 1_000;
 
 /** Message headers and their size on the wire ("NATS/1.0\r\n", "Name: value\r\n"…, "\r\n"). */
 class HeaderBlock {
@@ -151,8 +154,10 @@ export class Publisher<R extends Registry> {
             details: { msgId, subject, attempts: attempt },
           });
         }
-        if (attempt === 1) await this.checkStreamExists(subject);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** Math.min(attempt - 1, 5))));
+        // No responders may mean no stream (say so at once); a time-out means a stream that did
+        // not answer in time (a leader lost): asking for its info would only wait again.
+        if (attempt === 1 && isNoResponders(error)) await this.checkStreamExists(subject);
+        await backoff(attempt, { baseMs: 100, maxMs: 2_000 });
       }
     }
   }
@@ -196,7 +201,9 @@ export class Publisher<R extends Registry> {
     let pending = this.limits.get(stream);
     if (!pending) {
       pending = (async () => {
-        const jsm = await jetstreamManager(this.nc, { checkAPI: false });
+        // Bounded: this runs before a first publish and after a refused one; an unanswered request
+        // (a stream or meta leader being elected) leaves the server's limit to apply.
+        const jsm = await jetstreamManager(this.nc, { checkAPI: false, timeout: STREAM_INFO_TIMEOUT_MS });
         try {
           return (await jsm.streams.info(stream)).config.max_msg_size ?? -1;
         } catch (error) {

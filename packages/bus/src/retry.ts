@@ -1,3 +1,4 @@
+import { backoff } from './backoff.ts';
 import { isTransientNatsError } from './errors.ts';
 
 /**
@@ -12,7 +13,7 @@ export async function retryTransient<T>(call: () => Promise<T>, totalMs = 30_000
       return await call();
     } catch (error) {
       if (!isTransientNatsError(error) || Date.now() >= deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 100 * 2 ** Math.min(attempt - 1, 4))));
+      await backoff(attempt, { baseMs: 100, maxMs: 1_000 });
     }
   }
 }

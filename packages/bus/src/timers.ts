@@ -1,10 +1,11 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
+import { MoreJetStreamApiCodes } from './errors.ts';
 import type { DataInput, MessageTypeOf, Registry } from '@agentbus/contracts';
 import type { Publisher } from './publisher.ts';
 
-/** JetStream 10077 "maximum messages per subject exceeded" (sent with status 503): a timers stream already holds a message on that subject. */
+/** JetStream's "maximum messages per subject exceeded" (StreamStoreFailed, sent with status 503): a timers stream already holds a message on that subject. */
 export function isSubjectFull(error: unknown): boolean {
-  return error instanceof JetStreamApiError && error.code === 10077;
+  return error instanceof JetStreamApiError && error.code === MoreJetStreamApiCodes.StreamStoreFailed;
 }
 
 /**

@@ -54,7 +54,7 @@ test('a non-retryable handler error is dead-lettered after one delivery', async 
     await f.runner('permanent', {
       'worker.work': () => {
         calls++;
-        throw new AgentbusError('service-unknown', 'no such service', { retryable: false });
+        throw new AgentbusError('invalid-data', 'no such service', { retryable: false });
       },
     });
     await f.publisher.publish('worker.work', { n: 1 });

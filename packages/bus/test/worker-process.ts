@@ -26,8 +26,9 @@ const runner = new ConsumerRunner({
 });
 await runner.start();
 process.stdout.write('ready\n');
-process.once('SIGTERM', async () => {
-  await runner.stop();
-  await nc.drain();
-  process.exit(0);
+process.once('SIGTERM', () => {
+  runner.stop().then(() => nc.drain()).then(() => process.exit(0), (error: unknown) => {
+    process.stderr.write(`stop failed: ${String(error)}\n`);
+    process.exit(1);
+  });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError } from '@agentbus/contracts';
+import { CliErrorCodes } from './errors.ts';
 import type { CliConfig } from './config.ts';
 import { InexactNumberError, parseExactJson } from './exact-json.ts';
 
@@ -52,7 +53,7 @@ export interface Command {
 /** Bad command line: exit code 2 and the usage. */
 export class UsageError extends AgentbusError {
   constructor(message: string, hint?: string) {
-    super('usage', message, { hint });
+    super(CliErrorCodes.usage, message, { hint });
   }
 }
 

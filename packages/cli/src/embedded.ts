@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, wr
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentbusError } from '@agentbus/contracts';
+import { CliErrorCodes } from './errors.ts';
 import { NatsServer } from '@agentbus/local-nats';
 
 /**
@@ -109,7 +110,7 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
     if (advertised) return { url: advertised, owned: false, release: async () => {} };
     if (tryLock(lockPath)) break;
     if (Date.now() > deadline) {
-      throw new AgentbusError('embedded-nats-busy', `another agentbus process (pid ${readFileSync(lockPath, 'utf8').trim()}) holds the embedded NATS store in ${home}`, {
+      throw new AgentbusError(CliErrorCodes.embeddedNatsBusy, `another agentbus process (pid ${readFileSync(lockPath, 'utf8').trim()}) holds the embedded NATS store in ${home}`, {
         hint: 'wait for it to finish, run `agentbus up` once so every command shares its server, or set NATS_URL',
         retryable: true,
       });

@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentbusRegistry, postmortemPath } from '@agentbus/contracts';
-import { Publisher } from '@agentbus/bus';
+import { Publisher, connectNats } from '@agentbus/bus';
 import { postmortemService } from '@agentbus/postmortem';
 import { runService } from '@agentbus/runtime';
 import { openStateBackend, StateStore } from '@agentbus/state';
-import { connectNats } from '@agentbus/bus';
 import { runCli, startNats, tempDir, waitFor } from '@agentbus/testkit';
 import { runCliIntoClosedPipe } from './closed-stdout.ts';
 
@@ -39,7 +38,10 @@ test('incidents a.b, a/b, a_b and .hidden each get their own post-mortem, shown 
     return paths.length >= ids.length ? paths : undefined;
   });
   assert.deepEqual(documents.sort(), ids.map(postmortemPath).sort(), 'four documents, one per incident');
-  assert.equal(readdirSync(join(dir, 'postmortems')).filter((name) => name.endsWith('.md')).length, ids.length, 'four Markdown files');
+  // Each file is written after its document: wait for the last one too.
+  const markdown = () => readdirSync(join(dir, 'postmortems')).filter((name) => name.endsWith('.md'));
+  await waitFor('a Markdown file per incident', () => markdown().length >= ids.length).catch(() => {});
+  assert.equal(markdown().length, ids.length, 'four Markdown files');
 
   const shown = await Promise.all(ids.map((id) => runCli(['postmortem', 'show', id, '--json'], { env })));
   shown.forEach((run, index) => {

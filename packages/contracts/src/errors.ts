@@ -1,6 +1,39 @@
 import { safeText } from './safe-text.ts';
 
 /**
+ * The error codes of @agentbus/contracts itself (message validation). Every package that throws
+ * AgentbusErrors registers its own const map of codes in AgentbusErrorCodeMaps.
+ */
+export const ContractsErrorCodes = {
+  /** A message type that no registry knows. */
+  unknownType: 'unknown-type',
+  /** Message data that fails its type's schema. */
+  invalidData: 'invalid-data',
+  /** An envelope that is not an agentbus envelope. */
+  invalidEnvelope: 'invalid-envelope',
+  /** A body that is not JSON. */
+  malformedJson: 'malformed-json',
+} as const;
+
+/**
+ * The registered code maps, one per package (or service) that throws AgentbusErrors. A package
+ * registers its map by declaration merging, beside the map:
+ *
+ *     declare module '@agentbus/contracts' {
+ *       interface AgentbusErrorCodeMaps { git: typeof GitErrorCodes }
+ *     }
+ *
+ * so that AgentbusErrorCode is the union of every registered code and a code in no map does not
+ * compile.
+ */
+export interface AgentbusErrorCodeMaps {
+  contracts: typeof ContractsErrorCodes;
+}
+
+/** Every registered error code (see AgentbusErrorCodeMaps). */
+export type AgentbusErrorCode = { [P in keyof AgentbusErrorCodeMaps]: AgentbusErrorCodeMaps[P][keyof AgentbusErrorCodeMaps[P]] }[keyof AgentbusErrorCodeMaps];
+
+/**
  * The one error shape of agentbus. Every failure a user or another package can see is an
  * AgentbusError with a stable `code` (code never matches on message text), whether a retry
  * can help (`retryable`), the underlying `cause`, and a `hint` that says what to do next.
@@ -13,12 +46,12 @@ export interface AgentbusErrorOptions {
 }
 
 export class AgentbusError extends Error {
-  readonly code: string;
+  readonly code: AgentbusErrorCode;
   readonly retryable: boolean;
   readonly hint: string | undefined;
   readonly details: Record<string, unknown>;
 
-  constructor(code: string, message: string, options: AgentbusErrorOptions = {}) {
+  constructor(code: AgentbusErrorCode, message: string, options: AgentbusErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -51,9 +84,13 @@ export function errorGuard<E extends AgentbusError>(errorClass: abstract new (..
   return (error: unknown, code?: E['code']): error is E => error instanceof errorClass && (code === undefined || error.code === code);
 }
 
-/** True when retrying the same operation may succeed (a time-out, a server not ready). */
-export function isRetryable(error: unknown): boolean {
-  return isAgentbusError(error) && error.retryable;
+/**
+ * The one retryability predicate: whether a failure is worth another attempt (a handler's
+ * redelivery, a step's retry). An AgentbusError says so itself (`retryable`); anything else (a
+ * plain Error, a network fault from a library) is assumed transient.
+ */
+export function isRetryableFailure(error: unknown): boolean {
+  return isAgentbusError(error) ? error.retryable : true;
 }
 
 /**

@@ -1,5 +1,6 @@
-export { AgentbusError, errorGuard, isAgentbusError, isRetryable, describeError, type AgentbusErrorOptions } from './errors.ts';
-export { safeText, safeLine, cutToLength, DEFAULT_SAFE_TEXT_MAX, type SafeTextOptions } from './safe-text.ts';
+export { AgentbusError, ContractsErrorCodes, type AgentbusErrorCode, type AgentbusErrorCodeMaps, errorGuard, isAgentbusError, isRetryableFailure, describeError, type AgentbusErrorOptions } from './errors.ts';
+export { safeText, safeLine, cutToLength, ellipsize, DEFAULT_SAFE_TEXT_MAX, type SafeTextOptions } from './safe-text.ts';
+export { shortSha, formatDuration, SHORT_SHA_LENGTH } from './display.ts';
 export { envelopeSchema, wrapEnvelope, newMessageId, type Envelope, type EnvelopeMeta } from './envelope.ts';
 export {
   defineMessage,
@@ -23,13 +24,24 @@ export {
   type EnvelopeOf,
   type AnyEnvelopeOf,
 } from './registry.ts';
-export { StreamNames, StreamSubjects, taskSubject, inboxSubject, eventSubject, dlqSubject, scheduleSubject, streamForSubject, type StreamName } from './subjects.ts';
+export { StreamNames, StreamSubjects, taskSubject, eventSubject, dlqSubject, scheduleSubject, streamForSubject, type StreamName } from './subjects.ts';
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
 export { serviceName, gitRef, commitSha, isoTime, outsideText, outsideLine } from './messages/fields.ts';
 export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataProblem } from './json-data.ts';
 export { DeployStages } from './messages/deploy.ts';
 export { checkResultSchema, baselineSchema, EvidenceKinds, type CheckResult, type Baseline } from './messages/health.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
-export { EscalationKinds } from './messages/escalation.ts';
+export {
+  EscalationKinds,
+  EscalationSeverities,
+  ESCALATION_SUMMARY_MAX,
+  ESCALATION_KEY_MAX,
+  escalation,
+  escalationKey,
+  type EscalationKind,
+  type EscalationSeverity,
+  type EscalationInput,
+  type Escalation,
+} from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
 export { releaseManifestSchema, releaseManifestPath, postmortemPath, type ReleaseManifest } from './documents.ts';

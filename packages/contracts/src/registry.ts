@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentbusError } from './errors.ts';
+import { AgentbusError, ContractsErrorCodes } from './errors.ts';
 import { envelopeSchema, wrapEnvelope, type Envelope, type EnvelopeMeta } from './envelope.ts';
 import { jsonDataProblem } from './json-data.ts';
 import { streamForSubject, type StreamName } from './subjects.ts';
@@ -53,7 +53,8 @@ export function defineRegistry<const Defs extends readonly MessageDefinition[]>(
 
 /** Validation of a message failed: the message can never succeed as it is. */
 export class MessageValidationError extends AgentbusError {
-  constructor(code: 'unknown-type' | 'invalid-data' | 'invalid-envelope' | 'malformed-json', message: string, hint: string, details: Record<string, unknown> = {}) {
+  declare readonly code: (typeof ContractsErrorCodes)[keyof typeof ContractsErrorCodes];
+  constructor(code: (typeof ContractsErrorCodes)[keyof typeof ContractsErrorCodes], message: string, hint: string, details: Record<string, unknown> = {}) {
     super(code, message, { hint, details, retryable: false });
   }
 }

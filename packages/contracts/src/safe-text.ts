@@ -70,6 +70,15 @@ export function cutToLength(text: string, max: number, keep: 'start' | 'end' = '
   return sliceWhole(text, 0, max);
 }
 
+/**
+ * `text` at most `max` UTF-16 code units, cut at a code point boundary and ending in `ellipsis`
+ * when cut: for a table column or a short preview, where cutToLength's marker would not fit.
+ */
+export function ellipsize(text: string, max: number, ellipsis = '…'): string {
+  if (text.length <= max) return text;
+  return `${sliceWhole(text, 0, Math.max(0, max - ellipsis.length))}${ellipsis}`;
+}
+
 /** text.slice(from, to) moved inwards so that it never starts or ends inside a surrogate pair. */
 function sliceWhole(text: string, from: number, to: number): string {
   let start = from;

@@ -20,11 +20,6 @@ export function taskSubject(agent: string, verb: string): string {
   return `agents.${agent}.tasks.${verb}`;
 }
 
-/** `agents.<agent>.inbox`: free-form messages to one agent. */
-export function inboxSubject(agent: string): string {
-  return `agents.${agent}.inbox`;
-}
-
 /** `events.<domain>.<what>`: a fact that happened. */
 export function eventSubject(type: string): string {
   return `events.${type}`;

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentbusError } from '@agentbus/contracts';
+import { DemoErrorCodes } from './errors.ts';
 import { parseFleetConfig, runDeployCommand, type DeployCommand, type DeployCommandResult, type FleetConfig, type FleetServiceInput, type RollbackStrategy } from '@agentbus/fleet';
 import { GitRepo, initBareRepository, runGit } from '@agentbus/git';
 import { freePort } from '@agentbus/local-nats';
@@ -108,7 +109,7 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
   const clonePath = join(root, 'clone');
   const stateDir = join(root, 'run');
   if (existsSync(root)) {
-    throw new AgentbusError('demo-exists', `${root} already exists`, { hint: 'give the demo an empty directory, or another name; cleanup() removes what it made' });
+    throw new AgentbusError(DemoErrorCodes.demoExists, `${root} already exists`, { hint: 'give the demo an empty directory, or another name; cleanup() removes what it made' });
   }
   const port = options.port ?? (await freePort());
   mkdirSync(stateDir, { recursive: true });
@@ -185,7 +186,7 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
     try {
       await runDeployCommand(stopCommand);
     } catch (error) {
-      throw new AgentbusError('demo-stop-failed', `could not stop the demo service ${name}`, {
+      throw new AgentbusError(DemoErrorCodes.demoStopFailed, `could not stop the demo service ${name}`, {
         cause: error,
         hint: `kill the pid in ${pidFile} by hand`,
       });

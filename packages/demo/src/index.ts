@@ -7,3 +7,4 @@ export {
 } from './demo-service.ts';
 export { isRunning } from '../service/process-liveness.mjs';
 export { serverSource, ServiceVersions, type ServiceVersion } from './service-source.ts';
+export { DemoErrorCodes, type DemoErrorCode } from './errors.ts';

@@ -16,6 +16,12 @@ export const FleetErrorCodes = {
 } as const;
 export type FleetErrorCode = (typeof FleetErrorCodes)[keyof typeof FleetErrorCodes];
 
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    fleet: typeof FleetErrorCodes;
+  }
+}
+
 export class FleetError extends AgentbusError {
   declare readonly code: FleetErrorCode;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { configProblems, type ConfigProblem } from './config-issues.ts';
 import { FleetError } from './errors.ts';
 import { fleetConfigSchema, type FleetService, type Secret } from './fleet-schema.ts';
@@ -130,7 +130,6 @@ function locateJsonError(text: string, error: SyntaxError): { line: number; colu
   return { line, column, reason };
 }
 
-
 /**
  * The value of a secret from the registry (see secretSchema): the string itself, or the named
  * environment variable. Throws FleetError `config-invalid` naming the field and the variable.
@@ -146,3 +145,18 @@ export function resolveSecret(secret: Secret, field: string, env: Record<string,
   }
   return value;
 }
+
+/** The environment variable naming the registry file: the services' (required) and the CLI's (`up` has a default). */
+export const fleetEnvSchema = z.object({
+  AGENTBUS_CONFIG: z.string({ error: 'required: the path of the service registry file (see infra/config/agentbus.example.json)' }).min(1),
+});
+
+/**
+ * The service registry as a service resource (@agentbus/runtime's ServiceResource): the file
+ * AGENTBUS_CONFIG names, loaded once at start (FleetError `config-not-found` or `config-invalid`
+ * stops the start).
+ */
+export const fleetResource = {
+  env: fleetEnvSchema,
+  open: (env: z.output<typeof fleetEnvSchema>): LoadedFleetConfig => loadFleetConfig(env.AGENTBUS_CONFIG),
+};

@@ -1,4 +1,4 @@
-import { GitRepo } from '@agentbus/git';
+import { GitRepo, isGitError, type PushResult } from '@agentbus/git';
 import type { FleetService } from './fleet-schema.ts';
 
 /** The working clone of a registered service, as its configuration describes it. */
@@ -10,4 +10,42 @@ export function openServiceRepo(service: FleetService): GitRepo {
     timeoutMs: service.git.timeoutMs,
     identity: service.git.committer,
   });
+}
+
+/**
+ * Brings the clone to the remote branch before a change is made on it (a deploy's merge, a
+ * rollback's revert): back on the branch (a redeploy-previous rollback leaves it detached),
+ * fetched, fast-forwarded. Commits that never reached the remote (a push that failed before a
+ * crash) were never deployed: they are dropped, and returned (newest first) for the caller to
+ * log. Throws `branch-diverged` when both sides have commits the other lacks.
+ */
+export async function syncCloneToRemote(repo: GitRepo): Promise<{ dropped: string[] }> {
+  await repo.switchToBranch();
+  await repo.fetch();
+  const position = await repo.fastForwardToRemote();
+  return { dropped: position.status === 'ahead' ? await repo.dropUnpushedCommits() : [] };
+}
+
+/** The step of pushAndVerify a failure belongs to. */
+export type PushStage = 'push' | 'verify-push';
+
+/**
+ * Pushes the branch and resolves only when the remote branch is verified at the local head
+ * (GitRepo.push: never forced). On failure it throws git's error as it is, after, with
+ * `dropUnpushed`, taking the unpushed commits back off the branch so that no later push
+ * publishes them by accident (a failure to drop them goes to `onDropFailed`, and the push's
+ * error is still the one thrown). pushStageOf(error) says which step failed.
+ */
+export async function pushAndVerify(repo: GitRepo, options: { dropUnpushed?: boolean; onDropFailed?: (error: unknown) => void } = {}): Promise<PushResult> {
+  try {
+    return await repo.push();
+  } catch (error) {
+    if (options.dropUnpushed) await repo.dropUnpushedCommits().catch((dropError: unknown) => options.onDropFailed?.(dropError));
+    throw error;
+  }
+}
+
+/** `verify-push` when git reported the push done but the remote branch is elsewhere (remote-sha-mismatch), `push` for any other failure. */
+export function pushStageOf(error: unknown): PushStage {
+  return isGitError(error, 'remote-sha-mismatch') ? 'verify-push' : 'push';
 }

@@ -34,6 +34,12 @@ export const GitErrorCodes = {
 } as const;
 export type GitErrorCode = (typeof GitErrorCodes)[keyof typeof GitErrorCodes];
 
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    git: typeof GitErrorCodes;
+  }
+}
+
 /** Every failure of @agentbus/git: a stable code, retryability as data, git's stderr in `details.stderr`. */
 export class GitError extends AgentbusError {
   declare readonly code: GitErrorCode;

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { safeLine } from '@agentbus/contracts';
+import { safeLine, shortSha } from '@agentbus/contracts';
 import { COMMIT_HEADER_FORMAT, parseCommitHeader, parseNumstat, totalsOf, type CommitDetails } from './commit-details.ts';
 import { GitError, isGitError } from './errors.ts';
 import { runGit, type GitOutput } from './git-command.ts';
@@ -294,7 +294,7 @@ export class GitRepo {
         // A merge that was reverted is only "this merge" again for the request that made it (same trailers: a redelivery).
         if (!revertedBy || (await this.hasTrailers(existing.sha, trailers))) return { mergeCommit: existing.sha, previousHead: existing.firstParent, mergedCommit, created: false };
         throw new GitError('already-merged', `${ref} (${mergedCommit}) was merged into ${this.branch} by ${existing.sha} and reverted by ${revertedBy}: merging it again would change nothing`, {
-          hint: `to bring it back, revert the revert (git revert ${revertedBy.slice(0, 12)}) and deploy that, or deploy a new commit`,
+          hint: `to bring it back, revert the revert (git revert ${shortSha(revertedBy)}) and deploy that, or deploy a new commit`,
           details: { ref, mergedCommit, branch: this.branch, mergeCommit: existing.sha, revertCommit: revertedBy },
         });
       }
@@ -389,7 +389,7 @@ export class GitRepo {
     const revertOf = revertedShaIn(`${header.subject}\n\n${header.body}`);
     if (revertOf) {
       throw new GitError('revert-of-revert', `${commit} is itself a revert of ${revertOf}; agentbus does not revert a revert on its own`, {
-        hint: `reverting it would re-apply ${revertOf}; if that is wanted, a person should do it (git revert ${commit.slice(0, 12)}) and deploy it`,
+        hint: `reverting it would re-apply ${revertOf}; if that is wanted, a person should do it (git revert ${shortSha(commit)}) and deploy it`,
         details: { commit, reverts: revertOf },
       });
     }
@@ -658,4 +658,3 @@ export async function initBareRepository(path: string, options: { defaultBranch?
   mkdirSync(path, { recursive: true });
   await runGit(['init', '--bare', '--quiet', `--initial-branch=${branch}`, '--', resolve(path)], { cwd: resolve(path), timeoutMs: options.timeoutMs });
 }
-

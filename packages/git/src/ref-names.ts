@@ -8,6 +8,7 @@ import { GitError } from './errors.ts';
 
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const ABBREVIATED_SHA = /^[0-9a-f]{7,64}$/;
+// eslint-disable-next-line no-control-regex -- git refuses control characters in ref names (git check-ref-format)
 const FORBIDDEN_CHARACTERS = /[\x00-\x20\x7f~^:?*[\\]/;
 
 /**

@@ -5,8 +5,18 @@ export const HealthErrorCodes = {
   invalidCheck: 'invalid-check',
   /** The run was stopped through its AbortSignal (a service draining): run it again later. */
   probeAborted: 'probe-aborted',
+  /** The health evidence bucket does not exist (`agentbus streams apply`). */
+  evidenceBucketMissing: 'evidence-bucket-missing',
+  /** A service name the evidence store cannot key. */
+  invalidService: 'invalid-service',
 } as const;
 export type HealthErrorCode = (typeof HealthErrorCodes)[keyof typeof HealthErrorCodes];
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    health: typeof HealthErrorCodes;
+  }
+}
 
 /**
  * What @agentbus/health throws. A failing probe is not an error: it is data in the result

@@ -24,6 +24,46 @@ export type Evidence = Baseline & { source: EvidenceKind; finishedAt: string };
 
 const SERVICE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** Options of HealthEvidenceStore.latest: the window the evidence's probes lie in (ms since the epoch). */
+export interface EvidenceWindow {
+  /** The probes began at or after this. */
+  notBefore?: number;
+  /** The probes finished by this. */
+  finishedBy?: number;
+}
+
+/** The evidence of each kind a store holds for a service, in no order. */
+export const EVIDENCE_KINDS: readonly EvidenceKind[] = ['watch', 'verdict', 'rollback', 'deploy-probe'];
+
+/** The newest (by when its probes began) of `found` inside `window`. */
+export function newestEvidence(found: ReadonlyArray<(Baseline & { finishedAt: string }) | undefined>, window: EvidenceWindow = {}): Evidence | undefined {
+  return found
+    .filter((e): e is Evidence => e !== undefined)
+    .filter((e) => Date.parse(e.checkedAt) >= (window.notBefore ?? -Infinity) && Date.parse(e.finishedAt) <= (window.finishedBy ?? Infinity))
+    .sort((a, b) => Date.parse(b.checkedAt) - Date.parse(a.checkedAt))[0];
+}
+
+/**
+ * What each service's health was last seen to be, shared by every agent that probes it (the
+ * contracts are those of the store in its KV bucket, below). HealthEvidenceStore.open gives that
+ * one; @agentbus/health/testing has one in memory for unit tests.
+ */
+export interface HealthEvidenceStore {
+  /** Keeps `evidence` as the latest of its kind (`evidence.source`) for `service`. */
+  record(service: string, evidence: Evidence): Promise<void>;
+  /** The newest evidence of `service` of any kind inside `window`, if any. */
+  latest(service: string, window?: EvidenceWindow): Promise<Evidence | undefined>;
+  /** The outage of `service` the watch is tracking, if any. */
+  outage(service: string): Promise<Outage | undefined>;
+  /** Starts, changes or (undefined) ends the outage of `service`. */
+  setOutage(service: string, outage: Outage | undefined): Promise<void>;
+}
+
+export const HealthEvidenceStore = {
+  /** The store in its KV bucket (created by `agentbus streams apply`). */
+  open: (nc: NatsConnection, bucket = HEALTH_EVIDENCE_BUCKET): Promise<HealthEvidenceStore> => KvHealthEvidenceStore.open(nc, bucket),
+};
+
 /**
  * What each service's health was last seen to be, shared by every agent that probes it: the
  * health monitor's watch samples and verdicts, the rollback agent's re-probe after a rollback,
@@ -38,12 +78,12 @@ const SERVICE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * - the outage of a service (`outage.<service>`) is written by the watch only.
  * Entries that do not parse are treated as absent (a reader never fails on them).
  */
-export class HealthEvidenceStore {
+class KvHealthEvidenceStore implements HealthEvidenceStore {
   private constructor(private readonly kv: Bucket) {}
 
-  static async open(nc: NatsConnection, bucket = HEALTH_EVIDENCE_BUCKET): Promise<HealthEvidenceStore> {
+  static async open(nc: NatsConnection, bucket: string): Promise<KvHealthEvidenceStore> {
     try {
-      return new HealthEvidenceStore(await Bucket.open(nc, bucket));
+      return new KvHealthEvidenceStore(await Bucket.open(nc, bucket));
     } catch (error) {
       throw new AgentbusError('evidence-bucket-missing', `the health evidence bucket ${bucket} is not available`, { cause: error, retryable: true, hint: 'create it with `agentbus streams apply`' });
     }
@@ -53,14 +93,9 @@ export class HealthEvidenceStore {
     await this.kv.put(`evidence.${checked(service)}.${evidence.source}`, JSON.stringify(evidence));
   }
 
-  /** The newest evidence of `service` whose probes began at or after `notBefore` (ms), if any. */
-  async latest(service: string, options: { notBefore?: number; finishedBy?: number } = {}): Promise<Evidence | undefined> {
-    const kinds: EvidenceKind[] = ['watch', 'verdict', 'rollback', 'deploy-probe'];
-    const found = await Promise.all(kinds.map((kind) => this.read(`evidence.${checked(service)}.${kind}`, evidenceSchema)));
-    return found
-      .filter((e): e is Evidence => e !== undefined)
-      .filter((e) => Date.parse(e.checkedAt) >= (options.notBefore ?? -Infinity) && Date.parse(e.finishedAt) <= (options.finishedBy ?? Infinity))
-      .sort((a, b) => Date.parse(b.checkedAt) - Date.parse(a.checkedAt))[0];
+  async latest(service: string, window: EvidenceWindow = {}): Promise<Evidence | undefined> {
+    const found = await Promise.all(EVIDENCE_KINDS.map((kind) => this.read(`evidence.${checked(service)}.${kind}`, evidenceSchema)));
+    return newestEvidence(found, window);
   }
 
   async outage(service: string): Promise<Outage | undefined> {
@@ -85,7 +120,8 @@ export class HealthEvidenceStore {
   }
 }
 
-function checked(service: string): string {
+/** A service name as the store's keys take it; throws AgentbusError `invalid-service` otherwise. */
+export function checked(service: string): string {
   if (!SERVICE.test(service)) throw new AgentbusError('invalid-service', `"${service}" is not a service name`, { hint: 'lower-case letters, digits, - and _' });
   return service;
 }
@@ -101,3 +137,9 @@ export function evidenceOf(report: HealthReport, source: EvidenceKind, deploymen
     ...(deploymentId ? { deploymentId } : {}),
   };
 }
+
+/** The health evidence as a service resource (@agentbus/runtime's ServiceResource): no variables; the bucket on the service's NATS. */
+export const evidenceResource = {
+  env: z.object({}),
+  open: (_env: unknown, ctx: { nc: NatsConnection }): Promise<HealthEvidenceStore> => HealthEvidenceStore.open(ctx.nc),
+};

@@ -1,8 +1,8 @@
 export { HealthError, HealthErrorCodes, isHealthError, type HealthErrorCode } from './errors.ts';
 export { healthCheckSchema, compileChecks, Severities, type Severity, type HealthCheck, type HealthCheckInput } from './check.ts';
 export { probeOnce, ProbeErrorKinds, type ProbeErrorKind, type ProbeError, type ProbeResult } from './probe.ts';
-export { runProbes, percentile, CheckOutcomes, type CheckOutcome, type ProbeRunOptions, type CheckVerdict, type HealthReport } from './probe-run.ts';
+export { runProbes, judgeRun, percentile, CheckOutcomes, type CheckOutcome, type ProbeRunOptions, type CheckVerdict, type HealthReport } from './probe-run.ts';
 export { waitUntilHealthy, type WaitUntilHealthyOptions, type WaitUntilHealthyResult } from './wait-until-healthy.ts';
 export { probeBaseline, type BaselineOptions, type HealthBaseline } from './baseline.ts';
 export { toCheckResults } from './check-results.ts';
-export { HealthEvidenceStore, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';
+export { HealthEvidenceStore, evidenceResource, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';

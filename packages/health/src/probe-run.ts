@@ -111,15 +111,27 @@ export async function runProbes(checks: readonly HealthCheckInput[], options: Pr
     }
   }
 
-  const verdicts = compiled.map((check, index) => judgeCheck(check, probesByCheck[index] ?? [], settings.consecutiveFailures));
+  return {
+    ...judgeRun(compiled, probesByCheck, settings.consecutiveFailures),
+    rounds: { planned: settings.probes, run: round, stoppedEarly },
+    startedAt,
+    timing: { totalMs: Math.round(performance.now() - started), waitedMs: Math.round(waitedMs), timedOutMs: Math.round(timedOutMs) },
+  };
+}
+
+/**
+ * The verdict of a run from each check's probes (`probesByCheck[i]` are the probes of
+ * `checks[i]`, in order): a check fails after `consecutiveFailures` consecutive failed probes or
+ * when its p95 latency (over the probes that got an answer) is over its threshold; such a fatal
+ * check is `failed` and makes the run unhealthy, such a warning check is only `warned`.
+ */
+export function judgeRun(checks: readonly HealthCheck[], probesByCheck: readonly ProbeResult[][], consecutiveFailures: number): Pick<HealthReport, 'healthy' | 'failedChecks' | 'warnedChecks' | 'checks'> {
+  const verdicts = checks.map((check, index) => judgeCheck(check, probesByCheck[index] ?? [], consecutiveFailures));
   return {
     healthy: verdicts.every((verdict) => verdict.outcome !== 'failed'),
     failedChecks: verdicts.filter((verdict) => verdict.outcome === 'failed').map((verdict) => verdict.name),
     warnedChecks: verdicts.filter((verdict) => verdict.outcome === 'warned').map((verdict) => verdict.name),
     checks: verdicts,
-    rounds: { planned: settings.probes, run: round, stoppedEarly },
-    startedAt,
-    timing: { totalMs: Math.round(performance.now() - started), waitedMs: Math.round(waitedMs), timedOutMs: Math.round(timedOutMs) },
   };
 }
 

@@ -144,8 +144,8 @@ test('waitUntilHealthy returns when the service comes back, and gives up at the 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
-  const comesBack = setTimeout(async () => {
-    server = await startServer(healthy, port);
+  const comesBack = setTimeout(() => {
+    void startServer(healthy, port).then((started) => (server = started));
   }, 250);
   try {
     const back = await waitUntilHealthy([check(url, { expectJson: { status: 'ok' } }), { name: 'optional', url: `${url}/nothing`, expectStatus: 204, severity: 'warning' }], {

@@ -1,43 +1,8 @@
-import type { CheckResult } from '@agentbus/contracts';
+import { formatDuration, shortSha } from '@agentbus/contracts';
 import type { IncidentEvent } from './events.ts';
 import { summarizeIncident, type IncidentOutcome } from './summary.ts';
-import { timelineOf, type TimelineRow } from './timeline.ts';
-
-/** The change a deployment brought, as git tells it (filled in by whoever can read the clone). */
-export interface ChangeFacts {
-  mergeCommit: string;
-  /** The merged branch tip: its author and message are the change's. */
-  author: string;
-  authoredAt: string;
-  subject: string;
-  body: string;
-  files: Array<{ path: string; added: number | null; deleted: number | null }>;
-  totals: { files: number; added: number; deleted: number };
-}
-
-export interface TaskFact {
-  id: string;
-  type: string;
-  time: string;
-  source: string;
-}
-
-export interface DeadLetterFact {
-  seq: number;
-  consumer: string;
-  reason: string;
-  error: string;
-  type: string | undefined;
-}
-
-export interface EscalationFact {
-  dedupKey: string;
-  kind: string;
-  severity: string;
-  summary: string;
-  raisedAt: string;
-  resolvedAt: string | null;
-}
+import { timelineOf } from './timeline.ts';
+import type { ChangeFacts, DeadLetterFact, EscalationFact, Postmortem, TaskFact } from './postmortem-schema.ts';
 
 /** What the post-mortem is built from: the bus's own records, plus git's account of the change. */
 export interface PostmortemInput {
@@ -48,63 +13,6 @@ export interface PostmortemInput {
   change?: ChangeFacts | null;
 }
 
-/** A post-mortem: a pure function of its input (the same events always give the same document). */
-export interface Postmortem {
-  incidentId: string;
-  title: string;
-  service: string | null;
-  outcome: IncidentOutcome;
-  /** open: a human still has an unresolved escalation. */
-  status: 'resolved' | 'open';
-  summary: string;
-  impact: {
-    startedAt: string | null;
-    endedAt: string | null;
-    /** Bad code live: deploy.completed → healthy again (null: not recovered, or never degraded). */
-    degradedMs: number | null;
-    /** Merge → health.failed. */
-    timeToDetectMs: number | null;
-    /** health.failed → healthy again. */
-    timeToRollBackMs: number | null;
-    /** Merge → healthy again. */
-    timeToHealthyMs: number | null;
-  };
-  timeline: TimelineRow[];
-  change: {
-    ref: string | null;
-    requestedBy: string | null;
-    mergeCommit: string | null;
-    previousCommit: string | null;
-    revertCommit: string | null;
-    restoredCommit: string | null;
-    details: ChangeFacts | null;
-  };
-  failingChecks: CheckResult[];
-  baseline: { healthy: boolean; checkedAt: string; checks: CheckResult[] } | null;
-  /** Stabilization window and probing the deployment was judged with. */
-  judgedWith: { stabilizationMs: number; probes: number | null } | null;
-  /** What the platform did and why. */
-  decisions: string[];
-  actionItems: string[];
-  escalations: EscalationFact[];
-  tasks: TaskFact[];
-  deadLetters: DeadLetterFact[];
-  /** seed 004's ticket fields. */
-  ticket: {
-    deploymentSha: string | null;
-    rolledBackTo: string | null;
-    failureReason: string | null;
-    failingEndpoint: string | null;
-    timeToDetectMs: number | null;
-    timeToRollBackMs: number | null;
-  };
-  /** The last event's time: a post-mortem changes only when new events arrive. */
-  updatedAt: string | null;
-  eventCount: number;
-}
-
-const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
-const dur = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'n/a' : ms < 1_000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
 const between = (from: string | undefined, to: string | undefined) => (from && to ? Math.max(0, Date.parse(to) - Date.parse(from)) : null);
 
 export function buildPostmortem(input: PostmortemInput): Postmortem {
@@ -154,27 +62,27 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   if (deployFailed) decisions.push(`The deployer stopped at ${deployFailed.data.stage}${deployFailed.data.pushed ? ' after the merge reached the remote' : '; nothing reached the remote'}: ${deployFailed.data.error}`);
   if (failed) {
     decisions.push(
-      `The health monitor judged the deployment after a ${dur(failed.data.stabilizationMs)} stabilization window: ${fatal.map((c) => `${c.name} failed ${c.maxConsecutiveFailures} consecutive probes of ${c.probes} (threshold ${c.failureThreshold})${c.latencyP95Ms !== null && c.latencyThresholdMs !== null && c.latencyP95Ms > c.latencyThresholdMs ? `, p95 ${c.latencyP95Ms} ms over ${c.latencyThresholdMs} ms` : ''}`).join('; ') || 'a fatal check failed'}.`,
+      `The health monitor judged the deployment after a ${formatDuration(failed.data.stabilizationMs)} stabilization window: ${fatal.map((c) => `${c.name} failed ${c.maxConsecutiveFailures} consecutive probes of ${c.probes} (threshold ${c.failureThreshold})${c.latencyP95Ms !== null && c.latencyThresholdMs !== null && c.latencyP95Ms > c.latencyThresholdMs ? `, p95 ${c.latencyP95Ms} ms over ${c.latencyThresholdMs} ms` : ''}`).join('; ') || 'a fatal check failed'}.`,
     );
   }
-  if (passed && !failed) decisions.push(`The health monitor found the deployment healthy after a ${dur(passed.data.stabilizationMs)} stabilization window.`);
+  if (passed && !failed) decisions.push(`The health monitor found the deployment healthy after a ${formatDuration(passed.data.stabilizationMs)} stabilization window.`);
   if (rollbackStarted) decisions.push(`The failure was attributed to this deployment (the service was healthy before it, it was the latest deployment, the failing checks are the service's own), so the rollback agent rolled it back by ${rollbackStarted.data.strategy}.`);
-  if (rollbackCompleted) decisions.push(`It reverted ${short(rollbackCompleted.data.mergeCommit)}${rollbackCompleted.data.revertCommit ? ` with ${short(rollbackCompleted.data.revertCommit)} (pushed, remote verified)` : ''}, redeployed and re-probed until healthy (${dur(rollbackCompleted.data.durations.verifyMs)}).`);
+  if (rollbackCompleted) decisions.push(`It reverted ${shortSha(rollbackCompleted.data.mergeCommit)}${rollbackCompleted.data.revertCommit ? ` with ${shortSha(rollbackCompleted.data.revertCommit)} (pushed, remote verified)` : ''}, redeployed and re-probed until healthy (${formatDuration(rollbackCompleted.data.durations.verifyMs)}).`);
   if (rollbackFailed) decisions.push(`The rollback failed at ${rollbackFailed.data.stage}: ${rollbackFailed.data.error}. A human was paged.`);
   if (skipped) decisions.push(`The rollback agent did not roll back (${skipped.data.reason}): ${skipped.data.detail}. A human was paged instead: reverting a commit that did not cause the failure would make things worse (seed 002, lesson 2).`);
   for (const e of escalations) decisions.push(`Escalated (${e.kind}, ${e.severity}) at ${e.raisedAt}${e.resolvedAt ? `; resolved at ${e.resolvedAt}` : '; still open'}.`);
 
   const actionItems: string[] = [];
   for (const c of fatal) {
-    actionItems.push(`Fix ${c.url} (${c.name}): ${c.error ?? 'failed'}${input.change ? ` — introduced by "${input.change.subject}" (${short(input.change.mergeCommit)}, ${input.change.author})` : ''}; re-deploy the fix through agentbus.`);
+    actionItems.push(`Fix ${c.url} (${c.name}): ${c.error ?? 'failed'}${input.change ? ` — introduced by "${input.change.subject}" (${shortSha(input.change.mergeCommit)}, ${input.change.author})` : ''}; re-deploy the fix through agentbus.`);
     actionItems.push(`Add a test that exercises ${c.url} before merge: the ${c.name} check caught it only in production.`);
   }
   if (failed && s.durations.detectedMs !== undefined) {
     const window = failed.data.stabilizationMs;
-    actionItems.push(`Detection took ${dur(s.durations.detectedMs)} after the merge against a configured stabilization window of ${dur(window)}${s.durations.detectedMs > window + 60_000 ? ': look at what slowed detection down' : ''}.`);
+    actionItems.push(`Detection took ${formatDuration(s.durations.detectedMs)} after the merge against a configured stabilization window of ${formatDuration(window)}${s.durations.detectedMs > window + 60_000 ? ': look at what slowed detection down' : ''}.`);
   }
-  if (skipped?.data.reason === 'baseline-unhealthy') actionItems.push(`Find out why ${service} was already failing before the deploy; the deployed change ${short(s.mergeCommit)} was not reverted and may be fine.`);
-  else if (skipped) actionItems.push(`Decide by hand whether ${short(s.mergeCommit)} should be reverted (${skipped.data.reason}).`);
+  if (skipped?.data.reason === 'baseline-unhealthy') actionItems.push(`Find out why ${service} was already failing before the deploy; the deployed change ${shortSha(s.mergeCommit)} was not reverted and may be fine.`);
+  else if (skipped) actionItems.push(`Decide by hand whether ${shortSha(s.mergeCommit)} should be reverted (${skipped.data.reason}).`);
   if (rollbackFailed) actionItems.push(`Restore ${service} by hand: the rollback stopped at ${rollbackFailed.data.stage}.`);
   if (deployFailed) actionItems.push(`Fix the cause of the failed deploy (${deployFailed.data.stage}) and redrive the task: agentbus dlq list.`);
   for (const letter of input.deadLetters ?? []) actionItems.push(`Look at dead letter ${letter.seq} (${letter.consumer}, ${letter.reason}): agentbus dlq show ${letter.seq}.`);
@@ -189,9 +97,9 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
     timeToHealthyMs: s.durations.healthyMs ?? null,
   };
   const summary = [
-    s.mergeCommit ? `${s.requestedBy ?? 'someone'} had ${s.ref} merged into ${service} as ${short(s.mergeCommit)}.` : '',
+    s.mergeCommit ? `${s.requestedBy ?? 'someone'} had ${s.ref} merged into ${service} as ${shortSha(s.mergeCommit)}.` : '',
     failed ? `After the deploy, ${fatal.map((c) => `${c.name} (${c.url})`).join(', ')} failed: ${failureReason}.` : '',
-    rollbackCompleted ? `agentbus reverted it and the service was healthy again ${dur(impact.timeToHealthyMs)} after the merge (degraded for ${dur(impact.degradedMs)}), with no human involved.` : '',
+    rollbackCompleted ? `agentbus reverted it and the service was healthy again ${formatDuration(impact.timeToHealthyMs)} after the merge (degraded for ${formatDuration(impact.degradedMs)}), with no human involved.` : '',
     skipped ? `agentbus did not roll back (${skipped.data.reason}) and paged a human.` : '',
     rollbackFailed ? `The rollback failed at ${rollbackFailed.data.stage}; a human was paged.` : '',
     deployFailed ? `The deploy failed at ${deployFailed.data.stage}.` : '',
@@ -251,10 +159,10 @@ export function renderPostmortemMarkdown(pm: Postmortem): string {
   lines.push('| | |', '|---|---|');
   lines.push(`| started | ${pm.impact.startedAt ?? 'n/a'} |`);
   lines.push(`| ended | ${pm.impact.endedAt ?? 'n/a'} |`);
-  lines.push(`| time degraded | ${dur(pm.impact.degradedMs)} |`);
-  lines.push(`| time to detect (from the merge) | ${dur(pm.impact.timeToDetectMs)} |`);
-  lines.push(`| time to roll back (from detection) | ${dur(pm.impact.timeToRollBackMs)} |`);
-  lines.push(`| time to healthy (from the merge) | ${dur(pm.impact.timeToHealthyMs)} |`, '');
+  lines.push(`| time degraded | ${formatDuration(pm.impact.degradedMs)} |`);
+  lines.push(`| time to detect (from the merge) | ${formatDuration(pm.impact.timeToDetectMs)} |`);
+  lines.push(`| time to roll back (from detection) | ${formatDuration(pm.impact.timeToRollBackMs)} |`);
+  lines.push(`| time to healthy (from the merge) | ${formatDuration(pm.impact.timeToHealthyMs)} |`, '');
   lines.push('## Timeline', '', '| Time | Event | Actor |', '|---|---|---|');
   for (const row of pm.timeline) lines.push(`| ${row.time.slice(11, 23)} | ${cell(row.event)} | ${row.actor} |`);
   lines.push('');

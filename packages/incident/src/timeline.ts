@@ -1,16 +1,6 @@
+import { shortSha } from '@agentbus/contracts';
 import type { IncidentEvent } from './events.ts';
-
-const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 8) : '-');
-
-/** One line of an incident's timeline, as in seed 002's table: time, event, actor. */
-export interface TimelineRow {
-  time: string;
-  /** Milliseconds after the first event. */
-  offsetMs: number;
-  event: string;
-  actor: string;
-  type: string;
-}
+import type { TimelineRow } from './postmortem-schema.ts';
 
 /** What happened, in words, from the event's own data. */
 export function describeEvent(event: IncidentEvent): string {
@@ -26,9 +16,9 @@ export function describeEvent(event: IncidentEvent): string {
     case 'deploy.planned':
       return `dry run for ${event.data.service} ${event.data.ref}: ${event.data.steps.length} steps, nothing changed`;
     case 'deploy.merged':
-      return `merged ${event.data.ref} into ${event.data.branch} as ${short(event.data.mergeCommit)}; remote verified at ${short(event.data.mergeCommit)}`;
+      return `merged ${event.data.ref} into ${event.data.branch} as ${shortSha(event.data.mergeCommit)}; remote verified at ${shortSha(event.data.mergeCommit)}`;
     case 'deploy.completed':
-      return `deployed ${event.data.service} ${short(event.data.mergeCommit)} (deploy command ${Math.round(event.data.deployCommandMs)} ms)`;
+      return `deployed ${event.data.service} ${shortSha(event.data.mergeCommit)} (deploy command ${Math.round(event.data.deployCommandMs)} ms)`;
     case 'deploy.failed':
       return `deploy of ${event.data.ref} to ${event.data.service} failed at ${event.data.stage}: ${event.data.error}`;
     case 'health.passed':
@@ -38,15 +28,15 @@ export function describeEvent(event: IncidentEvent): string {
       return `${event.data.service} health check failed: ${failing.map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`).join('; ')}`;
     }
     case 'rollback.started':
-      return `rollback of ${short(event.data.mergeCommit)} started (${event.data.strategy})`;
+      return `rollback of ${shortSha(event.data.mergeCommit)} started (${event.data.strategy})`;
     case 'rollback.reverted':
       return event.data.revertCommit
-        ? `git revert -m 1 ${short(event.data.mergeCommit)} → ${short(event.data.revertCommit)}; pushed, remote verified`
-        : `switched to the last good commit ${short(event.data.restoredCommit)}`;
+        ? `git revert -m 1 ${shortSha(event.data.mergeCommit)} → ${shortSha(event.data.revertCommit)}; pushed, remote verified`
+        : `switched to the last good commit ${shortSha(event.data.restoredCommit)}`;
     case 'rollback.completed':
-      return `${event.data.service} redeployed at ${short(event.data.restoredCommit)} and healthy again`;
+      return `${event.data.service} redeployed at ${shortSha(event.data.restoredCommit)} and healthy again`;
     case 'rollback.failed':
-      return `rollback of ${short(event.data.mergeCommit)} failed at ${event.data.stage}: ${event.data.error}`;
+      return `rollback of ${shortSha(event.data.mergeCommit)} failed at ${event.data.stage}: ${event.data.error}`;
     case 'rollback.skipped':
       return `no rollback (${event.data.reason}): ${event.data.detail}`;
     case 'escalation.raised':

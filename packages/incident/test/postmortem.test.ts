@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPostmortem, renderPostmortemMarkdown, summarizeIncident, timelineOf, type IncidentEvent } from '@agentbus/incident';
+import { buildPostmortem, postmortemSchema, renderPostmortemMarkdown, summarizeIncident, timelineOf, type IncidentEvent } from '@agentbus/incident';
 import type { CheckResult } from '@agentbus/contracts';
 
 const merge = 'a'.repeat(40);
@@ -74,13 +74,13 @@ test('a rolled-back deployment: summary, impact from the events, the timeline in
   });
   assert.deepEqual(pm.timeline.map((row) => row.type), events.map((e) => e.type), 'every event, in time order');
   assert.deepEqual(pm.timeline.map((row) => row.actor), ['deployer', 'deployer', 'deployer', 'health-monitor', 'rollback', 'rollback', 'rollback']);
-  assert.match(pm.timeline[5]!.event, /git revert -m 1 aaaaaaaa → cccccccc; pushed, remote verified/);
+  assert.match(pm.timeline[5]!.event, /git revert -m 1 aaaaaaaaaaaa → cccccccccccc; pushed, remote verified/);
   assert.deepEqual(pm.change, { ref: 'feature/phase2', requestedBy: 'merger', mergeCommit: merge, previousCommit: previous, revertCommit: revert, restoredCommit: revert, details: pm.change.details });
   assert.deepEqual(pm.failingChecks, [failingCheck]);
   assert.deepEqual(pm.baseline, healthyBaseline);
   assert.ok(pm.decisions.some((d) => /attributed to this deployment/.test(d)));
   assert.ok(pm.actionItems.some((a) => a.startsWith('Fix http://127.0.0.1:9400/health (health): 3 consecutive failed probes') && /"Add the humanrail channel" \(aaaaaaaaaaaa, Coding Agent/.test(a)));
-  assert.ok(pm.actionItems.some((a) => /Detection took 60\.8 s after the merge against a configured stabilization window of 60\.0 s/.test(a)));
+  assert.ok(pm.actionItems.some((a) => /Detection took 1 min 00 s after the merge against a configured stabilization window of 1 min 00 s/.test(a)));
   assert.deepEqual(pm.ticket, {
     deploymentSha: merge,
     rolledBackTo: revert,
@@ -94,7 +94,7 @@ test('a rolled-back deployment: summary, impact from the events, the timeline in
 
   const markdown = renderPostmortemMarkdown(pm);
   assert.match(markdown, /^# primerouter: deploy of feature\/phase2 — rolled back$/m);
-  assert.match(markdown, /\| time to detect \(from the merge\) \| 60\.8 s \|/);
+  assert.match(markdown, /\| time to detect \(from the merge\) \| 1 min 00 s \|/);
   assert.match(markdown, /\| 03:54:01\.000 \| primerouter health check failed: health http:\/\/127\.0\.0\.1:9400\/health: 3 consecutive/);
   assert.match(markdown, /- `server\.mjs` \+12 −3/);
   assert.match(markdown, /\| health \| http:\/\/127\.0\.0\.1:9400\/health \| fatal \| no answer \(200\) \| n\/a ms \(500\) \| 3\/3, 3 in a row \(threshold 2\) \|/);
@@ -130,4 +130,16 @@ test('summary and timeline agree with the post-mortem on the same events', () =>
   assert.equal(summary.durations.healthyMs, 62_400);
   assert.equal(summary.durations.platformMs, 62_600 - 60_000 - 200 - 650 - 600);
   assert.equal(timelineOf(events).length, events.length);
+});
+
+test('the post-mortem document has a schema: what buildPostmortem writes reads back through JSON as it was; what is not a post-mortem is refused', () => {
+  const pm = buildPostmortem({ incidentId: incident, events: rolledBackIncident(), deadLetters: [{ seq: 4, consumer: 'rollback', reason: 'handler-failed', error: 'boom', type: undefined }] });
+  const stored = JSON.parse(JSON.stringify(pm)) as unknown;
+  const read = postmortemSchema.parse(stored);
+  assert.deepEqual(JSON.parse(JSON.stringify(read)), stored);
+  assert.equal(read.outcome, 'rolled-back');
+
+  assert.equal(postmortemSchema.safeParse({ incidentId: incident, impact: {} }).success, false, 'a document someone else wrote there');
+  assert.equal(postmortemSchema.safeParse({ ...(stored as object), outcome: 'exploded' }).success, false, 'an outcome agentbus does not have');
+  assert.equal(postmortemSchema.safeParse({ ...(stored as object), impact: { ...pm.impact, degradedMs: '61 s' } }).success, false, 'a duration that is not a number');
 });

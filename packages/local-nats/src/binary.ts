@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { AgentbusError } from '@agentbus/contracts';
+import { LocalNatsErrorCodes } from './errors.ts';
 
 export const INSTALL_HINT =
   'install nats-server: `sudo apt-get install nats-server` (Debian/Ubuntu) or `brew install nats-server` (macOS), ' +
@@ -33,7 +34,7 @@ export function findNatsServerBinary(preferred?: string): NatsServerBinary {
     return binary;
   }
   throw new AgentbusError(
-    'nats-server-missing',
+    LocalNatsErrorCodes.natsServerMissing,
     preferred ? `nats-server not runnable at ${preferred}` : 'nats-server is not installed (looked on PATH and in /usr/sbin)',
     { hint: INSTALL_HINT },
   );

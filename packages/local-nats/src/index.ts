@@ -2,3 +2,4 @@ export { findNatsServerBinary, INSTALL_HINT, type NatsServerBinary } from './bin
 export { freePort } from './ports.ts';
 export { NatsServer, type NatsServerOptions, type ClusterMembership } from './server.ts';
 export { NatsCluster, type NatsClusterOptions } from './cluster.ts';
+export { LocalNatsErrorCodes, type LocalNatsErrorCode } from './errors.ts';

@@ -1,17 +1,63 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
+/**
+ * Ports handed out by this process: two callers at once never get the same one, even before
+ * either has bound it.
+ */
+const handedOut = new Set<number>();
+
+/**
+ * The range free ports are taken from: below the kernel's ephemeral range, where outgoing
+ * connections take their local ports. A port from the ephemeral range (what `listen(0)` picks)
+ * can be taken by any client's connection the moment a server on it stops, so a server that
+ * restarts on its port (a deployed service, a nats-server node) fails with EADDRINUSE.
+ */
+function portRange(): { low: number; high: number } | undefined {
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // Not Linux: assume the IANA/Linux default start.
+  }
+  const low = 10_000;
+  const high = ephemeralLow - 1;
+  return high - low >= 1_000 ? { low, high } : undefined;
+}
+
+function tryListen(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(undefined) : reject(error)));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not allocate a free port'));
-      });
+      server.close(() => resolve(address && typeof address === 'object' ? address.port : undefined));
     });
   });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range when the
+ * machine leaves room below it (else the OS picks one). Not handed out twice by one process.
+ */
+export async function freePort(): Promise<number> {
+  const range = portRange();
+  for (let attempt = 0; range && attempt < 50; attempt++) {
+    const candidate = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
+    if (handedOut.has(candidate)) continue;
+    const port = await tryListen(candidate);
+    if (port !== undefined && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  for (;;) {
+    const port = await tryListen(0);
+    if (port === undefined) throw new Error('could not allocate a free port');
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import type { AgentbusRegistry, AnyEnvelopeOf, CheckResult } from '@agentbus/contracts';
 import { summarizeIncident, type IncidentEvent } from '@agentbus/incident';
-import { formatDuration, shortSha, truncate } from './format.ts';
+import { formatDuration, shortSha } from '@agentbus/contracts';
+import { truncate } from './format.ts';
 import type { EscalationKind } from './pagerduty.ts';
 
 /**

@@ -19,4 +19,4 @@ export { slackMessage, discordMessage, chatMessage, escapeSlack, ChatFormats, ty
 export { ticketRequest, type TicketFacts, type TicketRequest } from './ticket.ts';
 export { postWebhook, isHttpUrl, isRetryableStatus, WebhookError, WebhookErrorCodes, isWebhookError, type WebhookErrorCode, type PostWebhookOptions, type WebhookResponse } from './webhook.ts';
 export { deliveryIds, idPart, PAGERDUTY_TARGET, TICKET_TARGET } from './delivery-ids.ts';
-export { formatDuration, truncate, shortSha } from './format.ts';
+export { truncate } from './format.ts';

@@ -1,6 +1,6 @@
-import { safeLine } from '@agentbus/contracts';
+import { formatDuration, safeLine } from '@agentbus/contracts';
 import type { Postmortem } from '@agentbus/incident';
-import { fitText, formatDuration } from './format.ts';
+import { fitText } from './format.ts';
 
 /** Seed 004's ticket fields as the post-mortem has them (deployment SHA, rolled back to, failure reason, failing endpoint, times). */
 type PostmortemTicketFields = Postmortem['ticket'];

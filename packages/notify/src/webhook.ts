@@ -19,6 +19,12 @@ export const WebhookErrorCodes = {
 } as const;
 export type WebhookErrorCode = (typeof WebhookErrorCodes)[keyof typeof WebhookErrorCodes];
 
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    notify: typeof WebhookErrorCodes;
+  }
+}
+
 export class WebhookError extends AgentbusError {
   declare readonly code: WebhookErrorCode;
   /** The receiver's status; null when it did not answer. */

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
 import { Publisher, type PublishResult } from '@agentbus/bus';
 import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
+import { PlatformErrorCodes } from './errors.ts';
 
 export interface DeployTask {
   service: string;
@@ -89,7 +90,7 @@ export async function deployAndFollow(
  */
 export function assertFollowEnded(result: 'done' | 'timeout' | 'interrupted', summary: IncidentSummary, context: { timeoutMs: number; events: readonly IncidentEvent[] }): void {
   if (result === 'done' || isFinalOutcome(summary.outcome)) return;
-  throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${context.timeoutMs} ms` : 'interrupted'}: the deploy ${summary.incidentId} is ${summary.outcome} (${context.events.length} events so far)`, {
+  throw new AgentbusError(result === 'timeout' ? PlatformErrorCodes.deployTimeout : PlatformErrorCodes.interrupted, `${result === 'timeout' ? `no outcome after ${context.timeoutMs} ms` : 'interrupted'}: the deploy ${summary.incidentId} is ${summary.outcome} (${context.events.length} events so far)`, {
     hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${context.events[0]?.seq ?? 1}\``,
     details: { taskId: summary.incidentId, outcome: summary.outcome },
   });

@@ -1,3 +1,4 @@
+export { PlatformErrorCodes, type PlatformErrorCode } from './errors.ts';
 export { serviceNames, isServiceName, startServicesInProcess, stopServices, type ServiceName, type InProcessOptions } from './services.ts';
 export { Supervisor, SupervisedService, RestartPolicies, launcherGone, type RestartPolicy, type SupervisorEvent, type SupervisorOptions } from './supervisor.ts';
 export { prepareUp, type UpRegistry } from './up.ts';

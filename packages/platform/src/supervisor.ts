@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, type BackoffOptions } from '@agentbus/bus';
 import { AgentbusError } from '@agentbus/contracts';
 import { freePort } from '@agentbus/local-nats';
 import { ServiceExitCodes } from '@agentbus/runtime';
+import { PlatformErrorCodes } from './errors.ts';
 import { serviceEntry, type ServiceName } from './services.ts';
 
 /** What the supervisor does when a service process that was ready exits by itself. */
@@ -15,6 +17,9 @@ export const RestartPolicies = {
   never: 'never',
 } as const;
 export type RestartPolicy = (typeof RestartPolicies)[keyof typeof RestartPolicies];
+
+/** The wait before restart number n: 1 s, doubling up to 30 s. */
+const RESTART_BACKOFF: BackoffOptions = { baseMs: 1_000, maxMs: 30_000, maxDoublings: 5 };
 
 /** What happened to a supervised service after it was ready (the caller decides how to tell it). */
 export type SupervisorEvent =
@@ -134,14 +139,14 @@ export class SupervisedService {
     }
     const child = this.#child;
     const ended = child.exitCode !== null ? ` (it exited with ${child.exitCode})` : child.signalCode !== null ? ` (it was killed by ${child.signalCode})` : '';
-    throw new AgentbusError('service-not-ready', `${this.name} did not become ready${ended}:\n${tail(this.logPath, 5)}`, { hint: `read ${this.logPath}` });
+    throw new AgentbusError(PlatformErrorCodes.serviceNotReady, `${this.name} did not become ready${ended}:\n${tail(this.logPath, 5)}`, { hint: `read ${this.logPath}` });
   }
 
   #restartOnExit(): void {
     const restart = (code: number | null, signal: NodeJS.Signals | null) => {
       if (this.#stopping) return;
       this.#restarts++;
-      const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(this.#restarts - 1, 5));
+      const delayMs = backoffDelayMs(this.#restarts, RESTART_BACKOFF);
       this.options.onEvent?.({ type: 'restarting', service: this, code, signal, delayMs });
       const relaunchOn = code === ServiceExitCodes.portTaken ? freePort() : Promise.resolve(this.#port);
       setTimeout(() => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentbusError } from '@agentbus/contracts';
+import type { ServiceResources } from './resource.ts';
 
 /** Environment variables every service reads (through loadServiceConfig, nowhere else). */
 export const runtimeEnvShape = {
@@ -19,40 +20,38 @@ export const runtimeEnvShape = {
   AGENTBUS_SUPERVISOR_PID: z.coerce.number().int().positive().optional(),
 };
 
-/** Where versioned state lives (release manifests, post-mortems): shared by every service that writes it. */
-export const stateEnvShape = {
-  AGENTBUS_STATE_BACKEND: z.enum(['nats-kv', 'firestore']).default('nats-kv'),
-  FIRESTORE_PROJECT_ID: z.string().min(1).optional(),
-  FIRESTORE_EMULATOR_HOST: z.string().min(1).optional(),
-};
-
-/** The service registry file (agentbus.config.json): shared by the services that act on services. */
-export const fleetEnvShape = {
-  AGENTBUS_CONFIG: z.string({ error: 'required: the path of the service registry file (see infra/config/agentbus.example.json)' }).min(1),
-};
-
 const runtimeEnvSchema = z.object(runtimeEnvShape);
 export type RuntimeEnv = z.infer<typeof runtimeEnvSchema>;
 
+/** The variables of each declared resource, as its `env` schema outputs them. */
+export type ResourceEnvs<R extends ServiceResources> = { [K in keyof R]: z.output<R[K]['env']> };
+
 /**
- * Validates the runtime variables and the service's own in one pass, so every problem is
- * reported together, each naming its variable. Empty variables count as unset.
+ * Validates the runtime variables, the service's own and those of every declared resource in one
+ * pass, so every problem is reported together, each naming its variable (once, however many
+ * schemas name it). Empty variables count as unset. Throws AgentbusError `config-invalid`.
  */
-export function loadServiceConfig<Shape extends z.ZodRawShape>(
+export function loadServiceConfig<Shape extends z.ZodRawShape, R extends ServiceResources = Record<never, never>>(
   service: string,
   settingsShape: Shape,
   env: Record<string, string | undefined>,
-): { runtime: RuntimeEnv; settings: z.infer<z.ZodObject<Shape>> } {
+  resources: R = {} as R,
+): { runtime: RuntimeEnv; settings: z.infer<z.ZodObject<Shape>>; resources: ResourceEnvs<R> } {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const runtime = runtimeEnvSchema.safeParse(present);
   const settings = z.object(settingsShape).safeParse(present);
-  const issues = [...(runtime.success ? [] : runtime.error.issues), ...(settings.success ? [] : settings.error.issues)];
+  const perResource = Object.entries(resources).map(([name, resource]) => [name, resource.env.safeParse(present)] as const);
+  const issues = [runtime, settings, ...perResource.map(([, result]) => result)].flatMap((result) => (result.success ? [] : result.error.issues));
   if (issues.length > 0 || !runtime.success || !settings.success) {
-    const problems = issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    const problems = [...new Set(issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))];
     throw new AgentbusError('config-invalid', `${service}: invalid configuration: ${problems.join('; ')}`, {
       hint: 'set or fix the named environment variables (README.md, "Configuration")',
       details: { problems },
     });
   }
-  return { runtime: runtime.data, settings: settings.data as z.infer<z.ZodObject<Shape>> };
+  return {
+    runtime: runtime.data,
+    settings: settings.data as z.infer<z.ZodObject<Shape>>,
+    resources: Object.fromEntries(perResource.map(([name, result]) => [name, result.data])) as ResourceEnvs<R>,
+  };
 }

@@ -1,3 +1,3 @@
 export { runService, runServiceMain, defineService, ServiceExitCodes, type ServiceDefinition, type ServiceContext, type ConsumerHandlers, type RunningService, type RunOptions } from './service.ts';
-export { loadServiceConfig, runtimeEnvShape, stateEnvShape, fleetEnvShape, type RuntimeEnv } from './config.ts';
-export { openStateStore, type StateSettings } from './state.ts';
+export { loadServiceConfig, runtimeEnvShape, type RuntimeEnv, type ResourceEnvs } from './config.ts';
+export { leasesResource, type ServiceResource, type ServiceResources, type OpenedResources, type ResourceContext } from './resource.ts';

@@ -1,16 +1,14 @@
 import type { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AgentbusError, agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
-import { loadFleetConfig, type LoadedFleetConfig } from '@agentbus/fleet';
-import type { StateStore } from '@agentbus/state';
-import { connectNats, ConsumerRunner, IdempotencyLedger, LeaseManager, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
+import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
+import { connectNats, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
 import { agentbusConsumers, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
-import { openStateStore, type StateSettings } from './state.ts';
+import type { OpenedResources, ResourceContext, ServiceResources } from './resource.ts';
 
 /** What a service's start() gets: everything generic is already done. */
-export interface ServiceContext<Settings> {
+export interface ServiceContext<Settings, Resources extends ServiceResources = Record<never, never>> {
   name: string;
   settings: Settings;
   runtime: RuntimeEnv;
@@ -25,12 +23,8 @@ export interface ServiceContext<Settings> {
   publisher: Publisher<AgentbusRegistry>;
   log: Logger;
   metrics: ServiceMetrics;
-  /** Per-resource leases (create-only keys), opened on first use. */
-  leases(): Promise<LeaseManager>;
-  /** The service registry named by AGENTBUS_CONFIG (declare fleetEnvShape), loaded once. */
-  fleet(): LoadedFleetConfig;
-  /** The versioned state store the state settings name (declare stateEnvShape), opened once, closed at stop. */
-  state(): Promise<StateStore>;
+  /** The declared resources, opened (only those the definition declares). */
+  resources: OpenedResources<Resources>;
   /** Runs when the service stops, after its consumers have drained (reverse order). */
   onStop(cleanup: () => Promise<void> | void): void;
 }
@@ -41,16 +35,18 @@ export interface ConsumerHandlers {
   concurrency?: number;
 }
 
-export interface ServiceDefinition<Shape extends z.ZodRawShape> {
+export interface ServiceDefinition<Shape extends z.ZodRawShape, Resources extends ServiceResources = Record<never, never>> {
   name: string;
   description: string;
-  /** The service's own environment variables (zod shape); validated with the runtime's together. */
+  /** The service's own environment variables (zod shape); validated with the runtime's and its resources' together. */
   settings: Shape;
+  /** What it uses (see ServiceResource): each one's variables are validated at start, and it is opened before start(). */
+  resources?: Resources;
   /** Builds the handlers for each of its durable consumers (declared in streams/). */
-  start(ctx: ServiceContext<z.infer<z.ZodObject<Shape>>>): Promise<Record<string, ConsumerHandlers>> | Record<string, ConsumerHandlers>;
+  start(ctx: ServiceContext<z.infer<z.ZodObject<Shape>>, Resources>): Promise<Record<string, ConsumerHandlers>> | Record<string, ConsumerHandlers>;
 }
 
-export function defineService<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>): ServiceDefinition<Shape> {
+export function defineService<Shape extends z.ZodRawShape, Resources extends ServiceResources = Record<never, never>>(definition: ServiceDefinition<Shape, Resources>): ServiceDefinition<Shape, Resources> {
   return definition;
 }
 
@@ -71,14 +67,16 @@ export interface RunOptions {
 }
 
 /**
- * Runs a service: validates its configuration (all problems at once), connects (waiting for the
- * server if it is not up yet), binds its consumers, and serves /metrics, /healthz and /readyz.
+ * Runs a service: validates its configuration (the runtime's variables, its settings and its
+ * resources': all problems at once), connects (waiting for the server if it is not up yet), opens
+ * its resources, binds its consumers, and serves /metrics, /healthz and /readyz.
  * For every task it handles it sends task.started, then task.completed or task.failed; every
  * delivery is counted by outcome and timed.
  */
-export async function runService<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>, options: RunOptions = {}): Promise<RunningService> {
+export async function runService<Shape extends z.ZodRawShape, Resources extends ServiceResources>(definition: ServiceDefinition<Shape, Resources>, options: RunOptions = {}): Promise<RunningService> {
   const env: Readonly<Record<string, string | undefined>> = Object.freeze({ ...(options.env ?? process.env) });
-  const { runtime, settings } = loadServiceConfig(definition.name, definition.settings, env);
+  const declared = definition.resources ?? ({} as Resources);
+  const { runtime, settings, resources: resourceEnvs } = loadServiceConfig(definition.name, definition.settings, env, declared);
   const log = createLogger({ service: definition.name, level: runtime.LOG_LEVEL, destination: options.logDestination });
   const metrics = createMetrics(definition.name);
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -95,15 +93,10 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
       }
     })();
     const publisher = new Publisher(connection, { registry: agentbusRegistry, source: definition.name });
-    let leases: Promise<LeaseManager> | undefined;
-    let fleet: LoadedFleetConfig | undefined;
-    let state: Promise<StateStore> | undefined;
-    const setting = (name: string, shape: string): string => {
-      const value = (settings as Record<string, unknown>)[name];
-      if (typeof value !== 'string') throw new AgentbusError('config-invalid', `${definition.name} uses ${name} but does not declare it`, { hint: `add ${shape} to the service's settings` });
-      return value;
-    };
-    const ctx: ServiceContext<z.infer<z.ZodObject<Shape>>> = {
+    const resourceCtx: ResourceContext = { service: definition.name, nc: connection, log, onStop: (cleanup) => cleanups.push(cleanup) };
+    const opened: Record<string, unknown> = {};
+    for (const [name, resource] of Object.entries(declared)) opened[name] = await resource.open(resourceEnvs[name] as never, resourceCtx); // its own env schema's output
+    const ctx: ServiceContext<z.infer<z.ZodObject<Shape>>, Resources> = {
       name: definition.name,
       settings,
       runtime,
@@ -112,22 +105,14 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
       publisher,
       log,
       metrics,
-      leases: () => (leases ??= LeaseManager.open(connection, `${definition.name}-${process.pid}`)),
-      fleet: () => (fleet ??= loadFleetConfig(setting('AGENTBUS_CONFIG', 'fleetEnvShape'))),
-      state: () =>
-        (state ??= (async () => {
-          setting('AGENTBUS_STATE_BACKEND', 'stateEnvShape');
-          const store = await openStateStore(connection, settings as unknown as StateSettings, definition.name);
-          cleanups.push(() => store.close());
-          return store;
-        })()),
+      resources: opened as OpenedResources<Resources>,
       onStop: (cleanup) => cleanups.push(cleanup),
     };
     const byConsumer = await definition.start(ctx);
     const ledger = await IdempotencyLedger.open(connection);
-    const declared = options.consumers ?? agentbusConsumers;
+    const consumers = options.consumers ?? agentbusConsumers;
     for (const [consumer, parts] of Object.entries(byConsumer)) {
-      const declaration = declared.find((c) => c.durable === consumer);
+      const declaration = consumers.find((c) => c.durable === consumer);
       if (!declaration) throw new Error(`${definition.name} handles consumer "${consumer}", which streams/ does not declare`);
       runners.push(
         new ConsumerRunner({
@@ -163,6 +148,8 @@ export async function runService<Shape extends z.ZodRawShape>(definition: Servic
     log.info({ metrics: `${probe.url}/metrics`, consumers: runners.map((r) => r.name) }, `${definition.name} ready; metrics at ${probe.url}/metrics`);
   } catch (error) {
     await Promise.allSettled(runners.map((r) => r.stop()));
+    // What was opened before the failure (a state store, a resource's connection) is closed too.
+    for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch((cleanupError: unknown) => log.warn({ err: describeError(cleanupError) }, 'clean-up failed'));
     await probe?.close();
     await nc?.close();
     throw error;
@@ -240,7 +227,7 @@ export const ServiceExitCodes = {
  * supervisor (AGENTBUS_SUPERVISOR_PID), it also stops by itself when the supervisor is gone,
  * even while it is still starting (waiting for a NATS server that went away with it).
  */
-export async function runServiceMain<Shape extends z.ZodRawShape>(definition: ServiceDefinition<Shape>): Promise<void> {
+export async function runServiceMain<Shape extends z.ZodRawShape, Resources extends ServiceResources>(definition: ServiceDefinition<Shape, Resources>): Promise<void> {
   let service: RunningService | undefined;
   let stopping = false;
   const stop = async (why: string) => {

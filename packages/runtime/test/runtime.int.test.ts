@@ -96,7 +96,7 @@ test('a service: handlers run with lifecycle events, metrics and health endpoint
   assert.ok(lines.some((l) => /rt-test stopped/.test(l)));
 });
 
-test("each consumer gets its unhandled-type policy from streams/: a type no handler takes is dead-lettered on a task subject and skipped (counted) on the events stream", async () => {
+test('each consumer gets its unhandled-type policy from streams/: a type no handler takes is dead-lettered on a task subject and skipped (counted) on the events stream', async () => {
   const server = await startNats();
   const consumers: ConsumerDefinition[] = [
     { stream: 'AGENT_TASKS', durable: 'rt-tasks', service: 'rt-policy', description: 'test', filterSubject: 'agents.deployer.tasks.>', ackWaitMs: 2_000, maxDeliver: 2, maxAckPending: 100, retryDelaysMs: [20] },

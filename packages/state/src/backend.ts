@@ -1,9 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { backoff } from '@agentbus/bus';
 import type { DocumentPath } from './document-path.ts';
 import { parseRecord, type VersionRecord } from './envelope.ts';
 import { StateIntegrityError } from './errors.ts';
 
-export const BackendKinds = { natsKv: 'nats-kv', firestore: 'firestore' } as const;
+/** `memory` is the fake of @agentbus/state/testing, for unit tests; no setting selects it. */
+export const BackendKinds = { natsKv: 'nats-kv', firestore: 'firestore', memory: 'memory' } as const;
 export type BackendKind = (typeof BackendKinds)[keyof typeof BackendKinds];
 
 /** How often a write retries after losing the race for the next version number, and how it waits. */
@@ -16,9 +17,9 @@ export interface RetryPolicy {
 
 export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 100, baseDelayMs: 25, maxDelayMs: 500 };
 
-export async function backoff(policy: RetryPolicy, attempt: number): Promise<void> {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt, 20));
-  await sleep(Math.random() * ceiling);
+/** Waits before the write's next attempt, after `attempt` lost races (bus's backoff, full jitter). */
+export function waitToRetry(policy: RetryPolicy, attempt: number): Promise<void> {
+  return backoff(attempt + 1, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, maxDoublings: 20, jitter: 'full' });
 }
 
 export interface AppendRequest {

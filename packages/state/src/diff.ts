@@ -1,3 +1,4 @@
+import { ellipsize } from '@agentbus/contracts';
 import { canonicalJson } from './canonical-json.ts';
 import { formatFieldPath, jsonPointer, type FieldStep } from './field-path.ts';
 import { isPlainObject, ValueTags, type JsonValue } from './normalize.ts';
@@ -68,7 +69,7 @@ const MAX_SHOWN = 120;
 
 function show(value: JsonValue | undefined): string {
   const text = JSON.stringify(value);
-  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN - 1)}…` : text;
+  return ellipsize(text, MAX_SHOWN);
 }
 
 /** One line per change: `+ field = value`, `- field = value`, `~ field: old → new`. */

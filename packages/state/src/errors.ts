@@ -1,4 +1,4 @@
-import { AgentbusError, type AgentbusErrorOptions } from '@agentbus/contracts';
+import { AgentbusError, errorGuard, type AgentbusErrorOptions } from '@agentbus/contracts';
 
 /**
  * Stable error codes of @agentbus/state. Callers branch on `code` (or the isXxx helpers), never
@@ -19,6 +19,12 @@ export const StateErrorCodes = {
   signingKey: 'state-signing-key',
 } as const;
 export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    state: typeof StateErrorCodes;
+  }
+}
 
 /** Every error this package throws on purpose. */
 export class StateError extends AgentbusError {
@@ -140,14 +146,11 @@ export class StateSigningKeyError extends StateError {
   }
 }
 
-export function isStateError(error: unknown): error is StateError {
-  return error instanceof StateError;
-}
+/** `isStateError(error, code?)`: a StateError, of that code when one is named (errorGuard, as in every package). */
+export const isStateError = errorGuard(StateError);
 
-export function isStateConflict(error: unknown): error is StateConflictError {
-  return error instanceof StateConflictError;
-}
+/** Lost the race for the next version number on every attempt (retryable). */
+export const isStateConflict = errorGuard(StateConflictError);
 
-export function isStateNotFound(error: unknown): error is StateNotFoundError {
-  return error instanceof StateNotFoundError;
-}
+/** No such document, or no such version of it. */
+export const isStateNotFound = errorGuard(StateNotFoundError);

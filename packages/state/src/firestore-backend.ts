@@ -1,5 +1,5 @@
 import type { DocumentData, DocumentReference, DocumentSnapshot, Firestore, Transaction } from '@google-cloud/firestore';
-import { backoff, BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot } from './backend.ts';
+import { BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot, waitToRetry } from './backend.ts';
 import { DocumentPathSet, type DocumentPath } from './document-path.ts';
 import type { VersionRecord } from './envelope.ts';
 import { isStateError, StateBackendError, StateConflictError, StateIntegrityError } from './errors.ts';
@@ -155,7 +155,7 @@ class FirestoreBackend implements StateBackend {
           if (++headless >= 2) {
             throw new StateIntegrityError(`${path.text} has versions but no head document`, `run \`agentbus state verify ${path.text}\`, then \`agentbus state repair ${path.text}\` to rewrite the head from the last version`, { path: path.text });
           }
-          await backoff(request.retry, attempts);
+          await waitToRetry(request.retry, attempts);
           continue;
         }
         headless = 0;
@@ -167,7 +167,7 @@ class FirestoreBackend implements StateBackend {
         } else {
           throw firestoreFailure(`writing ${path.text}`, error);
         }
-        await backoff(request.retry, attempts);
+        await waitToRetry(request.retry, attempts);
       }
     }
   }

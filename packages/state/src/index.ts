@@ -1,6 +1,6 @@
 export { StateStore, MAX_DATA_BYTES, type StateStoreOptions, type WriteOptions, type WriteResult, type StateVersion, type HistoryEntry, type HistoryResult, type VersionSelector, type VersionSummary, type DiffResult, type RestoreOptions, type RestoreResult, type VerifyAllResult, type RepairResult } from './store.ts';
 export { BackendKinds, defaultRetryPolicy, type BackendKind, type StateBackend, type RetryPolicy, type AppendRequest, type AppendResult, type StoredSlot } from './backend.ts';
-export { openStateBackend, type StateBackendConfig } from './open.ts';
+export { openStateBackend, openStateBackendFrom, stateEnvSchema, stateResource, type StateBackendConfig, type StateSettings } from './open.ts';
 export { openNatsKvBackend, stateBucketConfig, ensureStateBucket, DEFAULT_STATE_BUCKET, type NatsKvBackendOptions, type StateBucketConfig } from './nats-kv-backend.ts';
 export { openFirestoreBackend, FIRESTORE_INDEX_COLLECTION, type FirestoreBackendOptions } from './firestore-backend.ts';
 export { ENVELOPE_FORMAT, Operations, sealVersion, encodeRecord, parseRecord, recomputeHashes, type Operation, type VersionEnvelope, type VersionRecord, type VersionSignature, type EnvelopeInput } from './envelope.ts';

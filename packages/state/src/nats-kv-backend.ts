@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiCodes, JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
-import { backoff, BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot } from './backend.ts';
+import { isStreamNotFound, isWrongLastSequence } from '@agentbus/bus';
+import { BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot, waitToRetry } from './backend.ts';
 import { DocumentPathSet, writeKeyOf, type DocumentPath } from './document-path.ts';
 import { decodeRecordBytes, encodeRecord, type VersionRecord } from './envelope.ts';
 import { StateBackendError, StateBucketMissingError, StateConflictError, StateIntegrityError } from './errors.ts';
@@ -81,17 +82,13 @@ async function streamExists(jsm: JetStreamManager, stream: string): Promise<bool
     await jsm.streams.info(stream);
     return true;
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return false;
+    if (isStreamNotFound(error)) return false;
     throw natsFailure('reading the state bucket', error);
   }
 }
 
 function natsFailure(action: string, error: unknown): StateBackendError {
   return new StateBackendError(BackendKinds.natsKv, action, error, 'check that NATS is reachable (NATS_URL) and runs with JetStream; the operation can be retried');
-}
-
-function isWrongLastSequence(error: unknown): boolean {
-  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 const keys = {
@@ -204,7 +201,7 @@ class NatsKvBackend implements StateBackend {
         }
       }
       if (attempts >= request.retry.maxAttempts) throw new StateConflictError(path.text, attempts);
-      await backoff(request.retry, attempts);
+      await waitToRetry(request.retry, attempts);
       // Catch up. The head is kept close to the last version, so jump to it when it is past the
       // slot just lost; otherwise read the version that won the slot.
       const current = await this.#get(keys.head(path));

@@ -37,7 +37,7 @@ const hints = {
   json: 'versioned data is JSON: objects, arrays, strings, finite numbers, true/false and null (plus {"$ts": "<ISO time>"} and {"$bytes": "<base64>"})',
   undefinedValue: 'JSON has no undefined: leave the field out or set it to null',
   sentinel:
-    "a FieldValue sentinel is resolved by the server after the commit, so it cannot be hashed into the version; use a client value instead (a Date or {\"$ts\": \"2026-01-01T00:00:00.000000Z\"} for time)",
+    'a FieldValue sentinel is resolved by the server after the commit, so it cannot be hashed into the version; use a client value instead (a Date or {"$ts": "2026-01-01T00:00:00.000000Z"} for time)',
   reservedKey: 'member names starting with $ are reserved for typed values ($ts, $bytes, $int); rename the member',
 } as const;
 

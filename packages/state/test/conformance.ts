@@ -424,4 +424,3 @@ async function snapshot(tamper: Context['tamper'], path: string, upTo: number): 
   const versions = await Promise.all(Array.from({ length: upTo }, (_, i) => tamper.versionBytes(path, i + 1)));
   return { head: await tamper.headBytes(path), versions };
 }
-

@@ -7,8 +7,6 @@ export interface ServiceMetrics {
   messages: Counter<'consumer' | 'type' | 'outcome'>;
   /** Handler run time by consumer, type and result. */
   handlerSeconds: Histogram<'consumer' | 'type' | 'result'>;
-  /** Messages published by type. */
-  published: Counter<'type'>;
   /** 1 when the service is ready (connected, consumers bound). */
   ready: Gauge;
   /** Pulls a consumer started again after losing them (missed heartbeats, a consumer or stream gone), by reason. */
@@ -29,7 +27,6 @@ export function createMetrics(service: string): ServiceMetrics {
       buckets: [0.005, 0.02, 0.1, 0.5, 1, 5, 15, 60, 300],
       registers: [registry],
     }),
-    published: new Counter({ name: 'agentbus_published_total', help: 'Messages published', labelNames: ['type'], registers: [registry] }),
     ready: new Gauge({ name: 'agentbus_ready', help: '1 when the service is connected and its consumers are bound', registers: [registry] }),
     pullRestarts: new Counter({ name: 'agentbus_consumer_pull_restarts_total', help: 'Pulls started again after the consumer lost them (missed heartbeats, a consumer or stream gone)', labelNames: ['consumer', 'reason'], registers: [registry] }),
   };

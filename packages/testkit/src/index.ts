@@ -27,14 +27,26 @@ export function uniqueName(prefix = 't'): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * Under `npm test -- --tier unit` (AGENTBUS_TEST_TIER=unit) the kit refuses what a unit test must
+ * not need: a server or a child process. A test that asks for one belongs in *.int.test.ts.
+ */
+function refuseInUnitTier(what: string): void {
+  if (process.env.AGENTBUS_TEST_TIER === 'unit') {
+    throw new Error(`a unit test started ${what}: unit tests need no server and no child process; name the file *.int.test.ts (or move it to test/e2e/)`);
+  }
+}
+
 /** One real nats-server with JetStream on free ports and a temp store. stop() it when done. */
 export async function startNats(): Promise<NatsServer> {
+  refuseInUnitTier('a nats-server');
   const dir = tempDir('agentbus-nats-');
   return NatsServer.start({ storeDir: join(dir, 'store'), logFile: join(dir, 'nats-server.log') });
 }
 
 /** A 3-node JetStream cluster on loopback, each node with its own temp store. */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  refuseInUnitTier('a nats-server cluster');
   return NatsCluster.start({ baseDir: tempDir('agentbus-cluster-'), size });
 }
 
@@ -69,6 +81,7 @@ export interface CliResult {
 
 /** Runs `agentbus <args>` in a child process and collects its output. */
 export function runCli(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  refuseInUnitTier(`agentbus ${args[0] ?? ''}`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [AGENTBUS_BIN, ...args], {
       cwd: options.cwd ?? tempDir('agentbus-cli-'),

@@ -1,5 +1,7 @@
-import { HealthEvidenceStore } from '@agentbus/health';
-import { defineService } from '@agentbus/runtime';
+import { fleetResource } from '@agentbus/fleet';
+import { evidenceResource } from '@agentbus/health';
+import { defineService, leasesResource } from '@agentbus/runtime';
+import { stateResource } from '@agentbus/state';
 import { deployerSettings } from './config.ts';
 import { deployHandler } from './handlers/deploy.ts';
 
@@ -7,14 +9,13 @@ export const deployerService = defineService({
   name: 'deployer',
   description: 'merges, pushes, verifies the remote, deploys and records the release',
   settings: deployerSettings,
-  async start(ctx) {
-    const fleet = ctx.fleet();
-    const state = await ctx.state();
-    const leases = await ctx.leases();
+  resources: { fleet: fleetResource, state: stateResource, leases: leasesResource, evidence: evidenceResource },
+  start(ctx) {
+    const { fleet, state, leases, evidence } = ctx.resources;
     return {
       deployer: {
         concurrency: ctx.settings.DEPLOYER_CONCURRENCY,
-        handlers: { 'deployer.deploy': deployHandler({ fleet, state, evidence: await HealthEvidenceStore.open(ctx.nc), leases, leaseWaitMs: ctx.settings.DEPLOYER_LEASE_WAIT_MS }) },
+        handlers: { 'deployer.deploy': deployHandler({ fleet, state, evidence, leases, leaseWaitMs: ctx.settings.DEPLOYER_LEASE_WAIT_MS }) },
       },
     };
   },

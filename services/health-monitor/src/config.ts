@@ -1,8 +1,6 @@
-import { fleetEnvShape } from '@agentbus/runtime';
 import { z } from 'zod';
 
 export const healthMonitorSettings = {
-  ...fleetEnvShape,
   /** How often every service is probed between deploys (its baseline); 0 turns watching off. */
   HEALTH_WATCH_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
   /** Deployments judged at once (each waits its stabilization window). */

@@ -1,9 +1,6 @@
-import { fleetEnvShape, stateEnvShape } from '@agentbus/runtime';
 import { z } from 'zod';
 
 export const notifierSettings = {
-  ...fleetEnvShape,
-  ...stateEnvShape,
   /** Webhook deliveries running at once (the events themselves are handled one at a time, in order). */
   NOTIFIER_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** How far before an update its incident's events are read, for the chat message's wording. */

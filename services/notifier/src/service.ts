@@ -1,5 +1,7 @@
 import { collectIncidentEvents } from '@agentbus/incident';
+import { fleetResource } from '@agentbus/fleet';
 import { defineService } from '@agentbus/runtime';
+import { stateResource } from '@agentbus/state';
 import type { NotifierDeps } from './announce.ts';
 import { notifierSettings } from './config.ts';
 import { deliverHandler } from './handlers/deliver.ts';
@@ -14,10 +16,10 @@ export const notifierService = defineService({
   name: 'notifier',
   description: 'pages humans for escalations and resolves the pages once the service is healthy; chat updates per incident; webhook deliveries retried through the bus',
   settings: notifierSettings,
-  async start(ctx) {
-    const fleet = ctx.fleet();
+  resources: { fleet: fleetResource, state: stateResource },
+  start(ctx) {
+    const { fleet, state } = ctx.resources;
     const targets = resolveTargets(fleet.notifications, ctx.env);
-    const state = await ctx.state();
     const lookbackMs = ctx.settings.NOTIFIER_INCIDENT_LOOKBACK_MS;
     const deps: NotifierDeps = {
       targets,

@@ -1,10 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { StreamNames } from '@agentbus/contracts';
 import { Headers, readStream, toDeadLetter } from '@agentbus/bus';
-import type { DeadLetterFact, TaskFact } from '@agentbus/incident';
+import type { DeadLetterFact, TaskFact, ChangeFacts } from '@agentbus/incident';
 import type { FleetService } from '@agentbus/fleet';
 import { openServiceRepo } from '@agentbus/fleet';
-import type { ChangeFacts } from '@agentbus/incident';
 
 /** The tasks (AGENT_TASKS) of one incident stored since `since`. */
 export async function collectTasks(nc: NatsConnection, incidentId: string, since: Date): Promise<TaskFact[]> {

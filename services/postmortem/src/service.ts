@@ -1,19 +1,21 @@
 import type { AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler } from '@agentbus/bus';
+import { fleetResource } from '@agentbus/fleet';
 import { defineService } from '@agentbus/runtime';
+import { stateResource } from '@agentbus/state';
 import { postmortemSettings } from './config.ts';
 import { writePostmortem, type PostmortemDeps } from './handlers/write-postmortem.ts';
 
 /** The events that end (or change) an incident: each writes or updates its post-mortem. */
-const triggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved'] as const;
+export const postmortemTriggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved'] as const;
 
 export const postmortemService = defineService({
   name: 'postmortem',
   description: 'writes every incident up from the bus: versioned document, Markdown file, bug ticket',
   settings: postmortemSettings,
-  async start(ctx) {
-    const fleet = ctx.fleet();
-    const state = await ctx.state();
+  resources: { fleet: fleetResource, state: stateResource },
+  start(ctx) {
+    const { fleet, state } = ctx.resources;
     const deps: PostmortemDeps = {
       nc: ctx.nc,
       state,
@@ -22,8 +24,8 @@ export const postmortemService = defineService({
       ticketLabels: fleet.notifications.ticket?.labels,
       lookbackMs: ctx.settings.POSTMORTEM_LOOKBACK_MS,
     };
-    const handler: Handler<AgentbusRegistry, (typeof triggers)[number]> = (event, handlerCtx) => writePostmortem(deps, event, handlerCtx);
+    const handler: Handler<AgentbusRegistry, (typeof postmortemTriggers)[number]> = (event, handlerCtx) => writePostmortem(deps, event, handlerCtx);
     // One incident at a time: updates of one post-mortem never race each other.
-    return { postmortem: { concurrency: 1, handlers: Object.fromEntries(triggers.map((type) => [type, handler])) } };
+    return { postmortem: { concurrency: 1, handlers: Object.fromEntries(postmortemTriggers.map((type) => [type, handler])) } };
   },
 });

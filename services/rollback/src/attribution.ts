@@ -1,4 +1,4 @@
-import { releaseManifestSchema, safeText, type AgentbusRegistry, type DataOf, type ReleaseManifest } from '@agentbus/contracts';
+import { releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type DataOf, type ReleaseManifest } from '@agentbus/contracts';
 import type { FleetService } from '@agentbus/fleet';
 import type { GitRepo } from '@agentbus/git';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
@@ -22,7 +22,7 @@ export type Attribution =
  * - every failing check is one of this service's own checks;
  * - the deployed commit is not itself a revert (a revert is never reverted on its own).
  */
-export async function attributeFailure(failure: HealthFailed, service: FleetService, state: StateStore, repo: GitRepo): Promise<Attribution> {
+export async function attributeFailure(failure: HealthFailed, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
   let manifest: ReleaseManifest;
   try {
     manifest = releaseManifestSchema.parse((await state.get(`releases/${service.name}`)).data);
@@ -34,7 +34,7 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
     return {
       attributed: false,
       reason: 'not-latest-deployment',
-      detail: `deployment ${failure.deploymentId} is no longer the latest of ${service.name} (now ${manifest.deploymentId}, ${manifest.status} at ${manifest.commit.slice(0, 12)}); the newer one is judged on its own`,
+      detail: `deployment ${failure.deploymentId} is no longer the latest of ${service.name} (now ${manifest.deploymentId}, ${manifest.status} at ${shortSha(manifest.commit)}); the newer one is judged on its own`,
       escalate: true,
     };
   }
@@ -69,7 +69,7 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
     return {
       attributed: false,
       reason: 'revert-of-revert',
-      detail: `${manifest.mergeCommit.slice(0, 12)} is itself a revert of ${reverts.slice(0, 12)}; agentbus does not revert a revert on its own`,
+      detail: `${shortSha(manifest.mergeCommit)} is itself a revert of ${shortSha(reverts)}; agentbus does not revert a revert on its own`,
       escalate: true,
     };
   }
@@ -86,7 +86,7 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
  * on since (a newer deployment), the merge was already reverted, or it is itself a revert.
  * Returns null for failures that left nothing to roll back (before the push).
  */
-export async function attributeDeployFailure(failure: DeployFailed, correlationId: string, at: string, repo: GitRepo): Promise<Attribution | null> {
+export async function attributeDeployFailure(failure: DeployFailed, correlationId: string, at: string, repo: Pick<GitRepo, 'remoteBranchSha' | 'findRevertOf' | 'revertedCommitOf'>): Promise<Attribution | null> {
   if (!failure.pushed || failure.stage !== 'deploy-command' || !failure.mergeCommit || !failure.previousCommit || !failure.branch) return null;
   const manifest: ReleaseManifest = {
     service: failure.service,
@@ -103,19 +103,19 @@ export async function attributeDeployFailure(failure: DeployFailed, correlationI
   };
   const head = await repo.remoteBranchSha();
   if (await repo.findRevertOf(failure.mergeCommit)) {
-    return { attributed: false, reason: 'already-rolled-back', detail: `${failure.mergeCommit.slice(0, 12)} was already reverted`, escalate: false };
+    return { attributed: false, reason: 'already-rolled-back', detail: `${shortSha(failure.mergeCommit)} was already reverted`, escalate: false };
   }
   if (head !== failure.mergeCommit) {
     return {
       attributed: false,
       reason: 'not-latest-deployment',
-      detail: `the deploy command failed on ${failure.mergeCommit.slice(0, 12)}, but ${failure.branch} has moved on to ${head?.slice(0, 12) ?? 'nothing'}; reverting now would undo newer work`,
+      detail: `the deploy command failed on ${shortSha(failure.mergeCommit)}, but ${failure.branch} has moved on to ${head ? shortSha(head) : 'nothing'}; reverting now would undo newer work`,
       escalate: true,
     };
   }
   const reverts = await repo.revertedCommitOf(failure.mergeCommit);
   if (reverts) {
-    return { attributed: false, reason: 'revert-of-revert', detail: `${failure.mergeCommit.slice(0, 12)} is itself a revert of ${reverts.slice(0, 12)}; agentbus does not revert a revert on its own`, escalate: true };
+    return { attributed: false, reason: 'revert-of-revert', detail: `${shortSha(failure.mergeCommit)} is itself a revert of ${shortSha(reverts)}; agentbus does not revert a revert on its own`, escalate: true };
   }
   return { attributed: true, manifest, failingChecks: [], reason: safeText(`the deploy command failed after the merge was pushed: ${failure.error}`, { max: 2_000 }) };
 }

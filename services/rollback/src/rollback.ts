@@ -1,7 +1,6 @@
-import { AgentbusError, describeError, releaseManifestPath, safeText, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
-import { isRetryableFailure, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
-import { openServiceRepo, runDeployCommand, type FleetService } from '@agentbus/fleet';
-import { isGitError } from '@agentbus/git';
+import { AgentbusError, describeError, escalation, isRetryableFailure, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type HealthEvidenceStore } from '@agentbus/health';
 import type { StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
@@ -17,9 +16,22 @@ export interface RollbackDeps {
   leaseWaitMs: number;
 }
 
+export const RollbackErrorCodes = {
+  /** A rollback stopped for good at a stage (rollback.failed says which): a person takes over. */
+  rollbackFailed: 'rollback-failed',
+  /** The service did not become healthy within rollback.healthyWithinMs after the rollback. */
+  stillUnhealthy: 'still-unhealthy',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    rollback: typeof RollbackErrorCodes;
+  }
+}
+
 class RollbackFailed extends AgentbusError {
   constructor(stage: Stage, cause: unknown) {
-    super('rollback-failed', `rollback failed at ${stage}: ${describeError(cause)}`, { cause, retryable: false, hint: 'a person must take over: see the rollback.failed event and the escalation' });
+    super(RollbackErrorCodes.rollbackFailed, `rollback failed at ${stage}: ${describeError(cause)}`, { cause, retryable: false, hint: 'a person must take over: see the rollback.failed event and the escalation' });
   }
 }
 
@@ -45,18 +57,15 @@ export async function decideOrEscalate<T>(
       const strategy = deps.fleet.services.find((s) => s.name === service)?.rollback.strategy ?? 'git-revert';
       await ctx.publish('rollback.failed', { deploymentId, service, mergeCommit, strategy, stage: 'attribute', error: describeError(error), revertCommit: null }, { id: `${deploymentId}.rollback.failed` });
     }
-    await ctx.publish(
-      'escalation.raised',
-      {
-        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
-        kind: 'rollback-failed',
-        severity: 'critical',
-        service,
-        summary: `${service}: deployment ${deploymentId} failed its checks, but agentbus could not decide whether to roll it back: ${describeError(error)}`,
-        details: { deploymentId, stage: 'attribute', ...(mergeCommit ? { mergeCommit } : {}) },
-      },
-      { id: `escalation.rollback-failed.${deploymentId}` },
-    );
+    const raised = escalation({
+      kind: 'rollback-failed',
+      severity: 'critical',
+      service,
+      summary: `${service}: deployment ${deploymentId} failed its checks, but agentbus could not decide whether to roll it back: ${describeError(error)}`,
+      details: { deploymentId, stage: 'attribute', ...(mergeCommit ? { mergeCommit } : {}) },
+      about: [deploymentId],
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     throw error;
   }
 }
@@ -79,19 +88,16 @@ export async function skipRollback(
     { id: `${triggerId}.rollback.skipped` },
   );
   if (decision.escalate) {
-    await ctx.publish(
-      'escalation.raised',
-      {
-        dedupKey: `agentbus.unattributed-failure.${failure.deploymentId}`,
-        kind: 'unattributed-failure',
-        severity: 'error',
-        service: failure.service,
-        // The schema bounds a summary at 1,024 characters (cut at a code point, with a marker).
-        summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
-        details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
-      },
-      { id: `escalation.unattributed-failure.${triggerId}` },
-    );
+    const raised = escalation({
+      kind: 'unattributed-failure',
+      severity: 'error',
+      service: failure.service,
+      summary: `${failure.service} is failing, but agentbus will not roll back on its own (${decision.reason}): ${decision.detail}`,
+      details: { deploymentId: failure.deploymentId, reason: decision.reason, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}) },
+      about: [failure.deploymentId],
+      occurrence: [triggerId], // answered once per failure told, like the skip
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
   }
   await deps.leases.releaseIfOwner(failure.service, failure.deploymentId);
 }
@@ -133,23 +139,21 @@ export async function rollBack(
   let revertCommit: string | null = null;
   try {
     lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentId, {
-      ttlMs: service.deploy.timeoutMs + service.rollback.healthyWithinMs + 4 * service.git.timeoutMs + 60_000,
+      ttlMs: rollbackLeaseMs(service),
       maxWaitMs: deps.leaseWaitMs,
       signal: ctx.signal,
       onWait: () => ctx.working(),
     }));
     let restoredCommit: string;
     if (strategy === 'git-revert') {
-      await repo.switchToBranch();
-      await repo.fetch();
-      if ((await repo.fastForwardToRemote()).status === 'ahead') await repo.dropUnpushedCommits();
+      await syncCloneToRemote(repo);
       const revert = await repo.revertCommit(manifest.mergeCommit, { deploymentId, reason: decision.reason }); // git makes the reason a safe paragraph
       revertCommit = revert.revertCommit;
       stage = 'push';
       try {
-        await repo.push();
+        await pushAndVerify(repo);
       } catch (error) {
-        if (isGitError(error, 'remote-sha-mismatch')) stage = 'verify-push';
+        stage = pushStageOf(error);
         throw error;
       }
       restoredCommit = revert.revertCommit;
@@ -171,14 +175,14 @@ export async function rollBack(
     stage = 'verify-health';
     const verified = await waitUntilHealthy(service.health.checks, { timeoutMs: service.rollback.healthyWithinMs, intervalMs: 250, signal: ctx.signal });
     if (!verified.healthy) {
-      throw new AgentbusError('still-unhealthy', `${service.name} is still unhealthy ${verified.elapsedMs} ms after the rollback (${verified.failingChecks.join(', ')})`, { retryable: false });
+      throw new AgentbusError(RollbackErrorCodes.stillUnhealthy, `${service.name} is still unhealthy ${verified.elapsedMs} ms after the rollback (${verified.failingChecks.join(', ')})`, { retryable: false });
     }
     const final = await runProbes(service.health.checks, { probes: 1, intervalMs: 0, consecutiveFailures: 1 });
     await deps.evidence.record(service.name, evidenceOf(final, 'rollback', deploymentId));
     const updated: ReleaseManifest = { ...manifest, status: 'rolled-back', commit: restoredCommit, rolledBackAt: new Date().toISOString(), revertCommit };
     await deps.state.put(releaseManifestPath(service.name), updated, {
       // safeText again: a decision recorded by an earlier version (the ledger's attribute step) may hold raw text.
-      reason: safeText(`rolled back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) by ${strategy}: ${decision.reason}`, { max: 1_000 }),
+      reason: safeText(`rolled back ${manifest.ref} (${shortSha(manifest.mergeCommit)}) by ${strategy}: ${decision.reason}`, { max: 1_000 }),
       agent: 'rollback',
       taskId: trigger.id,
       writeId: `${deploymentId}.rolled-back`,
@@ -205,22 +209,19 @@ export async function rollBack(
         )
         .then(() => true),
     );
-    ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${manifest.mergeCommit.slice(0, 12)}: healthy again`);
+    ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${shortSha(manifest.mergeCommit)}: healthy again`);
   } catch (error) {
     if (isRetryableFailure(error) && !lastAttempt) throw error;
     await ctx.publish('rollback.failed', { ...target, stage, error: describeError(error), revertCommit }, { id: `${deploymentId}.rollback.failed` });
-    await ctx.publish(
-      'escalation.raised',
-      {
-        dedupKey: `agentbus.rollback-failed.${deploymentId}`,
-        kind: 'rollback-failed',
-        severity: 'critical',
-        service: service.name,
-        summary: `${service.name}: rolling back ${manifest.ref} (${manifest.mergeCommit.slice(0, 12)}) failed at ${stage}: ${describeError(error)}`,
-        details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
-      },
-      { id: `escalation.rollback-failed.${deploymentId}` },
-    );
+    const raised = escalation({
+      kind: 'rollback-failed',
+      severity: 'critical',
+      service: service.name,
+      summary: `${service.name}: rolling back ${manifest.ref} (${shortSha(manifest.mergeCommit)}) failed at ${stage}: ${describeError(error)}`,
+      details: { deploymentId, stage, mergeCommit: manifest.mergeCommit, revertCommit, strategy },
+      about: [deploymentId],
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     throw new RollbackFailed(stage, error);
   } finally {
     await lease?.release().catch((error: unknown) => ctx.log.error({ err: describeError(error) }, 'could not release the lease'));

@@ -1,5 +1,7 @@
-import { HealthEvidenceStore } from '@agentbus/health';
-import { defineService } from '@agentbus/runtime';
+import { fleetResource } from '@agentbus/fleet';
+import { evidenceResource } from '@agentbus/health';
+import { defineService, leasesResource } from '@agentbus/runtime';
+import { stateResource } from '@agentbus/state';
 import { rollbackSettings } from './config.ts';
 import { healthFailedHandler } from './handlers/health-failed.ts';
 import { deployFailedHandler } from './handlers/deploy-failed.ts';
@@ -8,10 +10,10 @@ export const rollbackService = defineService({
   name: 'rollback',
   description: 'rolls back deployments whose health failure (or failed deploy command) is attributed to them',
   settings: rollbackSettings,
-  async start(ctx) {
-    const fleet = ctx.fleet();
-    const state = await ctx.state();
-    const deps = { fleet, state, evidence: await HealthEvidenceStore.open(ctx.nc), leases: await ctx.leases(), leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
+  resources: { fleet: fleetResource, state: stateResource, leases: leasesResource, evidence: evidenceResource },
+  start(ctx) {
+    const { fleet, state, leases, evidence } = ctx.resources;
+    const deps = { fleet, state, evidence, leases, leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
     return {
       rollback: {
         concurrency: ctx.settings.ROLLBACK_CONCURRENCY,

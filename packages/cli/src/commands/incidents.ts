@@ -1,12 +1,12 @@
-import { AgentbusError, postmortemPath, safeLine, safeText } from '@agentbus/contracts';
+import { AgentbusError, cutToLength, formatDuration, formatIssues, postmortemPath, safeLine, safeText } from '@agentbus/contracts';
+import { CliErrorCodes } from '../errors.ts';
 import { isStateNotFound, parseDocumentPath, type StateStore } from '@agentbus/state';
-import type { Postmortem } from '@agentbus/incident';
-import { renderPostmortemMarkdown } from '@agentbus/incident';
+import { postmortemSchema, renderPostmortemMarkdown, type Postmortem } from '@agentbus/incident';
 import { UsageError, type Command } from '../command.ts';
 import { shortTime, table } from '../render.ts';
 import { openStore } from './state.ts';
 
-const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
+const duration = (ms: number | null) => (ms === null ? '-' : formatDuration(ms));
 
 /**
  * The post-mortem `agentbus postmortem show <arg>` means: the incident with that id
@@ -22,7 +22,7 @@ async function findPostmortem(store: StateStore, arg: string) {
       if (!isStateNotFound(error)) throw error;
     }
   }
-  throw new AgentbusError('not-found', `no post-mortem for incident ${JSON.stringify(safeLine(arg, 200))}`, { hint: 'list incidents with `agentbus incidents`' });
+  throw new AgentbusError(CliErrorCodes.notFound, `no post-mortem for incident ${JSON.stringify(safeLine(arg, 200))}`, { hint: 'list incidents with `agentbus incidents`' });
 }
 
 function isDocumentPath(path: string): boolean {
@@ -43,9 +43,9 @@ export const incidents: Command = {
     const paths = (await store.listDocuments()).filter((path) => path.startsWith('postmortems/'));
     const rows: Postmortem[] = [];
     for (const path of paths) {
-      const data = (await store.get(path)).data as unknown as Postmortem;
+      const parsed = postmortemSchema.safeParse((await store.get(path)).data);
       // Anyone may write a document there (agentbus state put): what is not a post-mortem is named, not fatal.
-      if (typeof data.incidentId === 'string' && typeof data.impact === 'object' && data.impact !== null) rows.push(data);
+      if (parsed.success) rows.push(parsed.data);
       else ctx.out.note(`agentbus: warning: ${path} is not a post-mortem document; skipped`);
     }
     rows.sort((a, b) => (a.impact.startedAt ?? '').localeCompare(b.impact.startedAt ?? ''));
@@ -58,7 +58,7 @@ export const incidents: Command = {
     }
     const lines = table(
       ['ID', 'SERVICE', 'STARTED', 'OUTCOME', 'STATUS', 'DETECT', 'ROLL BACK', 'DEGRADED'],
-      rows.map((pm) => [safeLine(pm.incidentId, 200), safeLine(pm.service ?? '-'), shortTime(pm.impact.startedAt ?? undefined), safeLine(pm.outcome), safeLine(pm.status), seconds(pm.impact.timeToDetectMs), seconds(pm.impact.timeToRollBackMs), seconds(pm.impact.degradedMs)]),
+      rows.map((pm) => [safeLine(pm.incidentId, 200), safeLine(pm.service ?? '-'), shortTime(pm.impact.startedAt ?? undefined), safeLine(pm.outcome), safeLine(pm.status), duration(pm.impact.timeToDetectMs), duration(pm.impact.timeToRollBackMs), duration(pm.impact.degradedMs)]),
     );
     for (const line of lines) ctx.out.line(line);
     return 0;
@@ -75,9 +75,14 @@ export const postmortemShow: Command = {
     if (!id.trim()) throw new UsageError('give an incident id (agentbus incidents lists them)');
     const store = await openStore(ctx);
     const { path, head } = await findPostmortem(store, id);
-    const pm = head.data as unknown as Postmortem;
-    ctx.out.data({ ...pm, version: head.envelope.number });
-    ctx.out.line(safeText(renderPostmortemMarkdown(pm).trimEnd(), { max: Number.MAX_SAFE_INTEGER }));
+    const parsed = postmortemSchema.safeParse(head.data);
+    if (!parsed.success) {
+      throw new AgentbusError(CliErrorCodes.notPostmortem, `${path} is not a post-mortem document: ${cutToLength(formatIssues(parsed.error, ''), 1_000)}`, {
+        hint: `read it as it is with \`agentbus state get ${path}\``,
+      });
+    }
+    ctx.out.data({ ...head.data, version: head.envelope.number }); // the document as stored, fields agentbus does not read included
+    ctx.out.line(safeText(renderPostmortemMarkdown(parsed.data).trimEnd(), { max: Number.MAX_SAFE_INTEGER }));
     ctx.out.line('');
     ctx.out.line(`(version ${head.envelope.number} of ${path}; its history: agentbus state history ${path})`);
     return 0;

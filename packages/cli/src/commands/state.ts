@@ -5,7 +5,7 @@ import {
   ensureStateBucket,
   formatChanges,
   generateSigningKey,
-  openStateBackend,
+  openStateBackendFrom,
   StateBucketMissingError,
   StateStore,
   DEFAULT_STATE_BUCKET,
@@ -15,8 +15,8 @@ import {
   type VersionSelector,
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
-import { shortTime, table, truncate } from '../render.ts';
-import { agentbusRegistry, describeError, safeText } from '@agentbus/contracts';
+import { shortTime, table } from '../render.ts';
+import { agentbusRegistry, describeError, ellipsize, escalation, safeText } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 
 /**
@@ -26,11 +26,7 @@ import { Publisher } from '@agentbus/bus';
  */
 
 export async function openStore(ctx: CommandContext, options: { agent?: string; signing?: SigningOptions } = {}): Promise<StateStore> {
-  const { state } = ctx.config;
-  const backend =
-    state.backend === 'firestore'
-      ? await openStateBackend({ backend: 'firestore', projectId: state.firestoreProjectId!, emulatorHost: state.firestoreEmulatorHost })
-      : await openStateBackend({ backend: 'nats-kv', nc: await ctx.nats() });
+  const backend = await openStateBackendFrom(ctx.config.state, () => ctx.nats());
   const store = new StateStore({ backend, ...options });
   ctx.onExit(() => store.close());
   return store;
@@ -180,7 +176,7 @@ export const stateHistory: Command = {
       const e = entry.envelope;
       if (!e) return [String(entry.number), '-', '-', '-', `(${entry.integrity?.reason}: run agentbus state verify)`, '-'];
       const reason = entry.integrity ? `${e.reason} (${entry.integrity.reason}!)` : e.reason;
-      return [String(e.number), shortTime(e.timestamp), truncate(e.agent, 24), e.operation === 'restore' ? `restore←${e.restoredFrom}` : e.operation, truncate(reason, 60), shortHash(e.hash)];
+      return [String(e.number), shortTime(e.timestamp), ellipsize(e.agent, 24), e.operation === 'restore' ? `restore←${e.restoredFrom}` : e.operation, ellipsize(reason, 60), shortHash(e.hash)];
     });
     for (const line of table(['VERSION', 'TIME', 'AGENT', 'OP', 'REASON', 'HASH'], rows)) ctx.out.line(line);
     const oldest = history.entries.at(-1)?.number ?? 1;
@@ -291,18 +287,14 @@ async function escalateChainBreaks(ctx: CommandContext, damaged: readonly Verify
     const publisher = new Publisher(await ctx.nats(), { registry: agentbusRegistry, source: 'agentbus-state-verify' });
     for (const report of damaged) {
       const first = report.firstBad!;
-      const key = `agentbus.chain-break.${report.path.replace(/[^A-Za-z0-9_-]/g, '_')}.${first.number}`;
-      await publisher.publish(
-        'escalation.raised',
-        {
-          dedupKey: key,
-          kind: 'chain-break',
-          severity: 'critical',
-          summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`.slice(0, 1024),
-          details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
-        },
-        { id: `escalation.${key}` },
-      );
+      const raised = escalation({
+        kind: 'chain-break',
+        severity: 'critical',
+        summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`,
+        details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
+        about: [report.path, first.number],
+      });
+      await publisher.publish('escalation.raised', raised.data, { id: raised.id });
     }
     ctx.out.note(`agentbus: raised ${damaged.length} chain-break escalation(s)`);
   } catch (error) {
@@ -346,7 +338,7 @@ export const stateKeygen: Command = {
   options: { dir: { type: 'string' } },
   async run(ctx, args) {
     const agent = args.positionals[0]!;
-    if (!/^[A-Za-z0-9:@_-][A-Za-z0-9:@._-]*$/.test(agent)) throw new UsageError(`agent name ${JSON.stringify(agent)} cannot be a file name`, "use letters, digits and . : @ _ -");
+    if (!/^[A-Za-z0-9:@_-][A-Za-z0-9:@._-]*$/.test(agent)) throw new UsageError(`agent name ${JSON.stringify(agent)} cannot be a file name`, 'use letters, digits and . : @ _ -');
     const dir = stringOption(args, 'dir') ?? '.';
     const key = generateSigningKey();
     const privatePath = join(dir, `${agent}.key.pem`);

@@ -3,6 +3,7 @@ import { AgentbusError } from '@agentbus/contracts';
 import type { SupervisedService, SupervisorEvent } from '@agentbus/platform';
 import { stringOption, UsageError, type Command } from '../command.ts';
 import { startEmbeddedNats } from '../embedded.ts';
+import { CliErrorCodes } from '../errors.ts';
 
 function describeSupervisorEvent(event: SupervisorEvent): string {
   const { service } = event;
@@ -30,7 +31,7 @@ export const up: Command = {
     if (natsUrl === undefined) {
       const embedded = await startEmbeddedNats({ home: ctx.config.home, binary: ctx.config.natsServerBinary, advertise: true });
       ctx.onExit(() => embedded.release());
-      if (!embedded.owned) throw new AgentbusError('already-up', `agentbus is already up in ${ctx.config.home} (NATS at ${embedded.url})`, { hint: 'stop the other `agentbus up` first (Ctrl-C in its terminal)' });
+      if (!embedded.owned) throw new AgentbusError(CliErrorCodes.alreadyUp, `agentbus is already up in ${ctx.config.home} (NATS at ${embedded.url})`, { hint: 'stop the other `agentbus up` first (Ctrl-C in its terminal)' });
       natsUrl = embedded.url;
     }
     const nc = await ctx.nats();

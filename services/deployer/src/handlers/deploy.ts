@@ -1,7 +1,6 @@
-import { AgentbusError, describeError, releaseManifestPath, releaseManifestSchema, safeText, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
-import { isRetryableFailure, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
-import { findService, isFleetError, openServiceRepo, runDeployCommand, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
-import { isGitError } from '@agentbus/git';
+import { AgentbusError, describeError, escalation, isRetryableFailure, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
+import { type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
 import { DeployStages } from '@agentbus/contracts';
@@ -16,28 +15,26 @@ export interface DeployDeps {
   leaseWaitMs: number;
 }
 
+export const DeployerErrorCodes = {
+  /** A deploy stopped for good at a stage (deploy.failed says which); redrive it after fixing the cause. */
+  deployFailed: 'deploy-failed',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    deployer: typeof DeployerErrorCodes;
+  }
+}
+
 /** A deploy that stopped for a reason a retry cannot fix: dead-lettered after deploy.failed is sent. */
 class DeployFailed extends AgentbusError {
   constructor(stage: Stage, cause: unknown) {
-    super('deploy-failed', `deploy failed at ${stage}: ${describeError(cause)}`, {
+    super(DeployerErrorCodes.deployFailed, `deploy failed at ${stage}: ${describeError(cause)}`, {
       cause,
       retryable: false,
       hint: 'see the deploy.failed event; fix the cause and redrive the task (agentbus dlq redrive <seq>)',
     });
   }
-}
-
-/**
- * How long a deployment holds its service: the deploy itself, then (handed over under the same
- * owner, the deployment id) its health verdict and a possible rollback. Nothing else deploys the
- * service meanwhile, so a verdict always judges the version it was asked about.
- */
-export function deploymentLeaseMs(service: FleetService): number {
-  const { health, deploy, git, rollback } = service;
-  const probeTimeoutMs = Math.max(...health.checks.map((check) => check.timeoutMs ?? 5_000));
-  const verifyMs = health.stabilizationMs + health.probes * (health.probeIntervalMs + probeTimeoutMs);
-  const rollbackMs = 4 * git.timeoutMs + deploy.timeoutMs + rollback.healthyWithinMs;
-  return deploy.timeoutMs + 4 * git.timeoutMs + verifyMs + rollbackMs + 60_000;
 }
 
 /**
@@ -81,11 +78,11 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         const refCommit = await repo.resolveCommit(ref);
         const alreadyMerged = await repo.isAncestor(refCommit, currentCommit);
         const steps = alreadyMerged
-          ? [`${ref} (${refCommit.slice(0, 12)}) is already in ${branch}: nothing to merge`]
+          ? [`${ref} (${shortSha(refCommit)}) is already in ${branch}: nothing to merge`]
           : [
               `lease ${service.name}`,
               `fetch ${service.git.remote} in ${service.git.path}`,
-              `merge ${ref} (${refCommit.slice(0, 12)}) into ${branch} at ${currentCommit.slice(0, 12)} as a merge commit`,
+              `merge ${ref} (${shortSha(refCommit)}) into ${branch} at ${shortSha(currentCommit)} as a merge commit`,
               `push ${branch} to ${service.git.remote} and check that the remote branch is at the merge commit`,
               `run ${JSON.stringify(service.deploy.command)} in ${service.deploy.cwd} (time-out ${service.deploy.timeoutMs} ms)`,
               `record ${releaseManifestPath(service.name)} and announce deploy.completed`,
@@ -119,14 +116,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       capturing.catch(() => {}); // awaited below; a fetch that fails first must not leave it unhandled
 
       stage = 'fetch';
-      await repo.switchToBranch(); // a redeploy-previous rollback leaves the clone detached
-      await repo.fetch();
-      const position = await repo.fastForwardToRemote();
-      if (position.status === 'ahead') {
-        // Commits that never reached the remote were never deployed (a push that failed before a crash).
-        const dropped = await repo.dropUnpushedCommits();
-        ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
-      }
+      const { dropped } = await syncCloneToRemote(repo);
+      if (dropped.length) ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
       const baseline = await capturing.catch((error: unknown) => {
         if (baselineFailed) stage = 'baseline';
         throw error;
@@ -143,10 +134,9 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
 
       stage = 'push';
       try {
-        await repo.push();
+        await pushAndVerify(repo, { dropUnpushed: true, onDropFailed: (dropError) => ctx.log.error({ err: describeError(dropError) }, 'could not drop the unpushed merge') });
       } catch (error) {
-        if (isGitError(error, 'remote-sha-mismatch')) stage = 'verify-push';
-        await repo.dropUnpushedCommits().catch((dropError: unknown) => ctx.log.error({ err: describeError(dropError) }, 'could not drop the unpushed merge'));
+        stage = pushStageOf(error);
         throw error;
       }
       pushed = true;
@@ -176,7 +166,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         deployedAt: command.deployedAt,
       };
       await deps.state.put(releaseManifestPath(service.name), manifest, {
-        reason: `deploy ${ref} (${mergeCommit.slice(0, 12)}) requested by ${requestedBy}`,
+        reason: `deploy ${ref} (${shortSha(mergeCommit)}) requested by ${requestedBy}`,
         agent: 'deployer',
         taskId: deploymentId,
         writeId: `${deploymentId}.deployed`,
@@ -184,7 +174,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       await ctx.step('announce-completed', () =>
         ctx.publish('deploy.completed', { ...merged, mergedAt, deployedAt: command.deployedAt, deployCommandMs: command.durationMs }, { id: `${deploymentId}.completed` }).then(() => true),
       );
-      ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${mergeCommit.slice(0, 12)}`);
+      ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${shortSha(mergeCommit)}`);
       handOver = true; // the health monitor judges the deployment under this lease and releases it
     } catch (error) {
       if (isRetryableFailure(error) && !lastAttempt) throw error;
@@ -259,18 +249,15 @@ async function releaseLease(ctx: HandlerContext<AgentbusRegistry>, lease: HeldLe
   try {
     const released = await lease.release();
     if (released.conflict) {
-      await ctx.publish(
-        'escalation.raised',
-        {
-          dedupKey: `lease-conflict.${service}.${lease.epoch}`,
-          kind: 'lease-conflict',
-          severity: 'critical',
-          service,
-          summary: `${service}: deployment ${deploymentId} outlived its lease and ${released.takenBy.holder} took the service over for ${released.takenBy.owner}: two agents changed ${service} at the same time`,
-          details: { deploymentId, epoch: lease.epoch, takenBy: released.takenBy },
-        },
-        { id: `escalation.lease-conflict.${service}.${lease.epoch}` },
-      );
+      const raised = escalation({
+        kind: 'lease-conflict',
+        severity: 'critical',
+        service,
+        summary: `${service}: deployment ${deploymentId} outlived its lease and ${released.takenBy.holder} took the service over for ${released.takenBy.owner}: two agents changed ${service} at the same time`,
+        details: { deploymentId, epoch: lease.epoch, takenBy: released.takenBy },
+        about: [service, lease.epoch],
+      });
+      await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     }
   } catch (error) {
     ctx.log.error({ err: describeError(error) }, `could not release the lease on ${service}`);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
-import { isRetryableFailure, type Handler, type LeaseManager } from '@agentbus/bus';
+import { describeError, escalation, isRetryableFailure, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
+import { type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from '@agentbus/health';
 
@@ -34,18 +34,15 @@ export function deployCompletedHandler(deps: { fleet: { services: readonly Fleet
       const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
       if (final && !ctx.signal.aborted) {
         const { deploymentId, service, mergeCommit } = event.data;
-        await ctx.publish(
-          'escalation.raised',
-          {
-            dedupKey: `agentbus.inconclusive.${deploymentId}`,
-            kind: 'inconclusive',
-            severity: 'critical',
-            service,
-            summary: `${service}: deployment ${deploymentId} (${mergeCommit.slice(0, 12)}) could not be judged, so agentbus neither passed nor rolled it back: ${describeError(error)}`,
-            details: { deploymentId, mergeCommit, attempts: ctx.delivery.deliveryCount },
-          },
-          { id: `escalation.inconclusive.${deploymentId}` },
-        );
+        const raised = escalation({
+          kind: 'inconclusive',
+          severity: 'critical',
+          service,
+          summary: `${service}: deployment ${deploymentId} (${shortSha(mergeCommit)}) could not be judged, so agentbus neither passed nor rolled it back: ${describeError(error)}`,
+          details: { deploymentId, mergeCommit, attempts: ctx.delivery.deliveryCount },
+          about: [deploymentId],
+        });
+        await ctx.publish('escalation.raised', raised.data, { id: raised.id });
       }
       throw error;
     }
@@ -70,7 +67,9 @@ function judgeDeployment(deps: { fleet: { services: readonly FleetService[] }; e
       service: service.name,
       phase: 'post-deploy' as const,
       mergeCommit,
-      baseline: baseline ? { healthy: baseline.healthy, checkedAt: baseline.checkedAt, checks: baseline.checks, ...(baseline.source ? { source: baseline.source } : {}), ...(baseline.deploymentId ? { deploymentId: baseline.deploymentId } : {}) } : null,
+      baseline: baseline
+        ? { healthy: baseline.healthy, checkedAt: baseline.checkedAt, checks: baseline.checks, ...(baseline.source ? { source: baseline.source } : {}), ...(baseline.deploymentId ? { deploymentId: baseline.deploymentId } : {}) }
+        : null,
       checks: toCheckResults(report),
       stabilizationMs: health.stabilizationMs,
       startedAt,
@@ -84,7 +83,7 @@ function judgeDeployment(deps: { fleet: { services: readonly FleetService[] }; e
       return report.healthy;
     });
     await deps.evidence.record(service.name, evidenceOf(report, 'verdict', deploymentId));
-    ctx.log.info({ healthy: report.healthy, failing: report.failedChecks, warned: report.warnedChecks }, `${service.name} ${mergeCommit.slice(0, 12)}: ${report.healthy ? 'healthy' : `unhealthy (${report.failedChecks.join(', ')})`}`);
+    ctx.log.info({ healthy: report.healthy, failing: report.failedChecks, warned: report.warnedChecks }, `${service.name} ${shortSha(mergeCommit)}: ${report.healthy ? 'healthy' : `unhealthy (${report.failedChecks.join(', ')})`}`);
     // The deployment's lease (handed over by the deployer) ends with a good verdict; after a bad
     // one the rollback agent takes it over and ends it.
     if (report.healthy) await deps.leases.releaseIfOwner(service.name, deploymentId);

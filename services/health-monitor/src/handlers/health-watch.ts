@@ -1,4 +1,4 @@
-import { describeError, type AgentbusRegistry } from '@agentbus/contracts';
+import { describeError, escalation, formatDuration, type AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler, HandlerContext } from '@agentbus/bus';
 import type { FleetService } from '@agentbus/fleet';
 import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
@@ -42,26 +42,25 @@ async function watchService(service: FleetService, deps: WatchDeps, ctx: Handler
   }
 }
 
-async function trackOutage(service: string, sample: Evidence, deps: WatchDeps, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
+/** One watch sample's part in the service's outage: start it, escalate it once past `unhealthyAfterMs`, or end it (health.recovered). */
+export async function trackOutage(service: string, sample: Evidence, deps: Pick<WatchDeps, 'evidence' | 'unhealthyAfterMs'>, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
   const outage = await deps.evidence.outage(service);
   if (!sample.healthy) {
-    const current = outage ?? { since: sample.checkedAt, incidentId: `outage-${service}-${Date.parse(sample.checkedAt)}`, escalated: false };
+    // A copy: `escalated` set below must differ from the stored outage for the change to be written.
+    const current = outage ? { ...outage } : { since: sample.checkedAt, incidentId: `outage-${service}-${Date.parse(sample.checkedAt)}`, escalated: false };
     const lasted = Date.now() - Date.parse(current.since);
     if (!current.escalated && lasted >= deps.unhealthyAfterMs) {
       const failing = sample.checks.filter((c) => !c.ok && c.severity === 'fatal');
       const started = Date.parse(current.since);
-      await ctx.publish(
-        'escalation.raised',
-        {
-          dedupKey: `agentbus.prolonged-unhealthy.${service}.${started}`,
-          kind: 'prolonged-unhealthy',
-          severity: 'critical',
-          service,
-          summary: `${service} has been unhealthy for ${Math.round(lasted / 1000)} s (since ${current.since}): ${failing.map((c) => `${c.name}: ${c.error ?? 'failed'}`).join('; ')}`.slice(0, 1024),
-          details: { since: current.since, unhealthyMs: lasted, thresholdMs: deps.unhealthyAfterMs, failingChecks: failing.map((c) => c.name) },
-        },
-        { correlationId: current.incidentId, id: `escalation.prolonged-unhealthy.${service}.${started}` },
-      );
+      const raised = escalation({
+        kind: 'prolonged-unhealthy',
+        severity: 'critical',
+        service,
+        summary: `${service} has been unhealthy for ${formatDuration(lasted)} (since ${current.since}): ${failing.map((c) => `${c.name}: ${c.error ?? 'failed'}`).join('; ')}`,
+        details: { since: current.since, unhealthyMs: lasted, thresholdMs: deps.unhealthyAfterMs, failingChecks: failing.map((c) => c.name) },
+        about: [service, started],
+      });
+      await ctx.publish('escalation.raised', raised.data, { correlationId: current.incidentId, id: raised.id });
       current.escalated = true;
     }
     if (!outage || current.escalated !== outage.escalated) await deps.evidence.setOutage(service, current);

@@ -3,6 +3,17 @@ import type { Handler } from '@agentbus/bus';
 import { deliveryIds, postWebhook } from '@agentbus/notify';
 import type { NotificationTargets } from '../targets.ts';
 
+export const NotifierErrorCodes = {
+  /** A delivery task names a target the notifications section does not configure. */
+  unknownTarget: 'unknown-target',
+} as const;
+
+declare module '@agentbus/contracts' {
+  interface AgentbusErrorCodeMaps {
+    notifier: typeof NotifierErrorCodes;
+  }
+}
+
 /**
  * notifier.deliver: POST the body to the configured target the task names, then announce
  * notification.delivered. Outcomes:
@@ -18,7 +29,7 @@ export function deliverHandler(deps: { targets: NotificationTargets }): Handler<
     const { channel, target: name, incidentId, dedupKey } = task.data;
     const target = deps.targets.find(channel, name);
     if (!target) {
-      throw new AgentbusError('unknown-target', `no ${channel} target "${name}" is configured (configured: ${deps.targets.names.join(', ') || 'none'})`, {
+      throw new AgentbusError(NotifierErrorCodes.unknownTarget, `no ${channel} target "${name}" is configured (configured: ${deps.targets.names.join(', ') || 'none'})`, {
         retryable: false,
         hint: 'add it to the notifications section of the service registry (infra/config/README.md), restart the notifier, then `agentbus dlq redrive` this message',
         details: { channel, target: name },

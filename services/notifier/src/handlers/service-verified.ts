@@ -1,6 +1,7 @@
 import type { AgentbusRegistry, EnvelopeOf } from '@agentbus/contracts';
 import type { HandlerContext } from '@agentbus/bus';
-import { deliveryIds, formatDuration, shortSha, truncate } from '@agentbus/notify';
+import { formatDuration, shortSha } from '@agentbus/contracts';
+import { deliveryIds, truncate } from '@agentbus/notify';
 import { announceInChat, type NotifierDeps } from '../announce.ts';
 
 /** The events that show a service healthy: a passed verdict, a completed rollback (re-probed), a recovery. */

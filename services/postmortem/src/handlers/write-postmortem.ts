@@ -2,16 +2,18 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { describeError, postmortemPath, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
+import { cutToLength, describeError, postmortemPath, type AgentbusRegistry, type Envelope } from '@agentbus/contracts';
 import type { HandlerContext } from '@agentbus/bus';
 import { type FleetService } from '@agentbus/fleet';
-import { buildPostmortem, collectIncidentEvents, renderPostmortemMarkdown, summarizeIncident, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
+import { z } from 'zod';
+import { buildPostmortem, collectIncidentEvents, postmortemSchema, renderPostmortemMarkdown, summarizeIncident, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
 import { ticketRequest } from '@agentbus/notify';
 import { canonicalJson, isStateNotFound, StateVersionConflictError, type StateStore } from '@agentbus/state';
 import { changeFacts, collectDeadLetters, collectTasks } from '../records.ts';
 
 /** The stored document: the post-mortem, and when its ticket was requested (once per incident). */
-export type StoredPostmortem = Postmortem & { ticketRequestedAt: string | null };
+export const storedPostmortemSchema = postmortemSchema.extend({ ticketRequestedAt: z.string().nullable() });
+export type StoredPostmortem = z.infer<typeof storedPostmortemSchema>;
 
 export interface PostmortemDeps {
   nc: NatsConnection;
@@ -60,7 +62,10 @@ async function writeOnce(deps: PostmortemDeps, trigger: Envelope, ctx: HandlerCo
   let currentVersion = 0;
   try {
     const head = await deps.state.get(path);
-    current = head.data as unknown as StoredPostmortem;
+    const parsed = storedPostmortemSchema.safeParse(head.data);
+    // Anyone may write a document there (agentbus state put): what is not a post-mortem is written over, as one that changed.
+    if (parsed.success) current = parsed.data;
+    else ctx.log.warn({ path, problems: parsed.error.issues.length }, `${path} is not a post-mortem document: writing the post-mortem over it`);
     currentVersion = head.envelope.number;
   } catch (error) {
     if (!isStateNotFound(error)) throw error;
@@ -122,7 +127,7 @@ async function requestTicket(ctx: HandlerContext<AgentbusRegistry>, postmortem: 
       channel: 'ticket',
       target: 'ticket',
       incidentId: postmortem.incidentId,
-      summary: `bug ticket: ${postmortem.title}`.slice(0, 1024),
+      summary: cutToLength(`bug ticket: ${postmortem.title}`, 1_024),
       body: ticketRequest(
         {
           incidentId: postmortem.incidentId,
