@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
-import { runSeed000Demo, type DemoResult } from '@agentbus/cli';
+import { runSeed000Demo, type DemoResult } from '@agentbus/platform';
 import { startNats } from '@agentbus/testkit';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' }, 'stabilization-ms': { type: 'string' } } });

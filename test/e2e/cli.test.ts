@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import { serviceNames } from '@agentbus/cli';
+import { serviceNames } from '@agentbus/platform';
 import { DemoBranches, isRunning } from '@agentbus/demo';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { AGENTBUS_BIN, runCli, startNats, tempDir, waitFor } from '@agentbus/testkit';

@@ -8,27 +8,25 @@
  * stop() always stops everything it started, in order: services, spawned processes, held deploy
  * commands, the demo server, the NATS connection and the server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { listDeadLetters, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
-import { allServices, deployAndFollow, serviceNames, stopServices, type DeployRun, type ServiceName } from '@agentbus/cli';
 import { agentbusRegistry, releaseManifestPath, releaseManifestSchema, StreamNames, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { createDemoService, isRunning, type DemoConfigOptions, type DemoService } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
 import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
-import { freePort } from '@agentbus/local-nats';
-import { runService, type RunningService } from '@agentbus/runtime';
+import { deployAndFollow, RestartPolicies, serviceNames, startServicesInProcess, stopServices, Supervisor, type DeployRun, type ServiceName } from '@agentbus/platform';
+import type { RunningService } from '@agentbus/runtime';
 import { openStateBackend, StateStore } from '@agentbus/state';
 import { agentbusTopology, applyTopology, isTimerConsumer, type ConsumerDefinition } from '@agentbus/streams';
 import { startNats, startNatsCluster, tempDir, waitFor, type NatsCluster, type NatsServer } from '@agentbus/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RECORDING_DEPLOY = join(here, 'fixtures', 'recording-deploy.mjs');
-const REPO_ROOT = join(here, '..', '..');
 
 /** The registry settings of the e2e loop: no stabilization wait, three probes 50 ms apart, two failed in a row fail a check. */
 export const fastRegistry: DemoConfigOptions = { stabilizationMs: 0, probes: 3, probeIntervalMs: 50, consecutiveFailures: 2, healthyWithinMs: 10_000 };
@@ -124,7 +122,7 @@ export interface Loop extends ServiceUnderTest {
   /** Waits until the consumers of the running agentbus services have handled everything stored in their streams. */
   waitUntilConsumed(): Promise<void>;
   deadLetters(): Promise<DeadLetter[]>;
-  /** Runs `node services/<name>` as its own process (logs to logPath) and waits until it is ready. */
+  /** Runs `node services/<name>` as its own process (logs to logPath, never restarted) and waits until it is ready. */
   spawnService(name: ServiceName): Promise<SpawnedService>;
   /** The last lines of the services' logs, for failure messages. */
   logTail(lines?: number): string;
@@ -199,7 +197,8 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   let store: StateStore | undefined;
   let publisher: Publisher<AgentbusRegistry> | undefined;
   const spawned: SpawnedService[] = [];
-  cleanups.push(() => Promise.all(spawned.map((s) => stopProcess(s))));
+  const supervisor = new Supervisor({ env: { ...process.env, ...serviceEnv }, logPath: () => logPath, restart: RestartPolicies.never, readyTimeoutMs: 30_000, killAfterMs: 5_000 });
+  cleanups.push(() => supervisor.stop());
 
   const viewOf = ({ demo, deployDir }: { demo: DemoService; deployDir: string }): ServiceUnderTest => ({
     demo,
@@ -290,26 +289,8 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     },
     deadLetters: () => listDeadLetters(nc),
     async spawnService(name) {
-      const port = await freePort();
-      const out = openSync(logPath, 'a');
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'index.js')], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...serviceEnv, METRICS_PORT: String(port) },
-        stdio: ['ignore', out, out],
-      });
-      closeSync(out);
-      const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? 1)));
-      const service: SpawnedService = { name, child, metricsUrl: `http://127.0.0.1:${port}/metrics`, exited };
+      const service: SpawnedService = await supervisor.start(name);
       spawned.push(service);
-      await waitFor(
-        `${name} (pid ${child.pid}) to be ready`,
-        async () => {
-          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited: ${loop.logTail(10)}`);
-          return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(500) }).catch(() => undefined))?.ok;
-        },
-        30_000,
-        50,
-      );
       return service;
     },
     logTail(lines = 40) {
@@ -325,18 +306,8 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   await options.beforeServices?.(loop);
   const running: RunningService[] = [];
   cleanups.push(() => stopServices(running));
-  for (const name of options.inProcess ?? serviceNames) {
-    running.push(await runService(allServices[name] as never, { env: serviceEnv, logDestination: log, consumers: topology.consumers }));
-  }
+  running.push(...(await startServicesInProcess(serviceEnv, { services: options.inProcess ?? serviceNames, logDestination: log, consumers: topology.consumers })));
   return loop;
-}
-
-async function stopProcess(service: SpawnedService): Promise<void> {
-  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
-  service.child.kill('SIGTERM');
-  const timer = setTimeout(() => service.child.kill('SIGKILL'), 5_000);
-  await service.exited;
-  clearTimeout(timer);
 }
 
 /** A deploy command held by a test outlives an agent killed while waiting for it: end its process group. */

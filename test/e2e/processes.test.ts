@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { serviceNames } from '@agentbus/cli';
+import { serviceNames } from '@agentbus/platform';
 import { isRunning } from '@agentbus/demo';
 import { AGENTBUS_BIN, runCli, tempDir, waitFor } from '@agentbus/testkit';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentbusRegistry, createEnvelope, parseEnvelope, StreamNames } from '@agentbus/contracts';
 import { Publisher, readStream } from '@agentbus/bus';
-import { serviceNames } from '@agentbus/cli';
+import { serviceNames } from '@agentbus/platform';
 import { DemoBranches, isRunning, serverSource } from '@agentbus/demo';
 import { summarizeIncident, type IncidentEvent } from '@agentbus/incident';
 import { isChatUpdate } from '@agentbus/notify';

@@ -9,12 +9,6 @@ export const CliErrorCodes = {
   embeddedNatsBusy: 'embedded-nats-busy',
   /** `agentbus up` when agentbus is already up in that home. */
   alreadyUp: 'already-up',
-  /** A service `agentbus up` started did not become ready. */
-  serviceNotReady: 'service-not-ready',
-  /** A followed deploy reached no outcome in time. */
-  deployTimeout: 'deploy-timeout',
-  /** A followed deploy was interrupted (Ctrl-C) before its outcome. */
-  interrupted: 'interrupted',
 } as const;
 export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
 

@@ -2,11 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { tempDir } from '@agentbus/testkit';
 import { findService, fleetConfigSchema, isFleetError, loadFleetConfig, parseFleetConfig, type FleetConfigInput, type FleetServiceInput } from '@agentbus/fleet';
 
-const examplePath = new URL('../../../infra/config/agentbus.example.json', import.meta.url).pathname;
+const examplePath = fileURLToPath(import.meta.resolve('@agentbus/infra/config/agentbus.example.json'));
 
 function service(overrides: Partial<FleetServiceInput> = {}): FleetServiceInput {
   return {

@@ -7,8 +7,10 @@ import { AgentbusError } from '@agentbus/contracts';
 import { findNatsServerBinary } from './binary.ts';
 import { freePort } from './ports.ts';
 
-/** infra/nats/*.conf: the configs the test kit, `agentbus up` and production docs share. */
-export const INFRA_NATS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'infra', 'nats');
+/** infra/nats/<kind>.conf (package @agentbus/infra): the configs the test kit, `agentbus up` and the production notes share. */
+function natsConfigPath(kind: 'single' | 'cluster'): string {
+  return fileURLToPath(import.meta.resolve(`@agentbus/infra/nats/${kind}.conf`));
+}
 
 export interface ClusterMembership {
   name: string;
@@ -141,7 +143,7 @@ export class NatsServer {
     mkdirSync(this.storeDir, { recursive: true });
     mkdirSync(dirname(this.logFile), { recursive: true });
     const cluster = this.options.cluster;
-    const config = join(INFRA_NATS_DIR, cluster ? 'cluster.conf' : 'single.conf');
+    const config = natsConfigPath(cluster ? 'cluster' : 'single');
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       NATS_SERVER_NAME: this.serverName,

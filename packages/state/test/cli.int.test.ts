@@ -2,12 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { startNats, tempDir } from '@agentbus/testkit';
+import { AGENTBUS_BIN, startNats, tempDir } from '@agentbus/testkit';
 import { StateStore } from '@agentbus/state';
 import { firestoreHarness, natsKvHarness, type BackendFixture, type BackendHarness } from './harness/backends.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
-const agentbus = join(root, 'packages/cli/bin/agentbus.js');
 
 interface Run {
   code: number;
@@ -19,7 +18,7 @@ function runCli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, AGENTBUS_HOME: env.AGENTBUS_HOME ?? tempDir('agentbus-cli-home-') };
     if (env.AGENTBUS_STATE_BACKEND === 'firestore') delete childEnv.NATS_URL;
-    execFile(process.execPath, [agentbus, ...args], { cwd: root, env: childEnv, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [AGENTBUS_BIN, ...args], { cwd: root, env: childEnv, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

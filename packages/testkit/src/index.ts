@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -69,7 +69,7 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 }
 
 /** The agentbus command, as a user runs it. */
-export const AGENTBUS_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'bin', 'agentbus.js');
+export const AGENTBUS_BIN = fileURLToPath(import.meta.resolve('@agentbus/cli/bin'));
 
 export interface CliResult {
   code: number;

@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncidentEvent } from '@agentbus/incident';
 import { describeEvent } from '@agentbus/incident';
-import { connectNats } from '@agentbus/bus';
-import { NatsServer } from '@agentbus/local-nats';
 import { booleanOption, parseInteger, stringOption, type Command } from '../command.ts';
 import { table } from '../render.ts';
 
@@ -19,7 +17,7 @@ export const demo: Command = {
   async run(ctx, args) {
     const stabilizationText = stringOption(args, 'stabilization-ms');
     const stabilizationMs = stabilizationText === undefined ? 0 : parseInteger(stabilizationText, '--stabilization-ms');
-    const { runSeed000Demo } = await import('../demo.ts'); // the services' modules load only when needed
+    const { runSeed000DemoOnOwnNats } = await import('@agentbus/platform'); // the services' modules load only when needed
     const keep = booleanOption(args, 'keep');
     // Everything the demo makes lives in one temp dir, its own nats-server included: it never
     // touches the user's NATS (NATS_URL, or the server of a running `agentbus up`) or services.
@@ -27,10 +25,6 @@ export const demo: Command = {
     ctx.onExit(() => {
       if (!keep) rmSync(workDir, { recursive: true, force: true });
     });
-    const server = await NatsServer.start({ storeDir: join(workDir, 'nats'), logFile: join(workDir, 'nats-server.log'), binary: ctx.config.natsServerBinary, serverName: 'agentbus-demo' });
-    ctx.onExit(() => server.stop());
-    const nc = await connectNats({ servers: server.url, name: 'agentbus-demo' });
-    ctx.onExit(() => nc.close());
     const logDir = join(ctx.config.home, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logPath = join(logDir, `demo-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
@@ -41,7 +35,7 @@ export const demo: Command = {
     ctx.out.line(`${'TIME'.padEnd(12)}  ${'ACTOR'.padEnd(14)}  EVENT`);
     const onEvent = (event: IncidentEvent) => ctx.out.line(`${clock(event.time)}  ${event.source.padEnd(14)}  ${describeEvent(event)}`);
     try {
-      const result = await runSeed000Demo({ nc, natsUrl: server.url, workDir, stabilizationMs, logDestination: log, onEvent, keep, signal: ctx.stopSignal });
+      const result = await runSeed000DemoOnOwnNats({ workDir, natsServerBinary: ctx.config.natsServerBinary, stabilizationMs, logDestination: log, onEvent, keep, signal: ctx.stopSignal });
       ctx.out.data(result);
       const ok = result.outcome === 'rolled-back' && result.originHeadRevertsMerge && result.serviceHealthy;
       ctx.out.line('');

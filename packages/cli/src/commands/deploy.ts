@@ -1,6 +1,5 @@
-import { serviceName, gitRef, agentbusRegistry, createEnvelope } from '@agentbus/contracts';
+import { serviceName, gitRef } from '@agentbus/contracts';
 import { describeEvent, type IncidentEvent } from '@agentbus/incident';
-import { Publisher } from '@agentbus/bus';
 import { userInfo } from 'node:os';
 import { ExitCodes, outcomeExitCode } from '../exit-codes.ts';
 import { booleanOption, parseInteger, requireOption, stringOption, UsageError, type Command } from '../command.ts';
@@ -18,14 +17,13 @@ export const deploy: Command = {
     if (!gitRef.safeParse(ref).success) throw new UsageError(`--ref "${ref}" is not a branch or commit name`, 'letters, digits, . _ / -, not starting with -');
     const task = { service, ref, requestedBy: stringOption(args, 'requested-by') ?? `${userInfo().username} (agentbus deploy)`, dryRun: booleanOption(args, 'dry-run') };
     const nc = await ctx.nats();
+    const { deployAndFollow, requestDeploy } = await import('@agentbus/platform'); // the services' modules load only when needed
     if (!booleanOption(args, 'wait')) {
-      const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', task, { source: 'agentbus-cli' });
-      const result = await new Publisher(nc, { registry: agentbusRegistry, source: 'agentbus-cli' }).publishEnvelope(envelope);
-      ctx.out.data({ taskId: envelope.id, stream: result.stream, seq: result.seq, duplicate: result.duplicate });
-      ctx.out.line(`deploy task ${envelope.id} sent (${result.stream} seq ${result.seq}); follow it with --wait, or \`agentbus replay --stream AGENT_EVENTS --from-seq 1\``);
+      const { taskId, published } = await requestDeploy(nc, task);
+      ctx.out.data({ taskId, stream: published.stream, seq: published.seq, duplicate: published.duplicate });
+      ctx.out.line(`deploy task ${taskId} sent (${published.stream} seq ${published.seq}); follow it with --wait, or \`agentbus replay --stream AGENT_EVENTS --from-seq 1\``);
       return 0;
     }
-    const { deployAndFollow } = await import('../loop.ts'); // the services' modules load only when needed
     const timeoutText = stringOption(args, 'timeout-ms');
     const timeoutMs = timeoutText === undefined ? 15 * 60_000 : parseInteger(timeoutText, '--timeout-ms', 1);
     const onEvent = (event: IncidentEvent) => {

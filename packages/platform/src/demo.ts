@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '@agentbus/bus';
 import { createDemoService, DemoBranches } from '@agentbus/demo';
 import { GitRepo } from '@agentbus/git';
 import { probeOnce } from '@agentbus/health';
+import { NatsServer } from '@agentbus/local-nats';
 import { timelineOf, type IncidentEvent, type TimelineRow } from '@agentbus/incident';
 import { agentbusTopology, applyTopology, detectReplicas } from '@agentbus/streams';
 import type { RunOptions } from '@agentbus/runtime';
-import { deployAndFollow, startServicesInProcess, stopServices } from './loop.ts';
+import { deployAndFollow } from './follow.ts';
+import { startServicesInProcess, stopServices } from './services.ts';
 
 export interface DemoOptions {
   nc: NatsConnection;
@@ -103,5 +106,30 @@ export async function runSeed000Demo(options: DemoOptions): Promise<DemoResult> 
     await stopServices(services);
     if (options.keep) await demo.stop();
     else await demo.cleanup();
+  }
+}
+
+export interface OwnNatsDemoOptions extends Omit<DemoOptions, 'nc' | 'natsUrl'> {
+  /** The nats-server binary; searched for when omitted. */
+  natsServerBinary?: string;
+}
+
+/**
+ * Seed 000 on a nats-server of its own, its store and log in workDir: the demo never touches
+ * another NATS (NATS_URL, or the server of a running `agentbus up`) nor its services. The
+ * connection and the server are stopped when the demo ends, however it ends.
+ */
+export async function runSeed000DemoOnOwnNats(options: OwnNatsDemoOptions): Promise<DemoResult> {
+  const { natsServerBinary, ...demoOptions } = options;
+  const server = await NatsServer.start({ storeDir: join(options.workDir, 'nats'), logFile: join(options.workDir, 'nats-server.log'), binary: natsServerBinary, serverName: 'agentbus-demo' });
+  try {
+    const nc = await connectNats({ servers: server.url, name: 'agentbus-demo' });
+    try {
+      return await runSeed000Demo({ ...demoOptions, nc, natsUrl: server.url });
+    } finally {
+      await nc.close();
+    }
+  } finally {
+    await server.stop();
   }
 }

@@ -1,39 +1,33 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames } from '@agentbus/contracts';
-import { Publisher } from '@agentbus/bus';
-import { runService, type RunningService, type RunOptions } from '@agentbus/runtime';
+import { Publisher, type PublishResult } from '@agentbus/bus';
 import { collectIncidentEvents, followIncident, isFinalOutcome, summarizeIncident, type IncidentEvent, type IncidentSummary } from '@agentbus/incident';
-import { deployerService } from '@agentbus/deployer';
-import { healthMonitorService } from '@agentbus/health-monitor';
-import { rollbackService } from '@agentbus/rollback';
-import { notifierService } from '@agentbus/notifier';
-import { postmortemService } from '@agentbus/postmortem';
+import { PlatformErrorCodes } from './errors.ts';
 
-/** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
-export const allServices = {
-  deployer: deployerService,
-  'health-monitor': healthMonitorService,
-  rollback: rollbackService,
-  postmortem: postmortemService,
-  notifier: notifierService,
-} as const;
-export type ServiceName = keyof typeof allServices;
-export const serviceNames = Object.keys(allServices) as ServiceName[];
-
-/** Starts the services inside this process (demo, tests, benchmarks). Stop them with stopServices. */
-export async function startServicesInProcess(env: Record<string, string | undefined>, options: Omit<RunOptions, 'env'> = {}): Promise<RunningService[]> {
-  const running: RunningService[] = [];
-  try {
-    for (const definition of Object.values(allServices)) running.push(await runService(definition as never, { ...options, env }));
-  } catch (error) {
-    await stopServices(running);
-    throw error;
-  }
-  return running;
+export interface DeployTask {
+  service: string;
+  ref: string;
+  requestedBy: string;
+  /** @default false */
+  dryRun?: boolean;
 }
 
-export async function stopServices(services: readonly RunningService[]): Promise<void> {
-  await Promise.allSettled([...services].reverse().map((service) => service.stop()));
+export interface DeployRequest {
+  /** The task's id: the deployment's id and its incident's correlationId. */
+  taskId: string;
+  requestedAt: string;
+  published: PublishResult;
+}
+
+/**
+ * Publishes a deploy task (`deployer.deploy`) as `source` (default `agentbus-cli`). A publish
+ * that timed out is retried with the same message id, so the stream holds it once.
+ */
+export async function requestDeploy(nc: NatsConnection, task: DeployTask, options: { source?: string } = {}): Promise<DeployRequest> {
+  const source = options.source ?? 'agentbus-cli';
+  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false }, { source });
+  const published = await new Publisher(nc, { registry: agentbusRegistry, source }).publishEnvelope(envelope);
+  return { taskId: envelope.id, requestedAt: envelope.time, published };
 }
 
 export interface DeployRun {
@@ -53,20 +47,18 @@ export interface DeployRun {
  */
 export async function deployAndFollow(
   nc: NatsConnection,
-  task: { service: string; ref: string; requestedBy: string; dryRun?: boolean },
+  task: DeployTask,
   options: { timeoutMs: number; source?: string; onEvent?: (event: IncidentEvent) => void; signal?: Promise<unknown> },
 ): Promise<DeployRun> {
-  const publisher = new Publisher(nc, { registry: agentbusRegistry, source: options.source ?? 'agentbus-cli' });
-  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false }, { source: options.source ?? 'agentbus-cli' });
   const since = new Date(Date.now() - 1_000);
-  await publisher.publishEnvelope(envelope);
+  const { taskId, requestedAt } = await requestDeploy(nc, task, { source: options.source });
   const seen: IncidentEvent[] = [];
   const stopFollowing = new AbortController();
   const follow = (async () => {
-    for await (const event of followIncident(nc, envelope.id, { since, signal: stopFollowing.signal })) {
+    for await (const event of followIncident(nc, taskId, { since, signal: stopFollowing.signal })) {
       seen.push(event);
       options.onEvent?.(event);
-      if (isFinalOutcome(summarizeIncident(envelope.id, seen, { requestedAt: envelope.time }).outcome)) return;
+      if (isFinalOutcome(summarizeIncident(taskId, seen, { requestedAt }).outcome)) return;
     }
   })();
   let timer: NodeJS.Timeout | undefined;
@@ -81,13 +73,13 @@ export async function deployAndFollow(
     stopFollowing.abort();
     await follow.catch(() => {});
   }
-  const events = await collectIncidentEvents(nc, envelope.id, { since });
+  const events = await collectIncidentEvents(nc, taskId, { since });
   // Events the live follow did not get to (it was cut off by the time-out or a restart) are still told.
   const told = new Set(seen.map((event) => event.id));
   for (const event of events) if (!told.has(event.id)) options.onEvent?.(event);
-  const summary = summarizeIncident(envelope.id, events, { requestedAt: envelope.time });
+  const summary = summarizeIncident(taskId, events, { requestedAt });
   assertFollowEnded(result, summary, { timeoutMs: options.timeoutMs, events });
-  return { taskId: envelope.id, requestedAt: envelope.time, summary, events };
+  return { taskId, requestedAt, summary, events };
 }
 
 /**
@@ -98,7 +90,7 @@ export async function deployAndFollow(
  */
 export function assertFollowEnded(result: 'done' | 'timeout' | 'interrupted', summary: IncidentSummary, context: { timeoutMs: number; events: readonly IncidentEvent[] }): void {
   if (result === 'done' || isFinalOutcome(summary.outcome)) return;
-  throw new AgentbusError(result === 'timeout' ? 'deploy-timeout' : 'interrupted', `${result === 'timeout' ? `no outcome after ${context.timeoutMs} ms` : 'interrupted'}: the deploy ${summary.incidentId} is ${summary.outcome} (${context.events.length} events so far)`, {
+  throw new AgentbusError(result === 'timeout' ? PlatformErrorCodes.deployTimeout : PlatformErrorCodes.interrupted, `${result === 'timeout' ? `no outcome after ${context.timeoutMs} ms` : 'interrupted'}: the deploy ${summary.incidentId} is ${summary.outcome} (${context.events.length} events so far)`, {
     hint: `the services keep working on it; follow it with \`agentbus replay --stream ${StreamNames.events} --from-seq ${context.events[0]?.seq ?? 1}\``,
     details: { taskId: summary.incidentId, outcome: summary.outcome },
   });
