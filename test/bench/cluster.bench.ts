@@ -8,6 +8,7 @@
 //
 // The penalty of a faulted run is its time minus the median of the calm runs. --json prints one
 // JSON line.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startLeaderKills, type LeaderKillRun } from '../e2e/leader-kills.ts';
 
@@ -18,6 +19,7 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   process.exit(2);
 }
 const GOAL_MAX_PENALTY_MS = 15_000;
+const SETTLE_MS = 10_000;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,6 +35,8 @@ try {
   await kills.run('bad/warm-up', false);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const fault of [false, true]) {
+      // Every run starts on a settled cluster: the node restarted by the previous fault has caught up.
+      await sleep(SETTLE_MS);
       const run = await kills.run(`bad/${fault ? 'fault' : 'calm'}-${round}`, fault);
       if (!Number.isFinite(run.ms) || run.result.code !== 3) throw new Error(`${run.ref}: the loop did not end rolled back (deploy --wait exited ${run.result.code})\n${run.story}`);
       (fault ? faulted : calm).push(run);
