@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import type { IncidentEvent } from '@agentbus/incident';
 import { describeEvent } from '@agentbus/incident';
 import { booleanOption, parseInteger, stringOption, type Command } from '../command.ts';
+import { formatDuration } from '@agentbus/contracts';
 import { table } from '../render.ts';
 
 const clock = (iso: string) => iso.slice(11, 23);
-const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(2)} s`);
 
 export const demo: Command = {
   path: ['demo'],
@@ -46,10 +46,10 @@ export const demo: Command = {
           ['merge commit', result.mergeCommit ?? '-'],
           ['revert commit', result.revertCommit ?? '-'],
           ['origin now at', `${result.originHead ?? '-'}${result.originHeadRevertsMerge ? ' (the revert of exactly that merge)' : ''}`],
-          ['detected', `${seconds(result.detectedMs)} after the merge`],
-          ['reverted', `${seconds(result.revertedMs)} after the merge (pushed, remote verified)`],
-          ['healthy', `${seconds(result.healthyMs)} after the merge (redeployed, re-probed)`],
-          ['agentbus itself', `${seconds(result.platformMs)} (the rest: deploy commands ${seconds(result.excluded.deployCommandMs ?? 0)}, configured waits and probe time-outs)`],
+          ['detected', `${formatDuration(result.detectedMs)} after the merge`],
+          ['reverted', `${formatDuration(result.revertedMs)} after the merge (pushed, remote verified)`],
+          ['healthy', `${formatDuration(result.healthyMs)} after the merge (redeployed, re-probed)`],
+          ['agentbus itself', `${formatDuration(result.platformMs)} (the rest: deploy commands ${formatDuration(result.excluded.deployCommandMs ?? 0)}, configured waits and probe time-outs)`],
         ],
       ).slice(1))
         ctx.out.line(`  ${line}`);
