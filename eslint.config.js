@@ -51,7 +51,8 @@ export default tseslint.config(
       'no-control-regex': 'error',
       'import-x/no-cycle': 'error',
       'import-x/no-relative-packages': 'error',
-      'import-x/no-extraneous-dependencies': ['error', { includeTypes: true }],
+      // src/ imports only what a workspace's dependencies declare; tests and benches may use devDependencies.
+      'import-x/no-extraneous-dependencies': ['error', { includeTypes: true, devDependencies: ['**/test/**', '**/bench/**'] }],
       'import-x/no-self-import': 'error',
       'import-x/no-duplicates': 'error',
       ...formatting,

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
 import { AgentbusError, describeError } from '@agentbus/contracts';
 
 export interface ConnectOptions {
@@ -60,4 +61,21 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
       hint: 'check that nats-server is running with JetStream (-js) and that NATS_URL is right; unset NATS_URL to use the embedded server',
     });
   }
+}
+
+/**
+ * The connection's environment variables, as every service (the runtime) and the CLI read them:
+ * one schema, so a variable means the same to both. The CLI makes NATS_URL optional (it runs an
+ * embedded server without one).
+ */
+export const natsEnvShape = {
+  NATS_URL: z.string({ error: 'required: the NATS server(s), e.g. nats://127.0.0.1:4222 (comma-separated for a cluster)' }).min(1),
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+};
+
+/** The credentials among those variables, as connectNats takes them. */
+export function natsAuthFrom(env: { NATS_USER?: string | undefined; NATS_PASSWORD?: string | undefined; NATS_TOKEN?: string | undefined }): Pick<ConnectOptions, 'user' | 'pass' | 'token'> {
+  return { user: env.NATS_USER, pass: env.NATS_PASSWORD, token: env.NATS_TOKEN };
 }

@@ -1,4 +1,4 @@
-export { connectNats, parseServers, inboxPrefixFor, type ConnectOptions } from './connect.ts';
+export { connectNats, parseServers, inboxPrefixFor, natsEnvShape, natsAuthFrom, type ConnectOptions } from './connect.ts';
 export { Headers } from './headers.ts';
 export { BusError, BusErrorCodes, isBusError, isTransientNatsError, isWrongLastSequence, isStreamNotFound, isConsumerNotFound, MoreJetStreamApiCodes, type BusErrorCode } from './errors.ts';
 export { backoff, backoffDelayMs, type BackoffOptions } from './backoff.ts';

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AgentbusError } from '@agentbus/contracts';
+import { natsAuthFrom, natsEnvShape } from '@agentbus/bus';
 import { fleetEnvSchema } from '@agentbus/fleet';
 import { stateEnvSchema, type StateSettings } from '@agentbus/state';
 
@@ -10,10 +11,8 @@ import { stateEnvSchema, type StateSettings } from '@agentbus/state';
  * own schemas (@agentbus/state, @agentbus/fleet).
  */
 const cliEnvSchema = z.object({
-  NATS_URL: z.string().min(1).optional(),
-  NATS_USER: z.string().optional(),
-  NATS_PASSWORD: z.string().optional(),
-  NATS_TOKEN: z.string().optional(),
+  ...natsEnvShape,
+  NATS_URL: natsEnvShape.NATS_URL.optional(),
   AGENTBUS_HOME: z.string().min(1).default('.agentbus'),
   AGENTBUS_CONFIG: fleetEnvSchema.shape.AGENTBUS_CONFIG.optional(),
   NATS_SERVER_BIN: z.string().min(1).optional(),
@@ -49,7 +48,7 @@ export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const e = parsed.data;
   return {
     natsUrl: e.NATS_URL,
-    natsAuth: { user: e.NATS_USER, pass: e.NATS_PASSWORD, token: e.NATS_TOKEN },
+    natsAuth: natsAuthFrom(e),
     home: resolve(e.AGENTBUS_HOME),
     state: state.data,
     servicesConfigPath: e.AGENTBUS_CONFIG,

@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import { AgentbusError } from '@agentbus/contracts';
+import { natsEnvShape } from '@agentbus/bus';
 import type { ServiceResources } from './resource.ts';
 
 /** Environment variables every service reads (through loadServiceConfig, nowhere else). */
 export const runtimeEnvShape = {
-  NATS_URL: z.string({ error: 'required: the NATS server(s), e.g. nats://127.0.0.1:4222 (comma-separated for a cluster)' }).min(1),
-  NATS_USER: z.string().optional(),
-  NATS_PASSWORD: z.string().optional(),
-  NATS_TOKEN: z.string().optional(),
+  ...natsEnvShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** 0 picks a free port (the service logs which). */

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
-import { connectNats, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
+import { connectNats, natsAuthFrom, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
 import { agentbusConsumers, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
@@ -85,7 +85,7 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
   let nc: NatsConnection | undefined;
   try {
     log.info({ nats: runtime.NATS_URL }, `${definition.name} starting`);
-    nc = await connectNats({ servers: runtime.NATS_URL, name: definition.name, waitForServer: true, user: runtime.NATS_USER, pass: runtime.NATS_PASSWORD, token: runtime.NATS_TOKEN });
+    nc = await connectNats({ servers: runtime.NATS_URL, name: definition.name, waitForServer: true, ...natsAuthFrom(runtime) });
     const connection = nc;
     void (async () => {
       for await (const status of connection.status()) {
