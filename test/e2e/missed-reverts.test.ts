@@ -129,25 +129,35 @@ test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after the dep
     const incident = await Promise.race([waitFor(`the end of the deploy of ${ref}`, () => deployEndedFor(ref), 60_000, 100), exitedEarly]).catch(async (error: unknown) => {
       throw new Error(`${String(error)}\n${await whereItWaits()}\n--- services log ---\n${loop.logTail(60)}`, { cause: error });
     });
+    /** The fault's moments, told in the story beside the events. */
+    const faults: Array<{ time: string; what: string }> = [];
     if (fault) {
       const leader = (await jsm.streams.info(StreamNames.events)).cluster?.leader;
       const victim = cluster.servers.find((s) => s.serverName === leader);
       assert.ok(victim, `the leader ${leader} is one of the nodes`);
       await victim.kill();
+      faults.push({ time: new Date().toISOString(), what: `(test) ${leader} SIGKILLed` });
       await sleep(5_000);
+      faults.push({ time: new Date().toISOString(), what: `(test) ${leader} restarting` });
       await victim.restart();
+      faults.push({ time: new Date().toISOString(), what: `(test) ${leader} ready` });
     }
     const result = await cli;
     // The loop's own time, from the deploy request to the rollback's end, as its events tell it
     // (not the time this test spends waiting for the node to come back).
     const events = await loop.events(incident);
     const ended = events.find((e) => e.type === 'rollback.completed');
-    const story = events.map((e) => `${e.time.slice(11, 23)} ${e.source} ${e.type}`).join('\n');
+    const story = [...events.map((e) => ({ time: e.time, what: `${e.source} ${e.type}` })), ...faults]
+      .sort((a, b) => Date.parse(a.time) - Date.parse(b.time))
+      .map((line) => `${line.time.slice(11, 23)} ${line.what}`)
+      .join('\n');
     return { result, incident, story, ms: ended ? Date.parse(ended.time) - started : Number.POSITIVE_INFINITY };
   };
 
   const calm = await run('bad/calm', false);
   assert.equal(calm.result.code, 3, calm.result.stderr);
+  t.diagnostic(`bad/calm: ${calm.ms} ms\n${calm.story}`);
+  const slow: string[] = [];
   for (const ref of refs.slice(1)) {
     const faulted = await run(ref, true);
     assert.equal(faulted.result.code, 3, `${ref}: deploy --wait reports the rollback\n${faulted.result.stdout}\n${faulted.result.stderr}\n${loop.logTail(20)}`);
@@ -155,8 +165,11 @@ test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after the dep
     assert.deepEqual(storyOf(events).filter((type) => type.startsWith('rollback.')), ['rollback.started', 'rollback.reverted', 'rollback.completed'], ref);
     assert.equal((await getJson(loop.demo.healthUrl))?.status, 200, `${ref}: healthy again`);
     await waitFor(`${ref}: its post-mortem`, () => store.get(`postmortems/${faulted.incident}`).then(() => true, () => false), 30_000, 200);
-    assert.ok(faulted.ms <= calm.ms + 15_000, `${ref}: ${faulted.ms} ms with the fault, ${calm.ms} ms without: at most 15 s slower\n${faulted.story}`);
+    t.diagnostic(`${ref}: ${faulted.ms} ms with the fault (penalty ${faulted.ms - calm.ms} ms)\n${faulted.story}`);
+    if (faulted.ms > calm.ms + 15_000) slow.push(`${ref}: ${faulted.ms} ms with the fault, ${calm.ms} ms without\n${faulted.story}`);
   }
+  // Every run is timed before any is judged, so one slow run still shows the others' figures.
+  assert.deepEqual(slow, [], 'each faulted run at most 15 s slower than the calm one');
   assert.equal((await revertsOnOrigin(loop)).length, refs.length, 'one revert per bad change');
 });
 
