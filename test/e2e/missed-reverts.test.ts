@@ -169,6 +169,10 @@ test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after the dep
     if (faulted.ms > calm.ms + 15_000) slow.push(`${ref}: ${faulted.ms} ms with the fault, ${calm.ms} ms without\n${faulted.story}`);
   }
   // Every run is timed before any is judged, so one slow run still shows the others' figures.
+  // Most of a penalty is nats-server 2.9.10's: each R3 group the killed node led (AGENT_EVENTS,
+  // and whichever of the buckets and consumers it also led) has no leader for 4-9 s (a follower's
+  // random election time-out); the loop's own share after the last election is about 1-4 s on a
+  // loaded 2-core machine.
   assert.deepEqual(slow, [], 'each faulted run at most 15 s slower than the calm one');
   assert.equal((await revertsOnOrigin(loop)).length, refs.length, 'one revert per bad change');
 });
