@@ -95,15 +95,20 @@ test('on a 3-node cluster, the AGENT_EVENTS leader SIGKILLed right after the dep
 
   const calm = await kills.run('bad/calm', false);
   assert.equal(calm.result.code, 3, calm.result.stderr);
+  t.diagnostic(`bad/calm: ${calm.ms} ms\n${calm.story}`);
   for (const ref of refs) {
     const faulted = await kills.run(ref, true);
+    t.diagnostic(`${ref}: ${faulted.ms} ms with the fault (penalty ${faulted.ms - calm.ms} ms)\n${faulted.story}`);
     assert.equal(faulted.result.code, 3, `${ref}: deploy --wait reports the rollback\n${faulted.result.stdout}\n${faulted.result.stderr}\n${loop.logTail(20)}`);
     assert.deepEqual(storyOf(faulted.events).filter((type) => type.startsWith('rollback.')), ['rollback.started', 'rollback.reverted', 'rollback.completed'], ref);
     assert.equal((await getJson(loop.demo.healthUrl))?.status, 200, `${ref}: healthy again`);
     await waitFor(`${ref}: its post-mortem`, () => store.get(`postmortems/${faulted.incident}`).then(() => true, () => false), 30_000, 200);
     // Liveness, not speed: before issue 9 a consumer that lost its pull waited out its ack wait
     // (40-60 s). How much slower the loop is with the fault (the goal: at most 15 s) is measured by
-    // `npm run bench:cluster`, on a quiet machine and with medians, not asserted here.
+    // `npm run bench:cluster`, with medians, not asserted here. Most of a penalty is nats-server
+    // 2.9.10's: each R3 group the killed node led (AGENT_EVENTS, and whichever buckets and
+    // consumers it also led) has no leader for 4-9 s (a follower's random election time-out); the
+    // loop's own share after the last election is about 1-4 s on a loaded 2-core machine.
     assert.ok(faulted.ms <= calm.ms + 30_000, `${ref}: ${faulted.ms} ms with the fault, ${calm.ms} ms without: the loop resumed within seconds\n${faulted.story}`);
   }
   assert.equal((await revertsOnOrigin(loop)).length, refs.length + 1, 'one revert per bad change');

@@ -14,7 +14,8 @@ import {
   type Registry,
 } from '@agentbus/contracts';
 import { backoff } from './backoff.ts';
-import { BusError, isConsumerNotFound, isStreamNotFound } from './errors.ts';
+import { TRANSIENT_RETRY_BACKOFF } from './retry.ts';
+import { BusError, isConsumerNotFound, isStreamNotFound, isTransientNatsError } from './errors.ts';
 import { Headers } from './headers.ts';
 import { deadLetter, DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
 import type { IdempotencyLedger } from './ledger.ts';
@@ -160,8 +161,21 @@ export const PullLostReasons = ['heartbeats_missed', 'consumer_not_found', 'cons
 export type PullLostReason = (typeof PullLostReasons)[number];
 const PULL_LOST: ReadonlySet<string> = new Set(PullLostReasons);
 
-/** How long one pull request waits at the server; the server sends heartbeats at half of it, and two missed ones end it. */
-const PULL_EXPIRES_MS = 5_000;
+/**
+ * How long one pull request waits at the server; the server sends heartbeats at half of it, and
+ * two missed ones end it. Short, because a pull held by a node that died (or sent to a consumer
+ * without a leader, which drops it without a word) is only found lost by its missing heartbeats,
+ * and then pulled again: 2 s finds it within 2–3 s, so the pull reaches the consumer's new leader
+ * (elected 4–9 s after the old one died, on 2.9.10) at most about 3 s after it is elected. An
+ * idle consumer sends a pull every 2 s.
+ */
+const PULL_EXPIRES_MS = 2_000;
+
+/**
+ * How long binding waits for the consumer's info. A consumer without a leader (its leader's node
+ * just died) does not answer at all, so each look waits this long; an answer takes milliseconds.
+ */
+const BIND_TIMEOUT_MS = 1_000;
 
 export interface ConsumerRunnerOptions<R extends Registry> {
   nc: NatsConnection;
@@ -306,22 +320,30 @@ export class ConsumerRunner<R extends Registry> {
     for (const action of actions) action();
   }
 
+  /**
+   * Binds to the consumer, waiting (and saying so) while it does not exist or does not answer (no
+   * leader yet): looks BIND_TIMEOUT_MS long each, at most 1 s apart. Other errors are thrown after
+   * a few looks.
+   */
   private async bind(): Promise<Consumer> {
-    const js = jetstream(this.options.nc);
+    const js = jetstream(this.options.nc, { timeout: BIND_TIMEOUT_MS });
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
         return await js.consumers.get(this.options.stream, this.options.consumer);
       } catch (error) {
-        if (!isConsumerNotFound(error) && !isStreamNotFound(error) && !isAgentbusError(error)) {
+        if (!isConsumerNotFound(error) && !isStreamNotFound(error) && !isAgentbusError(error) && !isTransientNatsError(error)) {
           if (attempt > 3) throw error;
         }
         if (attempt === 1 || attempt % 20 === 0) {
           this.log.warn(
             { stream: this.options.stream, consumer: this.options.consumer, err: describeError(error) },
-            `consumer ${this.options.stream}/${this.options.consumer} is not available; waiting (create it with \`agentbus streams apply\`)`,
+            isTransientNatsError(error)
+              ? `consumer ${this.options.stream}/${this.options.consumer} does not answer (no leader while a cluster elects one, or a server restarting); waiting`
+              : `consumer ${this.options.stream}/${this.options.consumer} is not available; waiting (create it with \`agentbus streams apply\`)`,
           );
         }
-        await backoff(attempt, { baseMs: 200, maxMs: 3_000 });
+        // A consumer that did not answer has already waited BIND_TIMEOUT_MS: look again soon.
+        await backoff(attempt, isTransientNatsError(error) ? TRANSIENT_RETRY_BACKOFF : { baseMs: 200, maxMs: 1_000 });
       }
     }
     throw new BusError('consumer-missing', `stopped before consumer ${this.options.stream}/${this.options.consumer} became available`);
@@ -330,9 +352,10 @@ export class ConsumerRunner<R extends Registry> {
   /**
    * Pulls while the runner runs. A pull that lost its place is started again (within seconds:
    * each pull waits PULL_EXPIRES_MS at the server, which sends heartbeats at half of that): after
-   * missed heartbeats — unless the runner is not pulling on purpose, every slot being busy — and
-   * when the consumer or its stream is gone, in which case it is bound again first (waiting until
-   * it exists). Each restart is logged and counted (hooks.onPullRestart).
+   * missed heartbeats — unless the runner is not pulling on purpose, every slot being busy — by
+   * the client, on the same inbox (see watchStatus); and when the consumer or its stream is gone,
+   * or nobody answers the pull, by binding again first (waiting until it exists and answers).
+   * Each restart is logged and counted (hooks.onPullRestart).
    */
   private async consumeLoop(first: Consumer): Promise<void> {
     const prefetch = Math.max(1, this.options.prefetch ?? this.concurrency * 2);
@@ -342,7 +365,11 @@ export class ConsumerRunner<R extends Registry> {
       try {
         if (rebind) consumer = await this.bind();
         rebind = false;
-        const messages = await consumer.consume({ max_messages: prefetch, expires: PULL_EXPIRES_MS });
+        // bind: after a reconnect or missed heartbeats the client pulls again at once, instead of
+        // first asking for the consumer's info (5 s time-out, then 5 s apart, while the consumer
+        // has no leader). A consumer that is gone still ends the pull: its deletion (409) or a
+        // pull nobody answers (503, no responders) is a lost pull, and bind() waits for it above.
+        const messages = await consumer.consume({ max_messages: prefetch, expires: PULL_EXPIRES_MS, bind: true });
         this.messages = messages;
         this.readyFlag = true;
         void this.watchStatus(messages, () => (rebind = true));
@@ -378,14 +405,26 @@ export class ConsumerRunner<R extends Registry> {
     }
   }
 
-  /** Ends `messages` (consumeLoop starts a new pull) when the client reports the pull lost its place. */
+  /**
+   * Watches the pull. Missed heartbeats (the node holding the pull died, or the connection moved):
+   * the client pulls again by itself at once, on the same inbox (consume's `bind`), and this only
+   * logs and counts it — a new consume here would be a new inbox, and a message the consumer sent
+   * to the old one in the meantime would be lost in flight until its ack wait (5 s and more) ran
+   * out. A consumer or stream that is gone, or a pull nobody answers: ends `messages`, and
+   * consumeLoop binds again (waiting until the consumer exists and answers) and starts a new pull.
+   */
   private async watchStatus(messages: ConsumerMessages, needsRebind: () => void): Promise<void> {
     for await (const status of messages.status()) {
       if (!PULL_LOST.has(status.type) || this.stopping) continue;
-      // Every slot busy: the runner pulls nothing on purpose, so the server has nothing to beat for.
-      if (status.type === 'heartbeats_missed' && this.waitingForSlot) continue;
+      if (status.type === 'heartbeats_missed') {
+        // Every slot busy: the runner pulls nothing on purpose, so the server has nothing to beat for.
+        if (this.waitingForSlot) continue;
+        this.log.warn({ consumer: this.options.consumer, status }, `consumer ${this.options.stream}/${this.options.consumer} lost its pull (${status.type}); pulling again`);
+        this.options.hooks?.onPullRestart?.(status.type);
+        continue;
+      }
       this.log.warn({ consumer: this.options.consumer, status }, `consumer ${this.options.stream}/${this.options.consumer} lost its pull (${status.type}); starting it again`);
-      if (status.type !== 'heartbeats_missed') needsRebind();
+      needsRebind();
       this.options.hooks?.onPullRestart?.(status.type as PullLostReason);
       messages.stop();
       return;

@@ -13,6 +13,7 @@ import {
   type Registry,
 } from '@agentbus/contracts';
 import { backoff } from './backoff.ts';
+import { TRANSIENT_RETRY_BACKOFF } from './retry.ts';
 import { BusError, isNoResponders, isStreamNotFound, isTransientNatsError } from './errors.ts';
 import { Headers } from './headers.ts';
 
@@ -43,7 +44,11 @@ export interface PublisherOptions<R extends Registry> {
   registry: R;
   /** The sending agent's name: the envelope's `source`. */
   source: string;
-  /** Time-out of one publish attempt. Default 5 s. */
+  /**
+   * Time-out of one publish attempt. A publish whose stream leader died before it answered gets no
+   * answer at all and waits this long before it is sent again (with its id, so it is stored once).
+   * @default 2 s (an answer takes milliseconds, under 100 ms on a loaded 2-core machine)
+   */
   attemptTimeoutMs?: number;
   /**
    * Give up after this long and report `publish-unconfirmed`. Default 60 s: well inside the
@@ -56,6 +61,7 @@ export interface PublisherOptions<R extends Registry> {
 const MSG_ID_HEADER_BYTES = Buffer.byteLength(Headers.msgId) + 4;
 /** How long a publisher waits for a stream's info (its size limit, whether it exists). */
 const STREAM_INFO_TIMEOUT_MS = 1_000;
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 
 /** Message headers and their size on the wire ("NATS/1.0\r\n", "Name: value\r\n"…, "\r\n"). */
 class HeaderBlock {
@@ -90,8 +96,8 @@ export class Publisher<R extends Registry> {
     private readonly nc: NatsConnection,
     private readonly options: PublisherOptions<R>,
   ) {
-    this.js = jetstream(nc, { timeout: options.attemptTimeoutMs ?? 5_000 });
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000;
+    this.js = jetstream(nc, { timeout: options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS });
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     this.totalTimeoutMs = options.totalTimeoutMs ?? 60_000;
   }
 
@@ -139,12 +145,15 @@ export class Publisher<R extends Registry> {
     if (sizeCheck) await sizeCheck;
     const started = Date.now();
     let attempt = 0;
+    let streamCheck: Promise<BusError | undefined> | undefined;
     for (;;) {
       attempt++;
       try {
         return await this.js.publish(subject, body, { msgID: msgId, headers: headers.msg, timeout: this.attemptTimeoutMs });
       } catch (error) {
         if (!isTransientNatsError(error)) throw error;
+        const missing = streamCheck && (await settledWithin(streamCheck));
+        if (missing) throw missing;
         const elapsed = Date.now() - started;
         if (elapsed >= this.totalTimeoutMs) {
           throw new BusError('publish-unconfirmed', `publish of ${msgId} to ${subject} was not confirmed after ${attempt} attempts in ${elapsed} ms: ${describeError(error)}`, {
@@ -154,10 +163,12 @@ export class Publisher<R extends Registry> {
             details: { msgId, subject, attempts: attempt },
           });
         }
-        // No responders may mean no stream (say so at once); a time-out means a stream that did
-        // not answer in time (a leader lost): asking for its info would only wait again.
-        if (attempt === 1 && isNoResponders(error)) await this.checkStreamExists(subject);
-        await backoff(attempt, { baseMs: 100, maxMs: 2_000 });
+        // No responders means no stream, or a stream without a leader (an election: the usual
+        // case on a cluster). Its info is asked for beside the retries, not before them: a
+        // leaderless stream's info gets no answer either, and waiting for it would only delay the
+        // retry that finds the new leader. A missing stream is said at the next failure.
+        if (attempt === 1 && isNoResponders(error)) streamCheck = this.checkStreamExists(subject).then(() => undefined, (found: unknown) => (found instanceof BusError ? found : undefined));
+        await backoff(attempt, TRANSIENT_RETRY_BACKOFF);
       }
     }
   }
@@ -224,12 +235,23 @@ export class Publisher<R extends Registry> {
     } catch {
       return;
     }
+    // A fresh look; the known limit stays in use meanwhile, so other publishes to the stream do
+    // not wait for an answer a leaderless stream does not give.
     this.limits.delete(stream);
-    this.knownLimits.delete(stream);
-    await this.streamMaxMsgSize(stream).catch((error: unknown) => {
-      if (error instanceof BusError) throw error;
-    });
+    await this.streamMaxMsgSize(stream).then(
+      (max) => void this.knownLimits.set(stream, max),
+      (error: unknown) => {
+        if (!(error instanceof BusError)) return;
+        this.knownLimits.delete(stream);
+        throw error;
+      },
+    );
   }
+}
+
+/** The value of `pending` if it has settled within a macrotask, else undefined (never waits for it). */
+async function settledWithin<T>(pending: Promise<T | undefined>): Promise<T | undefined> {
+  return Promise.race([pending, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
 }
 
 export function streamMissing(stream: string): BusError {

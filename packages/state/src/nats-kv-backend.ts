@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
-import { isStreamNotFound, isWrongLastSequence } from '@agentbus/bus';
+import { isNoResponders, isStreamNotFound, isWrongLastSequence, retryTransient } from '@agentbus/bus';
 import { BackendKinds, readableRecord, type AppendRequest, type AppendResult, type StateBackend, type StoredSlot, waitToRetry } from './backend.ts';
 import { DocumentPathSet, writeKeyOf, type DocumentPath } from './document-path.ts';
 import { decodeRecordBytes, encodeRecord, type VersionRecord } from './envelope.ts';
@@ -9,6 +9,15 @@ import { StateBackendError, StateBucketMissingError, StateConflictError, StateIn
 import { isPlainObject } from './normalize.ts';
 
 export const DEFAULT_STATE_BUCKET = 'agentbus_state';
+/**
+ * How long one request to the bucket waits. A request to a stream without a leader (its leader's
+ * node just died) gets no answer at all, so every attempt waits this long; an answer takes
+ * milliseconds. Each request is tried again for up to STATE_RETRY_FOR_MS while it fails
+ * transiently (a time-out, no responders), so a write does not fail for a leader election that a
+ * cluster settles in seconds.
+ */
+const STATE_REQUEST_TIMEOUT_MS = 2_000;
+const STATE_RETRY_FOR_MS = 20_000;
 /** Largest value a key holds: a version record (data ≤ MAX_DATA_BYTES plus the envelope). */
 const MAX_VALUE_BYTES = 1024 * 1024;
 
@@ -65,10 +74,10 @@ export interface NatsKvBackendOptions {
  */
 export async function openNatsKvBackend(options: NatsKvBackendOptions): Promise<StateBackend> {
   const bucket = options.bucket ?? DEFAULT_STATE_BUCKET;
-  const js = jetstream(options.nc);
-  const jsm = await jetstreamManager(options.nc);
+  const js = jetstream(options.nc, { timeout: STATE_REQUEST_TIMEOUT_MS });
+  const jsm = await jetstreamManager(options.nc, { timeout: STATE_REQUEST_TIMEOUT_MS });
   const exists = await streamExists(jsm, streamOf(bucket));
-  const info = exists ? await jsm.streams.info(streamOf(bucket)) : undefined;
+  const info = exists ? await retryTransient(() => jsm.streams.info(streamOf(bucket)), STATE_RETRY_FOR_MS) : undefined;
   const kv = await new Kvm(js).open(bucket, { allow_direct: info?.config.allow_direct ?? false });
   return new NatsKvBackend(bucket, js, jsm, kv, exists);
 }
@@ -79,11 +88,32 @@ function streamOf(bucket: string): string {
 
 async function streamExists(jsm: JetStreamManager, stream: string): Promise<boolean> {
   try {
-    await jsm.streams.info(stream);
+    await retryTransient(() => jsm.streams.info(stream), STATE_RETRY_FOR_MS);
     return true;
   } catch (error) {
     if (isStreamNotFound(error)) return false;
     throw natsFailure('reading the state bucket', error);
+  }
+}
+
+/** retryTransient for "no responders" only: the request reached no stream, so nothing was stored. */
+function retryWhileNoResponders<T>(call: () => Promise<T>): Promise<T> {
+  return retryTransient(async () => {
+    try {
+      return await call();
+    } catch (error) {
+      if (isNoResponders(error)) throw error;
+      throw new NotTransient(error);
+    }
+  }, STATE_RETRY_FOR_MS).catch((error: unknown) => {
+    throw error instanceof NotTransient ? error.original : error;
+  });
+}
+
+/** Carries an error through retryTransient without being retried. */
+class NotTransient extends Error {
+  constructor(readonly original: unknown) {
+    super('not transient');
   }
 }
 
@@ -134,7 +164,7 @@ class NatsKvBackend implements StateBackend {
   async #get(key: string): Promise<Entry> {
     let entry;
     try {
-      entry = await this.#kv.get(key);
+      entry = await retryTransient(() => this.#kv.get(key), STATE_RETRY_FOR_MS);
     } catch (error) {
       throw natsFailure(`reading ${key}`, error);
     }
@@ -148,10 +178,15 @@ class NatsKvBackend implements StateBackend {
   /**
    * Stores `value` under `key` only if the key never held anything. `exists`: it already did.
    * `unknown` (only when `ambiguousOk`): the publish failed without an answer and may have landed.
+   * Tried again while it fails transiently, except that with `ambiguousOk` a time-out is answered
+   * `unknown` at once (the caller reads the slot); "no responders" reached no stream, so a retry
+   * is always safe. Without `ambiguousOk`, a retry that finds its own first attempt says `exists`.
    */
   async #createOnly(key: string, value: string, ambiguousOk = false): Promise<'created' | 'exists' | 'unknown'> {
+    const create = () => this.#js.publish(`$KV.${this.#bucket}.${key}`, value, { expect: { lastSubjectSequence: 0 } });
     try {
-      await this.#js.publish(`$KV.${this.#bucket}.${key}`, value, { expect: { lastSubjectSequence: 0 } });
+      if (ambiguousOk) await retryWhileNoResponders(create);
+      else await retryTransient(create, STATE_RETRY_FOR_MS);
       return 'created';
     } catch (error) {
       if (isWrongLastSequence(error)) return 'exists';
@@ -265,7 +300,9 @@ class NatsKvBackend implements StateBackend {
         if (current.state === 'missing') {
           if ((await this.#createOnly(keys.head(path), encodeRecord(record))) === 'created') return;
         } else {
-          await this.#kv.update(keys.head(path), encodeRecord(record), current.revision);
+          // A retry after a time-out that had landed answers wrong-last-sequence: read again below.
+          const revision = current.revision;
+          await retryTransient(() => this.#kv.update(keys.head(path), encodeRecord(record), revision), STATE_RETRY_FOR_MS);
           return;
         }
       } catch (error) {
@@ -277,7 +314,7 @@ class NatsKvBackend implements StateBackend {
 
   async repairHead(path: DocumentPath, record: VersionRecord): Promise<void> {
     try {
-      await this.#kv.put(keys.head(path), encodeRecord(record));
+      await retryTransient(() => this.#kv.put(keys.head(path), encodeRecord(record)), STATE_RETRY_FOR_MS);
     } catch (error) {
       throw natsFailure(`rewriting the head of ${path.text}`, error);
     }
