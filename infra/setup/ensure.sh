@@ -8,9 +8,9 @@ cd "$(dirname "$0")/../.."
 
 say() { printf 'agentbus setup: %s\n' "$*" >&2; }
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  say "Node $(node --version) is too old: agentbus needs Node 20 or newer."
+# 20.19 or newer: ESLint 10, the linter npm test runs first, needs it.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  say "Node $(node --version) is too old: agentbus needs Node 20.19 or newer."
   exit 1
 fi
 
