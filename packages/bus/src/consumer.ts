@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import {
   describeError,
   getDefinition,
@@ -18,6 +18,9 @@ import { TRANSIENT_RETRY_BACKOFF } from './retry.ts';
 import { BusError, isConsumerNotFound, isStreamNotFound, isTransientNatsError } from './errors.ts';
 import { Headers } from './headers.ts';
 import { deadLetter, DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
+import { KeepAlive } from './keep-alive.ts';
+import { watchMaxDeliveries } from './max-deliveries.ts';
+import { SettleBatch } from './settle-batch.ts';
 import type { IdempotencyLedger } from './ledger.ts';
 import type { Publisher, PublishOptions, PublishResult } from './publisher.ts';
 
@@ -256,12 +259,10 @@ export class ConsumerRunner<R extends Registry> {
   private readonly active = new Set<number>();
   /** True while the loop waits for a free slot (it pulls nothing then, and heartbeats may stop). */
   private waitingForSlot = false;
-  /** Handlers running now, with their start time (for in-progress acks). */
-  private readonly running = new Map<JsMsg, number>();
-  private keepAliveTimer: NodeJS.Timeout | undefined;
+  /** In-progress acks for the handlers running now. */
+  private readonly keepAlive = new KeepAlive<JsMsg>();
   /** Acks and naks wait here for the end of the current turn, then go out in one socket write. */
-  private settlements: Array<() => void> = [];
-  private settleTimer: NodeJS.Immediate | undefined;
+  private readonly settles = new SettleBatch();
 
   constructor(private readonly options: ConsumerRunnerOptions<R>) {
     this.log = options.log ?? silentLogger;
@@ -284,40 +285,14 @@ export class ConsumerRunner<R extends Registry> {
     const info = await consumer.info(true);
     this.maxDeliver = info.config.max_deliver && info.config.max_deliver > 0 ? info.config.max_deliver : Number.POSITIVE_INFINITY;
     this.ackWaitMs = Math.max(1_000, Math.round((info.config.ack_wait ?? 30e9) / 1e6));
-    this.watchMaxDeliveries();
-    this.startKeepAlive();
+    this.advisory = watchMaxDeliveries({ nc: this.options.nc, stream: this.options.stream, consumer: this.options.consumer, publisher: this.options.publisher, log: this.log });
+    this.keepAlive.start(this.ackWaitMs);
     this.loop = this.consumeLoop(consumer);
   }
 
-  /**
-   * One timer for all running handlers: every ack_wait/3 each handler that has run that long
-   * gets an in-progress ack (+WPI), so long work is not redelivered while it is still going.
-   */
-  private startKeepAlive(): void {
-    const every = Math.max(250, Math.floor(this.ackWaitMs / 3));
-    this.keepAliveTimer = setInterval(() => {
-      const now = Date.now();
-      for (const [m, startedAt] of this.running) if (now - startedAt >= every) m.working();
-    }, every);
-    this.keepAliveTimer.unref();
-  }
-
-  /**
-   * Queues an ack/nak/term for the end of this event-loop turn. The client flushes its outbound
-   * buffer in a microtask, so acks issued from different handlers' microtasks would otherwise
-   * each cost a socket write; batched here they share one. The delay is under a millisecond;
-   * a crash inside it means redelivery, which the ledger absorbs.
-   */
+  /** Queues an ack/nak/term for the end of this event-loop turn (SettleBatch). */
   private settle(action: () => void): void {
-    this.settlements.push(action);
-    this.settleTimer ??= setImmediate(() => this.flushSettlements());
-  }
-
-  private flushSettlements(): void {
-    this.settleTimer = undefined;
-    const actions = this.settlements;
-    this.settlements = [];
-    for (const action of actions) action();
+    this.settles.settle(action);
   }
 
   /**
@@ -487,7 +462,7 @@ export class ConsumerRunner<R extends Registry> {
     }
 
     const started = Date.now();
-    this.running.set(m, started);
+    this.keepAlive.track(m, started);
     const deliveryLog = log.child ? log.child({ correlationId: envelope.correlationId, messageId: envelope.id, type: envelope.type, consumer: delivery.consumer }) : log;
     const ctx = new DeliveryContext(m, delivery, envelope, this.options.publisher, ledger, this.abort.signal, deliveryLog, this.slots);
     let failure: { error: unknown } | undefined;
@@ -498,7 +473,7 @@ export class ConsumerRunner<R extends Registry> {
     } catch (error) {
       failure = { error };
     } finally {
-      this.running.delete(m);
+      this.keepAlive.untrack(m);
     }
     const ms = Date.now() - started;
     const hooks = this.options.hooks;
@@ -577,40 +552,6 @@ export class ConsumerRunner<R extends Registry> {
    * (lazily, on the next pull) with a MAX_DELIVERIES advisory; fetch it by sequence and
    * dead-letter it. The dedup id makes this a no-op when the handler path already did it.
    */
-  private watchMaxDeliveries(): void {
-    const { stream, consumer, nc } = this.options;
-    this.advisory = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`, {
-      callback: (err, msg) => {
-        if (err) return;
-        void (async () => {
-          try {
-            const advisory = msg.json<{ stream_seq: number; deliveries: number }>();
-            const jsm = await jetstreamManager(nc, { checkAPI: false });
-            const stored = await jsm.streams.getMessage(stream, { seq: advisory.stream_seq });
-            if (!stored) {
-              this.log.error({ stream, seq: advisory.stream_seq }, 'max-deliveries advisory for a message no longer in its stream');
-              return;
-            }
-            await deadLetter(this.options.publisher, {
-              stream,
-              seq: stored.seq,
-              subject: stored.subject,
-              headers: stored.header,
-              data: stored.data,
-              time: stored.time,
-              consumer,
-              deliveries: advisory.deliveries,
-              reason: DeadLetterReasons.maxDeliveries,
-              error: `no worker finished delivery ${advisory.deliveries} of ${advisory.deliveries} (it crashed or exceeded ack_wait)`,
-            });
-            this.log.warn({ stream, consumer, seq: stored.seq }, 'dead-lettered a message whose last delivery was never finished');
-          } catch (error) {
-            this.log.error({ stream, consumer, err: describeError(error) }, 'could not dead-letter after a max-deliveries advisory');
-          }
-        })();
-      },
-    });
-  }
 
   /**
    * Stops pulling, lets running handlers finish (up to shutdownGraceMs) and returns. Buffered
@@ -633,8 +574,7 @@ export class ConsumerRunner<R extends Registry> {
       this.log.warn({ consumer: this.options.consumer, running: this.inflight.size }, 'handlers still running at shutdown; they will be redelivered');
     }
     await this.loop?.catch(() => {});
-    clearInterval(this.keepAliveTimer);
-    if (this.settleTimer) clearImmediate(this.settleTimer);
-    this.flushSettlements();
+    this.keepAlive.stop();
+    this.settles.flush();
   }
 }
