@@ -4,17 +4,16 @@ import { agentbusRegistry, RollbackSkipReasons, validateData, type AgentbusRegis
 import { parseFleetConfig } from '@agentbus/fleet';
 import { revertedShaIn } from '@agentbus/git';
 import { memoryStateStore } from '@agentbus/state/testing';
+import { DEPLOYED_AT, deployedManifest, MERGE, PREVIOUS } from './fixtures.ts';
 import { attributeDeployFailure, attributeFailure, type Attribution } from '../src/attribution.ts';
 
 // The decision tables of attribution: whether a failure is this deployment's to roll back, and
 // when it is not, the reason and whether a person is asked to decide. The rollback's int and e2e
 // tests show that a decision is acted on; these name every decision and its exact wording.
 
-const MERGE = '1'.repeat(40);
-const PREVIOUS = '2'.repeat(40);
 const NEWER = '3'.repeat(40);
 const REVERTED = '4'.repeat(40);
-const AT = '2026-12-01T10:00:00.000Z';
+const AT = DEPLOYED_AT;
 
 const [api] = parseFleetConfig({
   services: [
@@ -54,19 +53,7 @@ function check(name: string, ok: boolean, overrides: Partial<CheckResult> = {}):
   };
 }
 
-const manifest: ReleaseManifest = {
-  service: 'api',
-  deploymentId: 'dep-1',
-  correlationId: 'corr-1',
-  status: 'deployed',
-  commit: MERGE,
-  previousCommit: PREVIOUS,
-  mergeCommit: MERGE,
-  ref: 'feature/x',
-  branch: 'main',
-  requestedBy: 'coder',
-  deployedAt: AT,
-};
+const manifest: ReleaseManifest = deployedManifest;
 
 const healthyBaseline = { healthy: true, checkedAt: '2026-12-01T09:59:00.000Z', checks: [check('health', true), check('ready', true)], source: 'watch' as const };
 

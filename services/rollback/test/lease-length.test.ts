@@ -1,30 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentbusRegistry, createEnvelope, type ReleaseManifest } from '@agentbus/contracts';
+import { agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { FakeHandlerContext, MemoryLeaseManager } from '@agentbus/bus/testing';
 import { parseFleetConfig, type FleetServiceInput } from '@agentbus/fleet';
 import { memoryEvidenceStore } from '@agentbus/health/testing';
 import { memoryStateStore } from '@agentbus/state/testing';
 import { rollBack } from '../src/rollback.ts';
+import { deployedManifest, MERGE } from './fixtures.ts';
 
 // How long a rollback holds its service when it takes the lease again (the deployment's own ran
 // out): 4 git steps, the deploy command, the wait until healthy, and a minute of margin. The
 // lease is busy (another deployment), so the rollback stops there and is retried: no git runs.
 
-const MERGE = '1'.repeat(40);
-const manifest: ReleaseManifest = {
-  service: 'api',
-  deploymentId: 'dep-1',
-  correlationId: 'corr-1',
-  status: 'deployed',
-  commit: MERGE,
-  previousCommit: '2'.repeat(40),
-  mergeCommit: MERGE,
-  ref: 'feature/x',
-  branch: 'main',
-  requestedBy: 'coder',
-  deployedAt: '2026-12-01T10:00:00.000Z',
-};
+const manifest = deployedManifest;
 
 async function leaseAskedFor(overrides: Partial<FleetServiceInput> = {}): Promise<number> {
   const [service] = parseFleetConfig({

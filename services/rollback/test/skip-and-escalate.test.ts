@@ -6,13 +6,13 @@ import { parseFleetConfig } from '@agentbus/fleet';
 import { memoryEvidenceStore } from '@agentbus/health/testing';
 import { memoryStateStore } from '@agentbus/state/testing';
 import { decideOrEscalate, skipRollback } from '../src/rollback.ts';
+import { MERGE } from './fixtures.ts';
 
 // What the rollback agent says when it does not roll back: rollback.skipped for every failure it
 // will not act on, an escalation when a person must decide, and the deployment's lease freed;
 // and when it cannot even decide, rollback.failed at stage `attribute` and a critical escalation
 // once no retry is left. (attribution.test.ts has the decisions themselves.)
 
-const MERGE = '1'.repeat(40);
 const { services } = parseFleetConfig({
   services: [{ name: 'api', git: { path: 'clones/api' }, deploy: { command: ['true'] }, health: { checks: [{ name: 'health', url: 'http://127.0.0.1:9400/health' }] } }],
 });
