@@ -13,7 +13,7 @@ const handedOut = new Set<number>();
  * can be taken by any client's connection the moment a server on it stops, so a server that
  * restarts on its port (a deployed service, a nats-server node) fails with EADDRINUSE.
  */
-function portRange(): { low: number; high: number } | undefined {
+function readPortRange(): { low: number; high: number } | undefined {
   let ephemeralLow = 32_768;
   try {
     ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
@@ -24,6 +24,9 @@ function portRange(): { low: number; high: number } | undefined {
   const high = ephemeralLow - 1;
   return high - low >= 1_000 ? { low, high } : undefined;
 }
+
+/** Read once, when this module loads. */
+const PORT_RANGE = readPortRange();
 
 function tryListen(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
@@ -42,7 +45,7 @@ function tryListen(port: number): Promise<number | undefined> {
  * machine leaves room below it (else the OS picks one). Not handed out twice by one process.
  */
 export async function freePort(): Promise<number> {
-  const range = portRange();
+  const range = PORT_RANGE;
   for (let attempt = 0; range && attempt < 50; attempt++) {
     const candidate = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
     if (handedOut.has(candidate)) continue;
