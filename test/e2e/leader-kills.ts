@@ -39,8 +39,11 @@ export async function startLeaderKills(): Promise<LeaderKills> {
   // The deploy ends with deploy.completed, or with deploy.failed at deploy-command when the watch's
   // probe crashed the broken version before the deploy script saw it listen (a loaded machine):
   // either way the merge is pushed and the rollback is next, which is when the leader dies.
+  // Each look reads on from where the last one stopped (not the whole stream every 100 ms).
+  let nextSeq = 1;
   const deployEndedFor = async (ref: string) => {
-    for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.deploy.>' })) {
+    for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: nextSeq, subject: 'events.deploy.>' })) {
+      nextSeq = stored.seq + 1;
       const event = JSON.parse(new TextDecoder().decode(stored.data)) as { type: string; correlationId: string; data: { ref: string; pushed?: boolean } };
       if (event.data.ref !== ref) continue;
       if (event.type === 'deploy.completed' || (event.type === 'deploy.failed' && event.data.pushed)) return event.correlationId;

@@ -47,6 +47,16 @@ export interface DeliveryInfo {
   resent: boolean;
 }
 
+/**
+ * Whether a delivery that failed with `error` will be delivered again: the error may pass
+ * (isRetryableFailure) and this was not the consumer's last delivery. How the runner ends a failed
+ * delivery (nak or dead letter), and how a handler knows its failure is final (to tell someone
+ * before it is dead-lettered).
+ */
+export function willBeRetried(error: unknown, delivery: Pick<DeliveryInfo, 'deliveryCount' | 'maxDeliver'>): boolean {
+  return isRetryableFailure(error) && delivery.deliveryCount < delivery.maxDeliver;
+}
+
 export interface HandlerContext<R extends Registry> {
   delivery: DeliveryInfo;
   /** Publishes a message caused by the one being handled (same correlationId). */
@@ -486,7 +496,7 @@ export class ConsumerRunner<R extends Registry> {
     }
     const { error } = failure;
     const retryable = isRetryableFailure(error);
-    const willRetry = retryable && delivery.deliveryCount < this.maxDeliver;
+    const willRetry = willBeRetried(error, delivery);
     if (hooks?.onFinish) await this.runHook(() => hooks.onFinish!(envelope, delivery, { ok: false, ms, error, willRetry }));
     const where = { consumer: this.options.consumer, id: envelope.id, correlationId: envelope.correlationId, attempt: delivery.deliveryCount, err: describeError(error) };
     if (willRetry) {

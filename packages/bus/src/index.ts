@@ -10,6 +10,7 @@ export {
   type PullLostReason,
   UnhandledTypePolicies,
   silentLogger,
+  willBeRetried,
   type ConsumerRunnerOptions,
   type ConsumerHooks,
   type DeliveryInfo,

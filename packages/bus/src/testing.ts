@@ -1,5 +1,5 @@
-import { AgentbusError, createEnvelope, isRetryableFailure, type AnyEnvelopeOf, type DataInput, type EnvelopeOf, type MessageTypeOf, type Registry } from '@agentbus/contracts';
-import type { BusLogger, DeliveryInfo, Handler, HandlerContext, Outcome } from './consumer.ts';
+import { AgentbusError, createEnvelope, type AnyEnvelopeOf, type DataInput, type EnvelopeOf, type MessageTypeOf, type Registry } from '@agentbus/contracts';
+import { willBeRetried, type BusLogger, type DeliveryInfo, type Handler, type HandlerContext, type Outcome } from './consumer.ts';
 import { LEASE_RESOURCE, LeaseBusyError, waitForLease, type HeldLease, type LeaseAcquireOptions, type LeaseManager, type LeaseRecord } from './lease.ts';
 import type { PublishOptions, PublishResult } from './publisher.ts';
 
@@ -141,8 +141,7 @@ export async function runHandler<R extends Registry, T extends MessageTypeOf<R>>
   try {
     await handler(envelope, ctx);
   } catch (error) {
-    const willRetry = isRetryableFailure(error) && ctx.delivery.deliveryCount < ctx.delivery.maxDeliver;
-    return { outcome: willRetry ? 'retry' : 'dead-lettered', error, ctx };
+    return { outcome: willBeRetried(error, ctx.delivery) ? 'retry' : 'dead-lettered', error, ctx };
   }
   return { outcome: ctx.rescheduleMs === undefined ? 'acked' : 'rescheduled', ctx };
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { KeepAlive } from '../src/keep-alive.ts';
 import { SettleBatch } from '../src/settle-batch.ts';
+import { willBeRetried } from '../src/consumer.ts';
 
 const delivery = (name: string) => ({ name, calls: 0, working() { this.calls++; } });
 
@@ -58,4 +59,14 @@ test('settle batch: what is queued in one turn runs together at its end, in orde
   assert.deepEqual(ran, ['ack 1', 'nak 2', 'ack 3'], 'flush sends what is queued without waiting');
   await nextTurn();
   assert.equal(ran.length, 3, 'and nothing twice');
+});
+
+test('willBeRetried: a failure that may pass, before the last delivery; never a final error or the last delivery', async () => {
+  const { AgentbusError } = await import('@agentbus/contracts');
+  const passing = new Error('a time-out');
+  const final = new AgentbusError('invalid-data', 'cannot pass', { retryable: false });
+  assert.equal(willBeRetried(passing, { deliveryCount: 1, maxDeliver: 5 }), true);
+  assert.equal(willBeRetried(passing, { deliveryCount: 5, maxDeliver: 5 }), false, 'the last delivery');
+  assert.equal(willBeRetried(final, { deliveryCount: 1, maxDeliver: 5 }), false, 'an error that cannot pass');
+  assert.equal(willBeRetried(passing, { deliveryCount: 100, maxDeliver: Number.POSITIVE_INFINITY }), true, 'no max_deliver');
 });

@@ -1,5 +1,5 @@
-import { AgentbusError, describeError, escalation, isRetryableFailure, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
-import { type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { AgentbusError, describeError, escalation, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { willBeRetried, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type HealthEvidenceStore } from '@agentbus/health';
 import type { StateStore } from '@agentbus/state';
@@ -50,7 +50,7 @@ export async function decideOrEscalate<T>(
   try {
     return await decide();
   } catch (error) {
-    const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+    const final = !willBeRetried(error, ctx.delivery);
     if (!final || ctx.signal.aborted) throw error;
     const { deploymentId, service, mergeCommit } = failure;
     if (mergeCommit) {
@@ -130,7 +130,6 @@ export async function rollBack(
   const deploymentId = manifest.deploymentId;
   const repo = openServiceRepo(service);
   const strategy = service.rollback.strategy;
-  const lastAttempt = ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
   const target = { deploymentId, service: service.name, mergeCommit: manifest.mergeCommit, strategy };
   await ctx.step('announce-started', () => ctx.publish('rollback.started', { ...target, reason: decision.reason, failingChecks: decision.failingChecks }, { id: `${deploymentId}.rollback.started` }).then(() => true));
 
@@ -211,7 +210,7 @@ export async function rollBack(
     );
     ctx.log.info({ revertCommit, restoredCommit }, `rolled back ${service.name} ${shortSha(manifest.mergeCommit)}: healthy again`);
   } catch (error) {
-    if (isRetryableFailure(error) && !lastAttempt) throw error;
+    if (willBeRetried(error, ctx.delivery)) throw error;
     await ctx.publish('rollback.failed', { ...target, stage, error: describeError(error), revertCommit }, { id: `${deploymentId}.rollback.failed` });
     const raised = escalation({
       kind: 'rollback-failed',

@@ -1,5 +1,5 @@
-import { AgentbusError, describeError, escalation, isRetryableFailure, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
-import { type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
+import { AgentbusError, describeError, escalation, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
+import { willBeRetried, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
@@ -62,7 +62,6 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
     let previousCommit: string | undefined;
     let pushed = false;
     const base = { deploymentId, service: task.data.service, ref, requestedBy };
-    const lastAttempt = ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
     let lease: HeldLease | undefined;
     let handOver = false;
     try {
@@ -177,7 +176,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       ctx.log.info({ mergeCommit, previousCommit }, `deployed ${service.name} ${ref} at ${shortSha(mergeCommit)}`);
       handOver = true; // the health monitor judges the deployment under this lease and releases it
     } catch (error) {
-      if (isRetryableFailure(error) && !lastAttempt) throw error;
+      if (willBeRetried(error, ctx.delivery)) throw error;
       // A failed deploy command on pushed code is the rollback agent's to undo, under this lease.
       handOver = pushed && stage === 'deploy-command';
       const branch = deps.fleet.services.find((s) => s.name === base.service)?.git.branch;

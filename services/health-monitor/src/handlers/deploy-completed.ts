@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, escalation, isRetryableFailure, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
-import { type Handler, type LeaseManager } from '@agentbus/bus';
+import { describeError, escalation, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
+import { willBeRetried, type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from '@agentbus/health';
 
@@ -31,7 +31,7 @@ export function deployCompletedHandler(deps: { fleet: { services: readonly Fleet
       // the last attempt): a deployment is never left neither judged nor told. Its lease is kept:
       // nothing else deploys the service over a deployment nobody judged, until a human looks (or
       // the lease runs out).
-      const final = !isRetryableFailure(error) || ctx.delivery.deliveryCount >= ctx.delivery.maxDeliver;
+      const final = !willBeRetried(error, ctx.delivery);
       if (final && !ctx.signal.aborted) {
         const { deploymentId, service, mergeCommit } = event.data;
         const raised = escalation({
