@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes a fresh Debian machine with Node 20 ready to run agentbus and its tests.
 # Runs before `npm start` and `npm test` (npm's prestart/pretest): installs the npm packages
-# when they are missing or older than package-lock.json, and nats-server and git through apt
+# when they are missing or older than package-lock.json, and nats-server, git and prometheus through apt
 # when they are absent. Safe to run again: it does nothing when everything is in place.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -24,13 +24,16 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=""
 have nats-server || missing="$missing nats-server"
 have git || missing="$missing git"
+# Metric checks read a Prometheus; the tests start private ones on free ports. (On a systemd host
+# the package also starts its own service on :9090, which agentbus never uses.)
+have prometheus || missing="$missing prometheus"
 if [ -n "$missing" ]; then
   say "installing$missing through apt…"
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
     say "cannot install$missing: not root and no sudo. Install them yourself: apt-get install$missing (or brew install$missing)."
     exit 1
   fi
-  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null; }; then
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null; }; then
     say "apt-get install$missing failed. Install them yourself (apt-get install$missing, or brew install$missing) and run again."
     exit 1
   fi

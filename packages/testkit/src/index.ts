@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { NatsCluster, NatsServer } from '@agentbus/local-nats';
+import { PrometheusServer } from './prometheus.ts';
 
 export { NatsCluster, NatsServer } from '@agentbus/local-nats';
 export { startWebhookReceiver, type WebhookReceiver, type ReceivedRequest, type ReceiverAnswer } from './webhook-receiver.ts';
+export { PrometheusServer, findPrometheusBinary } from './prometheus.ts';
 
 const tempDirs: string[] = [];
 process.on('exit', () => {
@@ -42,6 +44,12 @@ export async function startNats(): Promise<NatsServer> {
   refuseInUnitTier('a nats-server');
   const dir = tempDir('agentbus-nats-');
   return NatsServer.start({ storeDir: join(dir, 'store'), logFile: join(dir, 'nats-server.log') });
+}
+
+/** A private Prometheus (Debian's package) on a free port, scraping `targets` every second; stop() it when done. */
+export async function startPrometheus(targets: string[], options: { scrapeIntervalMs?: number } = {}): Promise<PrometheusServer> {
+  refuseInUnitTier('a prometheus');
+  return PrometheusServer.start({ dir: tempDir('agentbus-prometheus-'), targets, ...options });
 }
 
 /** A 3-node JetStream cluster on loopback, each node with its own temp store. */
