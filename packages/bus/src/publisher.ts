@@ -6,6 +6,7 @@ import {
   getDefinition,
   assertMessageData,
   streamForSubject,
+  subjectOf,
   type DataInput,
   type Envelope,
   type EnvelopeMeta,
@@ -128,8 +129,9 @@ export class Publisher<R extends Registry> {
     headers.set(Headers.correlationId, envelope.correlationId);
     if (envelope.causationId) headers.set(Headers.causationId, envelope.causationId);
     if (extraHeaders) for (const name in extraHeaders) headers.set(name, extraHeaders[name]!);
-    const ack = await this.send(definition.subject, JSON.stringify(envelope), envelope.id, headers);
-    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: envelope.id, type: envelope.type, subject: definition.subject };
+    const subject = subjectOf(definition, envelope.data);
+    const ack = await this.send(subject, JSON.stringify(envelope), envelope.id, headers);
+    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: envelope.id, type: envelope.type, subject };
   }
 
   /** Publishes bytes as they are (dead letters, replays, redrives), with the same guarantees. */

@@ -15,6 +15,7 @@ export {
   MessageValidationError,
   isMessageValidationError,
   MessageKinds,
+  subjectOf,
   type MessageKind,
   type MessageDefinition,
   type Registry,
@@ -29,7 +30,21 @@ export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
 export { serviceName, gitRef, commitSha, isoTime, outsideText, outsideLine } from './messages/fields.ts';
 export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataProblem } from './json-data.ts';
 export { DeployStages } from './messages/deploy.ts';
-export { checkResultSchema, baselineSchema, EvidenceKinds, type CheckResult, type Baseline } from './messages/health.ts';
+export {
+  checkResultSchema,
+  baselineSchema,
+  EvidenceKinds,
+  metricResultSchema,
+  metricBaselineSchema,
+  seriesLabelsSchema,
+  MetricOutcomes,
+  type CheckResult,
+  type Baseline,
+  type MetricResult,
+  type MetricBaseline,
+  type MetricOutcome,
+} from './messages/health.ts';
+export { FollowupStatuses, followupLabel, followupSubject, type FollowupStatus } from './messages/followup.ts';
 export { RollbackStrategies, RollbackSkipReasons } from './messages/rollback.ts';
 export {
   EscalationKinds,

@@ -12,7 +12,13 @@ export type MessageKind = (typeof MessageKinds)[keyof typeof MessageKinds];
 export interface MessageDefinition<Type extends string = string, Schema extends z.ZodType = z.ZodType> {
   type: Type;
   kind: MessageKind;
+  /** Where messages of this type travel; a pattern ending in `>` when `subjectFor` picks one per message. */
   subject: string;
+  /**
+   * The subject of one message, from its validated data, within `subject` (a pattern): for timers
+   * of which many run at once, each on its own subject (the timers stream keeps one per subject).
+   */
+  subjectFor?: (data: z.output<Schema>) => string;
   stream: StreamName;
   description: string;
   schema: Schema;
@@ -22,10 +28,22 @@ export function defineMessage<const Type extends string, Schema extends z.ZodTyp
   type: Type;
   kind: MessageKind;
   subject: string;
+  subjectFor?: (data: z.output<Schema>) => string;
   description: string;
   schema: Schema;
 }): MessageDefinition<Type, Schema> {
+  if (definition.subjectFor && !definition.subject.endsWith('.>')) throw new Error(`${definition.type}: a type whose subjectFor picks the subject needs a subject pattern ending in .>`);
   return { ...definition, stream: streamForSubject(definition.subject) };
+}
+
+/** The subject a message of `definition` with this (validated) data is published on. */
+export function subjectOf(definition: MessageDefinition, data: unknown): string {
+  if (!definition.subjectFor) return definition.subject;
+  const subject = definition.subjectFor(data);
+  if (!subject.startsWith(definition.subject.slice(0, -1)) || !/^[^\s*>]+$/.test(subject) || subject.split('.').some((token) => !token)) {
+    throw new Error(`${definition.type}: subjectFor gave ${JSON.stringify(subject)}, not a subject within ${definition.subject}`);
+  }
+  return subject;
 }
 
 /** A set of message types, keyed by type name. */

@@ -6,3 +6,4 @@ export { waitUntilHealthy, type WaitUntilHealthyOptions, type WaitUntilHealthyRe
 export { probeBaseline, type BaselineOptions, type HealthBaseline } from './baseline.ts';
 export { toCheckResults } from './check-results.ts';
 export { HealthEvidenceStore, evidenceResource, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';
+export { metricCheckSchema, prometheusSectionSchema, type MetricCheck, type MetricCheckInput, type PrometheusSection } from './metric-check.ts';

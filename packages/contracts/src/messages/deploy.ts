@@ -3,7 +3,7 @@ import { safeLine } from '../safe-text.ts';
 import { defineMessage } from '../registry.ts';
 import { eventSubject, taskSubject } from '../subjects.ts';
 import { commitSha, gitRef, isoTime, outsideLine, outsideText, serviceName } from './fields.ts';
-import { baselineSchema } from './health.ts';
+import { baselineSchema, metricBaselineSchema } from './health.ts';
 
 export const deployTask = defineMessage({
   type: 'deployer.deploy',
@@ -55,6 +55,8 @@ export const deployMerged = defineMessage({
     pushedAt: isoTime,
     /** The service's health just before this merge, captured when the deployment began (null: none could be had). */
     baseline: baselineSchema.nullable().optional(),
+    /** Its metric checks' values just before this merge (absent: the service has none). */
+    metricBaseline: metricBaselineSchema.optional(),
   }),
 });
 
@@ -75,6 +77,8 @@ export const deployCompleted = defineMessage({
      * with it: the verdict (however late: a redelivery, a follow-up) is judged against it.
      */
     baseline: baselineSchema.nullable().optional(),
+    /** Its metric checks' values just before this merge (absent: the service has none). */
+    metricBaseline: metricBaselineSchema.optional(),
   }),
 });
 

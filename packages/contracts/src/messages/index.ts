@@ -1,7 +1,8 @@
 import { defineRegistry } from '../registry.ts';
 import { taskStarted, taskCompleted, taskFailed } from './lifecycle.ts';
 import { deployTask, deployPlanned, deployMerged, deployCompleted, deployFailed } from './deploy.ts';
-import { healthPassed, healthFailed } from './health.ts';
+import { healthPassed, healthFailed, healthInconclusive } from './health.ts';
+import { followupTimer, followupScheduled, followupPassed, followupFailed, followupInconclusive, followupCancelled } from './followup.ts';
 import { rollbackStarted, rollbackReverted, rollbackCompleted, rollbackFailed, rollbackSkipped } from './rollback.ts';
 import { escalationRaised, escalationResolved } from './escalation.ts';
 import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
@@ -19,7 +20,13 @@ export const agentbusRegistry = defineRegistry([
   deployFailed,
   healthPassed,
   healthFailed,
+  healthInconclusive,
   healthRecovered,
+  followupScheduled,
+  followupPassed,
+  followupFailed,
+  followupInconclusive,
+  followupCancelled,
   rollbackStarted,
   rollbackReverted,
   rollbackCompleted,
@@ -31,6 +38,7 @@ export const agentbusRegistry = defineRegistry([
   notificationDelivered,
   postmortemWritten,
   healthWatchTimer,
+  followupTimer,
 ]);
 
 export type AgentbusRegistry = typeof agentbusRegistry;
