@@ -1,6 +1,6 @@
 import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
 import { LEASE_BUCKET, LEDGER_BUCKET, UnhandledTypePolicies, type UnhandledTypePolicy } from '@agentbus/bus';
-import { HEALTH_EVIDENCE_BUCKET } from '@agentbus/health';
+import { FOLLOWUPS_BUCKET, HEALTH_EVIDENCE_BUCKET } from '@agentbus/health';
 import { stateBucketConfig } from '@agentbus/state';
 
 /**
@@ -146,6 +146,9 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   // A timer is redelivered (nak with its interval) without end: no delivery limit. A prober that
   // dies lets it go to another health monitor after ackWaitMs.
   consumer({ stream: StreamNames.schedule, durable: 'health-watch', service: 'health-monitor', description: 'the between-deploy watch of every service (one prober at a time)', filterSubject: 'schedule.health-watch', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
+  // Each follow-up waits out its delay as a pending delivery (nak with the time left): room for
+  // many more pending than deliveries in flight, and no delivery limit.
+  consumer({ stream: StreamNames.schedule, durable: 'followups', service: 'health-monitor', description: 'follow-up checks of deployments, each run once when due', filterSubject: 'schedule.followup.>', ackWaitMs: 60_000, ackBackoffMs: undefined, maxDeliver: -1, maxAckPending: 20_000 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
@@ -174,6 +177,13 @@ export const agentbusBuckets: BucketDefinition[] = [
     history: 1,
     maxAgeMs: 7 * 24 * HOUR_MS,
     maxValueSize: 256 * 1024,
+  },
+  {
+    bucket: FOLLOWUPS_BUCKET,
+    description: 'Follow-up checks, pending and done: followup.<service>.<deployment>.<n> (agentbus followups list)',
+    history: 1,
+    maxAgeMs: 8 * 24 * HOUR_MS, // the last follow-up is at most 7 days after its deploy
+    maxValueSize: 16 * 1024,
   },
   {
     bucket: LEASE_BUCKET,

@@ -58,6 +58,8 @@ export function isNoResponders(error: unknown): boolean {
  */
 export const MoreJetStreamApiCodes = {
   StreamStoreFailed: 10077,
+  /** A message delete that found nothing at that sequence (2.9.10 answers "stream store EOF"). */
+  StreamMsgDeleteFailed: 10057,
   StorageResourcesExceeded: 10047,
 } as const;
 
@@ -83,6 +85,11 @@ export function isTransientNatsError(error: unknown): boolean {
  */
 export function isWrongLastSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/** A get or delete of a stream message that is not (or no longer) there. */
+export function isMessageNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.NoMessageFound || error.code === MoreJetStreamApiCodes.StreamMsgDeleteFailed);
 }
 
 export function isStreamNotFound(error: unknown): boolean {

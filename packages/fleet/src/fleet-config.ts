@@ -27,7 +27,8 @@ export interface FleetConfigOptions<S extends FleetConfigSchema> {
  * `deploy.cwd` absolute (cwd defaults to the working clone). Throws FleetError `config-invalid`
  * listing every problem, each naming its field path (`services[1].deploy.command: …`); the
  * problems are also in `details.problems`. Checks beyond the schema: unique service names, unique
- * check names per service, one working clone per service, consecutiveFailures ≤ probes.
+ * check names per service (HTTP and metric checks together), one working clone per service,
+ * consecutiveFailures ≤ probes, a `prometheus` section when a service has metric checks.
  */
 export function parseFleetConfig<S extends FleetConfigSchema = typeof fleetConfigSchema>(json: unknown, options: FleetConfigOptions<S> = {}): LoadedFleetConfig<S> {
   const schema: FleetConfigSchema = options.schema ?? fleetConfigSchema;
@@ -40,6 +41,10 @@ export function parseFleetConfig<S extends FleetConfigSchema = typeof fleetConfi
     return { ...service, git: { ...service.git, path }, deploy: { ...service.deploy, cwd: service.deploy.cwd ? resolve(baseDir, service.deploy.cwd) : path } };
   });
   const problems = crossFieldProblems(services);
+  const withMetrics = services.findIndex((service) => service.health.metrics.length > 0);
+  if (withMetrics >= 0 && !parsed.data.prometheus) {
+    problems.push({ path: `services[${withMetrics}].health.metrics`, message: 'metric checks need a Prometheus: add "prometheus": { "url": "http://…:9090" } at the top of the file' });
+  }
   if (problems.length) throw invalidConfig(source, problems);
   const postmortems = { ...parsed.data.postmortems, dir: resolve(baseDir, parsed.data.postmortems.dir) };
   return { ...(parsed.data as z.output<S>), services, postmortems };
@@ -100,6 +105,13 @@ function crossFieldProblems(services: readonly FleetService[]): ConfigProblem[] 
     service.health.checks.forEach((check, checkIndex) => {
       const first = service.health.checks.findIndex((other) => other.name === check.name);
       if (first < checkIndex) problems.push({ path: `${at}.health.checks[${checkIndex}].name`, message: `"${check.name}" is already the name of checks[${first}]` });
+    });
+    // One namespace: a verdict names its failing checks, HTTP and metric alike.
+    service.health.metrics.forEach((check, checkIndex) => {
+      const http = service.health.checks.findIndex((other) => other.name === check.name);
+      const first = service.health.metrics.findIndex((other) => other.name === check.name);
+      if (http >= 0) problems.push({ path: `${at}.health.metrics[${checkIndex}].name`, message: `"${check.name}" is already the name of checks[${http}]` });
+      else if (first < checkIndex) problems.push({ path: `${at}.health.metrics[${checkIndex}].name`, message: `"${check.name}" is already the name of metrics[${first}]` });
     });
     if (service.health.consecutiveFailures > service.health.probes) {
       problems.push({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { safeLine, serviceName } from '@agentbus/contracts';
 import { refNameProblem } from '@agentbus/git';
-import { healthCheckSchema } from '@agentbus/health';
+import { healthCheckSchema, metricCheckSchema, prometheusSectionSchema } from '@agentbus/health';
 
 /**
  * The service registry's schema: one JSON file listing the services under watch. Every object
@@ -18,6 +18,8 @@ const gitName = (what: string) =>
   });
 
 const milliseconds = z.number().int().min(0);
+const HOUR_MS = 3_600_000;
+const MAX_FOLLOWUP_MS = 7 * 24 * HOUR_MS;
 
 export const RollbackStrategies = {
   /** Default. `git revert -m 1 <merge>`, push, verify, redeploy: the fix is a commit everyone sees. */
@@ -60,6 +62,24 @@ export const healthSectionSchema = z.strictObject({
   probeIntervalMs: milliseconds.default(2_000),
   /** Consecutive failed probes that fail a fatal check (one flaky probe is not a failure). At most `probes`. */
   consecutiveFailures: z.number().int().min(1).default(3),
+  /** PromQL checks through the fleet's `prometheus`, judged after the HTTP probes (and by every follow-up). */
+  metrics: z.array(metricCheckSchema).default([]),
+  /**
+   * Follow-up checks after a deployment was judged healthy, each this long after the verdict
+   * (seed 001: +1 h, +4 h, +12 h). Increasing; at most 10, the last within 7 days (how long the
+   * idempotency ledger remembers). `[]`: none.
+   */
+  followupOffsetsMs: z
+    .array(z.number().int().positive('a follow-up comes after the verdict: give a positive number of milliseconds'))
+    .max(10, 'at most 10 follow-ups')
+    .default([HOUR_MS, 4 * HOUR_MS, 12 * HOUR_MS])
+    .superRefine((offsets, context) => {
+      offsets.forEach((offset, index) => {
+        const before = offsets[index - 1];
+        if (before !== undefined && offset <= before) context.addIssue({ code: 'custom', path: [index], message: `${offset} ms is not after the follow-up before it (${before} ms): list them in increasing order` });
+        if (offset > MAX_FOLLOWUP_MS) context.addIssue({ code: 'custom', path: [index], message: `${offset} ms is more than 7 days after the deploy` });
+      });
+    }),
 });
 
 export const rollbackSectionSchema = z.strictObject({
@@ -171,6 +191,8 @@ export const fleetConfigSchema = z.strictObject({
   notifications: notificationsSectionSchema.prefault({}),
   escalation: escalationSectionSchema.prefault({}),
   postmortems: postmortemsSectionSchema.prefault({}),
+  /** Where metric checks (`health.metrics`) are evaluated; required when any service has one. */
+  prometheus: prometheusSectionSchema.optional(),
 });
 
 /** A deploy command after loading: cwd resolved (absolute; the working clone when not given). */

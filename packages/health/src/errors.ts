@@ -7,6 +7,8 @@ export const HealthErrorCodes = {
   probeAborted: 'probe-aborted',
   /** The health evidence bucket does not exist (`agentbus streams apply`). */
   evidenceBucketMissing: 'evidence-bucket-missing',
+  /** The follow-ups bucket does not exist (`agentbus streams apply`). */
+  followupsBucketMissing: 'followups-bucket-missing',
   /** A service name the evidence store cannot key. */
   invalidService: 'invalid-service',
 } as const;

@@ -1,3 +1,4 @@
+import { sortFollowups, type FollowupRecord, type FollowupStore } from './followups.ts';
 import { checked, EVIDENCE_KINDS, newestEvidence, type Evidence, type EvidenceKind, type EvidenceWindow, type HealthEvidenceStore, type Outage } from './evidence.ts';
 
 /**
@@ -32,4 +33,30 @@ export function memoryEvidenceStore(): HealthEvidenceStore & { readonly recorded
       return Promise.resolve();
     },
   };
+}
+
+/** A FollowupStore in memory (records copied in and out); `cancel` marks the record, as the KV one does (there is no timer to delete). */
+export function memoryFollowupStore(): FollowupStore {
+  const records = new Map<string, string>();
+  const key = (service: string, deploymentId: string, n: number) => `${checked(service)} ${deploymentId} ${n}`;
+  const store: FollowupStore = {
+    put(record) {
+      records.set(key(record.service, record.deploymentId, record.n), JSON.stringify(record));
+      return Promise.resolve();
+    },
+    get(service, deploymentId, n) {
+      const stored = records.get(key(service, deploymentId, n));
+      return Promise.resolve(stored === undefined ? undefined : (JSON.parse(stored) as FollowupRecord));
+    },
+    list(service) {
+      const all = [...records.values()].map((stored) => JSON.parse(stored) as FollowupRecord);
+      return Promise.resolve(sortFollowups(all.filter((record) => !service || record.service === service)));
+    },
+    async cancel(record, how) {
+      const cancelled: FollowupRecord = { ...record, status: 'cancelled', finishedAt: new Date().toISOString(), detail: how.detail, ...(how.supersededBy ? { supersededBy: how.supersededBy } : {}) };
+      await store.put(cancelled);
+      return cancelled;
+    },
+  };
+  return store;
 }
