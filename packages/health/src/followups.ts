@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { Bucket, isMessageNotFound } from '@agentbus/bus';
-import { AgentbusError, commitSha, FollowupStatuses, followupSubject, isoTime, outsideText, StreamNames } from '@agentbus/contracts';
+import { Bucket, isMessageNotFound, type HandlerContext } from '@agentbus/bus';
+import { AgentbusError, commitSha, FollowupStatuses, followupSubject, isoTime, outsideText, StreamNames, type AgentbusRegistry } from '@agentbus/contracts';
 import { checked } from './evidence.ts';
 
 /** The KV bucket of follow-up records (created by `agentbus streams apply`). */
@@ -12,6 +12,8 @@ export const FOLLOWUPS_BUCKET = 'AGENTBUS_FOLLOWUPS';
 export const followupRecordSchema = z.object({
   service: z.string(),
   deploymentId: z.string().min(1),
+  /** The deployment's incident: what its follow-up events are correlated with. */
+  correlationId: z.string().min(1),
   mergeCommit: commitSha,
   n: z.number().int().positive(),
   of: z.number().int().positive(),
@@ -109,6 +111,37 @@ class KvFollowupStore implements FollowupStore {
       return undefined;
     }
   }
+}
+
+/**
+ * Cancels the pending follow-ups of `service` that `select` names — one deployment's (a rollback),
+ * or every one but the newest deployment's (a newer deploy supersedes them) — and announces each
+ * as followup.cancelled. The one way follow-ups are cancelled, for the health monitor and the
+ * rollback agent alike. Returns the cancelled records.
+ */
+export async function cancelPendingFollowups(
+  store: FollowupStore,
+  ctx: Pick<HandlerContext<AgentbusRegistry>, 'publish'>,
+  select: { service: string; deploymentId?: string; exceptDeploymentId?: string },
+  how: { reason: 'superseded' | 'rolled-back'; detail: string; supersededBy?: string },
+): Promise<FollowupRecord[]> {
+  const pending = (await store.list(select.service)).filter(
+    (record) =>
+      record.status === FollowupStatuses.pending &&
+      (select.deploymentId === undefined || record.deploymentId === select.deploymentId) &&
+      (select.exceptDeploymentId === undefined || record.deploymentId !== select.exceptDeploymentId),
+  );
+  const cancelled: FollowupRecord[] = [];
+  for (const record of pending) {
+    cancelled.push(await store.cancel(record, how));
+    const { service, deploymentId, mergeCommit, n, offsetMs, dueAt } = record;
+    await ctx.publish(
+      'followup.cancelled',
+      { service, deploymentId, mergeCommit, n, offsetMs, dueAt, reason: how.reason, detail: how.detail, ...(how.supersededBy ? { supersededBy: how.supersededBy } : {}) },
+      { id: `${deploymentId}.followup.${n}.cancelled`, correlationId: record.correlationId },
+    );
+  }
+  return cancelled;
 }
 
 export const FollowupStore = {

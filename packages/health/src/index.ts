@@ -7,4 +7,4 @@ export { probeBaseline, type BaselineOptions, type HealthBaseline } from './base
 export { toCheckResults } from './check-results.ts';
 export { HealthEvidenceStore, evidenceResource, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';
 export { metricCheckSchema, prometheusSectionSchema, type MetricCheck, type MetricCheckInput, type PrometheusSection } from './metric-check.ts';
-export { FollowupStore, followupsResource, followupRecordSchema, sortFollowups, FOLLOWUPS_BUCKET, type FollowupRecord } from './followups.ts';
+export { FollowupStore, followupsResource, cancelPendingFollowups, followupRecordSchema, sortFollowups, FOLLOWUPS_BUCKET, type FollowupRecord } from './followups.ts';

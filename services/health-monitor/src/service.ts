@@ -1,25 +1,32 @@
 import { startTimerOnce } from '@agentbus/bus';
 import { fleetResource } from '@agentbus/fleet';
-import { evidenceResource } from '@agentbus/health';
+import { evidenceResource, followupsResource } from '@agentbus/health';
+import { stateResource } from '@agentbus/state';
 import { defineService, leasesResource } from '@agentbus/runtime';
 import { healthMonitorSettings } from './config.ts';
 import { deployCompletedHandler } from './handlers/deploy-completed.ts';
 import { healthWatchHandler } from './handlers/health-watch.ts';
+import { followupHandler } from './handlers/followup.ts';
 
 export const healthMonitorService = defineService({
   name: 'health-monitor',
-  description: 'judges every deployment after its stabilization window; watches every service between deploys (one prober at a time)',
+  description: 'judges every deployment after its stabilization window (HTTP and metric checks) and again at its follow-ups; watches every service between deploys (one prober at a time)',
   settings: healthMonitorSettings,
-  resources: { fleet: fleetResource, leases: leasesResource, evidence: evidenceResource },
+  resources: { fleet: fleetResource, leases: leasesResource, evidence: evidenceResource, followups: followupsResource, state: stateResource },
   async start(ctx) {
-    const { fleet, leases, evidence } = ctx.resources;
+    const { fleet, leases, evidence, followups, state } = ctx.resources;
     // One watch timer for the fleet, however many health monitors start it.
     const { started } = await startTimerOnce(ctx.publisher, 'schedule.health-watch', {});
     ctx.log.info({ started }, started ? 'started the watch timer' : 'the watch timer runs already');
     return {
       'health-monitor': {
         concurrency: ctx.settings.HEALTH_CONCURRENCY,
-        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, evidence, leases }) },
+        handlers: { 'deploy.completed': deployCompletedHandler({ fleet, evidence, leases, followups }) },
+      },
+      // Follow-ups wait out their delays on the server: many pending, a few run at once.
+      followups: {
+        concurrency: ctx.settings.HEALTH_CONCURRENCY,
+        handlers: { 'schedule.followup': followupHandler({ fleet, state, followups }) },
       },
       'health-watch': {
         concurrency: 1,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AgentbusError, agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { MemoryLeaseManager, runHandler } from '@agentbus/bus/testing';
 import { parseFleetConfig } from '@agentbus/fleet';
-import { memoryEvidenceStore } from '@agentbus/health/testing';
+import { memoryEvidenceStore, memoryFollowupStore } from '@agentbus/health/testing';
 import { deployCompletedHandler } from '../src/handlers/deploy-completed.ts';
 
 // A deployment that cannot be judged is never left neither judged nor told: when no verdict will
@@ -57,7 +57,7 @@ for (const row of rows) {
     if (row.evidenceFails) evidence.latest = () => Promise.reject(evidenceDown);
     const leases = new MemoryLeaseManager('health-monitor');
     leases.hold('api', 'dep-1', 60_000, 'deployer');
-    const run = await runHandler(agentbusRegistry, deployCompletedHandler({ fleet: { services }, evidence, leases }), completed(row.service, !row.evidenceFails), { delivery: row.delivery, stopping: row.stopping ?? false });
+    const run = await runHandler(agentbusRegistry, deployCompletedHandler({ fleet: { services }, evidence, leases, followups: memoryFollowupStore() }), completed(row.service, !row.evidenceFails), { delivery: row.delivery, stopping: row.stopping ?? false });
     assert.equal(run.outcome, row.outcome);
     const raised = run.ctx.publishedOf('escalation.raised');
     assert.deepEqual(

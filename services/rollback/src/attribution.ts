@@ -3,7 +3,8 @@ import type { FleetService } from '@agentbus/fleet';
 import type { GitRepo } from '@agentbus/git';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
 
-type HealthFailed = DataOf<AgentbusRegistry, 'health.failed'>;
+/** A failed judgment: health.failed after a deploy, or followup.failed hours later. */
+type JudgedFailure = Pick<DataOf<AgentbusRegistry, 'health.failed'>, 'deploymentId' | 'baseline' | 'checks' | 'metrics'>;
 type DeployFailed = DataOf<AgentbusRegistry, 'deploy.failed'>;
 type SkipReason = DataOf<AgentbusRegistry, 'rollback.skipped'>['reason'];
 
@@ -22,7 +23,14 @@ export type Attribution =
  * - every failing check is one of this service's own checks;
  * - the deployed commit is not itself a revert (a revert is never reverted on its own).
  */
-export async function attributeFailure(failure: HealthFailed, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
+export async function attributeFailure(
+  failure: JudgedFailure,
+  service: FleetService,
+  state: StateStore,
+  repo: Pick<GitRepo, 'revertedCommitOf'>,
+  /** Who found it, when not the verdict after the deploy: "the +4 h follow-up". */
+  foundBy?: string,
+): Promise<Attribution> {
   let manifest: ReleaseManifest;
   try {
     manifest = releaseManifestSchema.parse((await state.get(`releases/${service.name}`)).data);
@@ -53,8 +61,9 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
       escalate: true,
     };
   }
-  const failingChecks = failure.checks.filter((c) => !c.ok && c.severity === 'fatal').map((c) => c.name);
-  const own = new Set(service.health.checks.map((c) => c.name));
+  const failingMetrics = failure.metrics.filter((m) => m.outcome === 'failed' && m.severity === 'fatal');
+  const failingChecks = [...failure.checks.filter((c) => !c.ok && c.severity === 'fatal').map((c) => c.name), ...failingMetrics.map((m) => m.name)];
+  const own = new Set([...service.health.checks.map((c) => c.name), ...service.health.metrics.map((m) => m.name)]);
   const foreign = failingChecks.filter((name) => !own.has(name));
   if (failingChecks.length === 0 || foreign.length > 0) {
     return {
@@ -73,11 +82,13 @@ export async function attributeFailure(failure: HealthFailed, service: FleetServ
       escalate: true,
     };
   }
-  const why = failure.checks
-    .filter((c) => !c.ok && c.severity === 'fatal')
-    .map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`)
-    .join('; ');
-  return { attributed: true, manifest, failingChecks, reason: safeText(`health check failed after deploy of ${manifest.ref}: ${why}`, { max: 2_000 }) };
+  const why = [
+    ...failure.checks.filter((c) => !c.ok && c.severity === 'fatal').map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`),
+    ...failingMetrics.map((m) => `${m.name}: ${m.reason ?? 'failed'}`),
+  ].join('; ');
+  const what = failingMetrics.length === failingChecks.length ? 'metric check' : 'health check';
+  const found = foundBy ? ` (found by ${foundBy})` : '';
+  return { attributed: true, manifest, failingChecks, reason: safeText(`${what} failed after deploy of ${manifest.ref}${found}: ${why}`, { max: 2_000 }) };
 }
 
 /**

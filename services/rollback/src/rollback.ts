@@ -1,7 +1,7 @@
 import { AgentbusError, describeError, escalation, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { willBeRetried, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
-import { evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type HealthEvidenceStore } from '@agentbus/health';
+import { cancelPendingFollowups, evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type FollowupStore, type HealthEvidenceStore } from '@agentbus/health';
 import type { StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
 
@@ -12,6 +12,8 @@ export interface RollbackDeps {
   state: StateStore;
   /** Where the re-probe after a rollback is recorded: the next deployment's baseline. */
   evidence: HealthEvidenceStore;
+  /** The rolled-back deployment's pending follow-ups are cancelled. */
+  followups: FollowupStore;
   leases: LeaseManager;
   leaseWaitMs: number;
 }
@@ -186,6 +188,9 @@ export async function rollBack(
       taskId: trigger.id,
       writeId: `${deploymentId}.rolled-back`,
     });
+    await ctx.step('cancel-followups', () =>
+      cancelPendingFollowups(deps.followups, ctx, { service: service.name, deploymentId }, { reason: 'rolled-back', detail: `deployment ${deploymentId} (${shortSha(manifest.mergeCommit)}) was rolled back` }).then((cancelled) => cancelled.length),
+    );
     const now = Date.now();
     await ctx.step('announce-completed', () =>
       ctx

@@ -1,23 +1,23 @@
 import { fleetResource } from '@agentbus/fleet';
-import { evidenceResource } from '@agentbus/health';
+import { evidenceResource, followupsResource } from '@agentbus/health';
 import { defineService, leasesResource } from '@agentbus/runtime';
 import { stateResource } from '@agentbus/state';
 import { rollbackSettings } from './config.ts';
-import { healthFailedHandler } from './handlers/health-failed.ts';
+import { followupFailedHandler, healthFailedHandler } from './handlers/health-failed.ts';
 import { deployFailedHandler } from './handlers/deploy-failed.ts';
 
 export const rollbackService = defineService({
   name: 'rollback',
-  description: 'rolls back deployments whose health failure (or failed deploy command) is attributed to them',
+  description: 'rolls back deployments whose health failure (at their verdict or a follow-up) or failed deploy command is attributed to them',
   settings: rollbackSettings,
-  resources: { fleet: fleetResource, state: stateResource, leases: leasesResource, evidence: evidenceResource },
+  resources: { fleet: fleetResource, state: stateResource, leases: leasesResource, evidence: evidenceResource, followups: followupsResource },
   start(ctx) {
-    const { fleet, state, leases, evidence } = ctx.resources;
-    const deps = { fleet, state, evidence, leases, leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
+    const { fleet, state, leases, evidence, followups } = ctx.resources;
+    const deps = { fleet, state, evidence, leases, followups, leaseWaitMs: ctx.settings.ROLLBACK_LEASE_WAIT_MS };
     return {
       rollback: {
         concurrency: ctx.settings.ROLLBACK_CONCURRENCY,
-        handlers: { 'health.failed': healthFailedHandler(deps), 'deploy.failed': deployFailedHandler(deps) },
+        handlers: { 'health.failed': healthFailedHandler(deps), 'followup.failed': followupFailedHandler(deps), 'deploy.failed': deployFailedHandler(deps) },
       },
     };
   },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { agentbusRegistry, createEnvelope } from '@agentbus/contracts';
 import { FakeHandlerContext, MemoryLeaseManager } from '@agentbus/bus/testing';
 import { parseFleetConfig, type FleetServiceInput } from '@agentbus/fleet';
-import { memoryEvidenceStore } from '@agentbus/health/testing';
+import { memoryEvidenceStore, memoryFollowupStore } from '@agentbus/health/testing';
 import { memoryStateStore } from '@agentbus/state/testing';
 import { rollBack } from '../src/rollback.ts';
 import { deployedManifest, MERGE } from './fixtures.ts';
@@ -25,7 +25,7 @@ async function leaseAskedFor(overrides: Partial<FleetServiceInput> = {}): Promis
     startedAt: '2026-12-01T10:01:00.000Z', finishedAt: '2026-12-01T10:01:10.000Z', probeTimeoutMs: 0, probeWaitMs: 0,
   }, { source: 'test', id: 'failed-1' });
   const ctx = new FakeHandlerContext(agentbusRegistry, trigger);
-  const deps = { fleet: { services: [service!] }, state: await memoryStateStore(), evidence: memoryEvidenceStore(), leases, leaseWaitMs: 0 };
+  const deps = { fleet: { services: [service!] }, state: await memoryStateStore(), evidence: memoryEvidenceStore(), followups: memoryFollowupStore(), leases, leaseWaitMs: 0 };
   await assert.rejects(rollBack(ctx, deps, service!, { attributed: true, manifest, failingChecks: ['health'], reason: 'health failed' }, { id: trigger.id, detectedAt: Date.parse(trigger.time) }), { code: 'lease-busy' });
   assert.deepEqual(ctx.published.map((e) => e.type), ['rollback.started'], 'the rollback is announced, then waits for the lease');
   assert.deepEqual(leases.attempts.map((a) => [a.resource, a.owner]), [['api', 'dep-1']], 'the lease is the service’s, owned by the deployment');

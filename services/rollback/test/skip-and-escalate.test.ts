@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AgentbusError, agentbusRegistry, createEnvelope, RollbackSkipReasons } from '@agentbus/contracts';
 import { FakeHandlerContext, MemoryLeaseManager } from '@agentbus/bus/testing';
 import { parseFleetConfig } from '@agentbus/fleet';
-import { memoryEvidenceStore } from '@agentbus/health/testing';
+import { memoryEvidenceStore, memoryFollowupStore } from '@agentbus/health/testing';
 import { memoryStateStore } from '@agentbus/state/testing';
 import { decideOrEscalate, skipRollback } from '../src/rollback.ts';
 import { MERGE } from './fixtures.ts';
@@ -22,7 +22,7 @@ const failure = { deploymentId: 'dep-1', service: 'api', mergeCommit: MERGE };
 async function setup(options: { delivery?: { deliveryCount: number; maxDeliver: number }; stopping?: boolean } = {}) {
   const leases = new MemoryLeaseManager('rollback');
   leases.hold('api', 'dep-1', 60_000, 'deployer');
-  const deps = { fleet: { services }, state: await memoryStateStore(), evidence: memoryEvidenceStore(), leases, leaseWaitMs: 0 };
+  const deps = { fleet: { services }, state: await memoryStateStore(), evidence: memoryEvidenceStore(), followups: memoryFollowupStore(), leases, leaseWaitMs: 0 };
   return { ctx: new FakeHandlerContext(agentbusRegistry, trigger, options), deps, leases };
 }
 

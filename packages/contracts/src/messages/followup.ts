@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
 import { eventSubject, scheduleSubject } from '../subjects.ts';
 import { commitSha, isoTime, outsideText, serviceName } from './fields.ts';
-import { baselineSchema, metricBaselineSchema, verdictFields } from './health.ts';
+import { baselineSchema, judgmentFields, metricBaselineSchema } from './health.ts';
 
 /**
  * Follow-up checks (seed 001): hours after a deployment was judged healthy, its service's checks
@@ -84,7 +84,7 @@ export const followupScheduled = defineMessage({
   }),
 });
 
-const outcome = { ...which, ...verdictFields, firedAt: isoTime };
+const outcome = { ...which, ...judgmentFields, firedAt: isoTime };
 
 export const followupPassed = defineMessage({
   type: 'followup.passed',

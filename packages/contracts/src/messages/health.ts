@@ -103,19 +103,13 @@ export const metricBaselineSchema = z.object({
 });
 export type MetricBaseline = z.infer<typeof metricBaselineSchema>;
 
-/** A verdict's judgment: the HTTP checks' run and the metric checks together. */
-export const verdictFields = {
-  deploymentId: z.string().min(1),
-  service: serviceName,
-  /** post-deploy: judging a new deployment; post-rollback: confirming the rollback restored health. */
-  phase: z.enum(['post-deploy', 'post-rollback']),
-  mergeCommit: commitSha.optional(),
+/** A judgment of a service: the HTTP checks' run and the metric checks together (a verdict's, a follow-up's). */
+export const judgmentFields = {
   /** The service's health just before the deploy (null when none was recorded). */
   baseline: baselineSchema.nullable(),
   checks: z.array(checkResultSchema),
   /** The metric checks (PromQL), each against its thresholds and the deployment's metric baseline. */
   metrics: z.array(metricResultSchema).default([]),
-  stabilizationMs: z.number().nonnegative(),
   startedAt: isoTime,
   finishedAt: isoTime,
   /** Time spent waiting for probes that timed out (not the platform's own time). */
@@ -124,7 +118,15 @@ export const verdictFields = {
   probeWaitMs: z.number().nonnegative(),
 };
 
-const verdict = verdictFields;
+const verdict = {
+  deploymentId: z.string().min(1),
+  service: serviceName,
+  /** post-deploy: judging a new deployment; post-rollback: confirming the rollback restored health. */
+  phase: z.enum(['post-deploy', 'post-rollback']),
+  mergeCommit: commitSha.optional(),
+  stabilizationMs: z.number().nonnegative(),
+  ...judgmentFields,
+};
 
 export const healthPassed = defineMessage({
   type: 'health.passed',

@@ -2,12 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, escalation, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
 import { willBeRetried, type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
-import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from '@agentbus/health';
+import { cancelPendingFollowups, evidenceOf, type FollowupStore, type HealthEvidenceStore, type PrometheusSection } from '@agentbus/health';
+import { failingSummary, judgeService } from '../judge.ts';
+import { scheduleFollowups } from '../followups.ts';
 
 /**
- * deploy.completed: wait the service's stabilization window, probe its checks, and announce
- * health.passed or health.failed with every check's status, p95 latency and error, and the
- * baseline (the service's health just before the deploy).
+ * deploy.completed: wait the service's stabilization window, probe its checks, evaluate its
+ * metric checks, and announce health.passed, health.failed or health.inconclusive (with an
+ * escalation) with every check's status, p95 latency and error, every metric's value against its
+ * limits and baseline, and the baseline (the service's health just before the deploy). A
+ * deployment that is not failed gets its follow-up checks scheduled; a new deployment cancels the
+ * pending follow-ups of the service's older ones.
  *
  * The baseline is the one the deployer captured when the deployment began and carried in the
  * event, so a verdict given late (a redelivery after a stall, a consumer that caught up) judges
@@ -21,7 +26,14 @@ import { evidenceOf, runProbes, toCheckResults, type HealthEvidenceStore } from 
  * deployment still holds its service's lease while it is judged (no other deploy can restart the
  * service meanwhile); a passed verdict releases it.
  */
-export function deployCompletedHandler(deps: { fleet: { services: readonly FleetService[] }; evidence: HealthEvidenceStore; leases: LeaseManager }): Handler<AgentbusRegistry, 'deploy.completed'> {
+export interface DeployCompletedDeps {
+  fleet: { services: readonly FleetService[]; prometheus?: PrometheusSection | undefined };
+  evidence: HealthEvidenceStore;
+  followups: FollowupStore;
+  leases: LeaseManager;
+}
+
+export function deployCompletedHandler(deps: DeployCompletedDeps): Handler<AgentbusRegistry, 'deploy.completed'> {
   const judge = judgeDeployment(deps);
   return async (event, ctx) => {
     try {
@@ -49,11 +61,15 @@ export function deployCompletedHandler(deps: { fleet: { services: readonly Fleet
   };
 }
 
-function judgeDeployment(deps: { fleet: { services: readonly FleetService[] }; evidence: HealthEvidenceStore; leases: LeaseManager }): Handler<AgentbusRegistry, 'deploy.completed'> {
+function judgeDeployment(deps: DeployCompletedDeps): Handler<AgentbusRegistry, 'deploy.completed'> {
   return async (event, ctx) => {
     const { deploymentId, mergeCommit } = event.data;
     const service = findService(deps.fleet, event.data.service);
     const { health } = service;
+    // A newer deployment makes the older ones' follow-ups pointless (they would judge code that no longer runs).
+    await ctx.step('cancel-older-followups', () =>
+      cancelPendingFollowups(deps.followups, ctx, { service: service.name, exceptDeploymentId: deploymentId }, { reason: 'superseded', supersededBy: deploymentId, detail: `deployment ${deploymentId} (${shortSha(mergeCommit)}) of ${service.name} came after it` }).then((cancelled) => cancelled.length),
+    );
     const baseline: Baseline | null =
       event.data.baseline !== undefined ? event.data.baseline : ((await deps.evidence.latest(service.name, { finishedBy: Date.parse(event.data.mergedAt) })) ?? null);
     const startedAt = new Date().toISOString();
@@ -61,31 +77,35 @@ function judgeDeployment(deps: { fleet: { services: readonly FleetService[] }; e
       ctx.log.info({ stabilizationMs: health.stabilizationMs }, `${service.name}: stabilization wait before probing`);
       await sleep(health.stabilizationMs, undefined, { signal: ctx.signal });
     }
-    const report = await runProbes(health.checks, { probes: health.probes, intervalMs: health.probeIntervalMs, consecutiveFailures: Math.min(health.consecutiveFailures, health.probes), signal: ctx.signal });
-    const verdict = {
-      deploymentId,
-      service: service.name,
-      phase: 'post-deploy' as const,
-      mergeCommit,
-      baseline: baseline
-        ? { healthy: baseline.healthy, checkedAt: baseline.checkedAt, checks: baseline.checks, ...(baseline.source ? { source: baseline.source } : {}), ...(baseline.deploymentId ? { deploymentId: baseline.deploymentId } : {}) }
-        : null,
-      checks: toCheckResults(report),
-      stabilizationMs: health.stabilizationMs,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      probeTimeoutMs: report.timing.timedOutMs,
-      probeWaitMs: report.timing.waitedMs,
-    };
+    const judgment = await judgeService(service, deps.fleet.prometheus, { baseline, metricBaseline: event.data.metricBaseline }, { startedAt, signal: ctx.signal });
+    const verdict = { deploymentId, service: service.name, phase: 'post-deploy' as const, mergeCommit, stabilizationMs: health.stabilizationMs, ...judgment.fields };
     await ctx.step('announce-verdict', async () => {
-      if (report.healthy) await ctx.publish('health.passed', verdict, { id: `${deploymentId}.health` });
-      else await ctx.publish('health.failed', verdict, { id: `${deploymentId}.health` });
-      return report.healthy;
+      const id = `${deploymentId}.health`;
+      if (judgment.outcome === 'passed') await ctx.publish('health.passed', verdict, { id });
+      else if (judgment.outcome === 'failed') await ctx.publish('health.failed', verdict, { id });
+      else {
+        await ctx.publish('health.inconclusive', verdict, { id });
+        const raised = escalation({
+          kind: 'inconclusive',
+          severity: 'critical',
+          service: service.name,
+          summary: `${service.name}: deployment ${deploymentId} (${shortSha(mergeCommit)}) passed its HTTP checks, but its metric checks could not be judged, so agentbus neither passed nor rolled it back: ${failingSummary(judgment)}`,
+          details: { deploymentId, mergeCommit, metrics: judgment.metrics.filter((m) => m.outcome === 'inconclusive').map((m) => m.name) },
+          about: [deploymentId, 'metrics'],
+        });
+        await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+      }
+      return judgment.outcome;
     });
-    await deps.evidence.record(service.name, evidenceOf(report, 'verdict', deploymentId));
-    ctx.log.info({ healthy: report.healthy, failing: report.failedChecks, warned: report.warnedChecks }, `${service.name} ${shortSha(mergeCommit)}: ${report.healthy ? 'healthy' : `unhealthy (${report.failedChecks.join(', ')})`}`);
-    // The deployment's lease (handed over by the deployer) ends with a good verdict; after a bad
-    // one the rollback agent takes it over and ends it.
-    if (report.healthy) await deps.leases.releaseIfOwner(service.name, deploymentId);
+    await deps.evidence.record(service.name, evidenceOf(judgment.report, 'verdict', deploymentId));
+    ctx.log.info({ outcome: judgment.outcome, failing: judgment.report.failedChecks, warned: judgment.report.warnedChecks }, `${service.name} ${shortSha(mergeCommit)}: ${judgment.outcome === 'passed' ? 'healthy' : `${judgment.outcome} (${failingSummary(judgment)})`}`);
+    if (judgment.outcome === 'failed') return; // the rollback agent takes the lease over and ends it
+    // A good verdict ends the deployment's lease (handed over by the deployer). So does an
+    // inconclusive one: its HTTP checks passed, a human is asked, and the follow-ups judge the
+    // metrics again later; holding the service until someone answers would stop every deploy.
+    await ctx.step('schedule-followups', () =>
+      scheduleFollowups(ctx, deps.followups, service, { deploymentId, correlationId: event.correlationId, mergeCommit, baseline: verdict.baseline, metricBaseline: event.data.metricBaseline }).then((records) => records.length),
+    );
+    await deps.leases.releaseIfOwner(service.name, deploymentId);
   };
 }
