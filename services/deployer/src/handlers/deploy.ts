@@ -1,14 +1,14 @@
 import { AgentbusError, describeError, escalation, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
 import { willBeRetried, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
-import { evidenceOf, probeBaseline, type Evidence, type HealthEvidenceStore } from '@agentbus/health';
+import { captureMetricBaseline, evidenceOf, probeBaseline, PrometheusClient, type Evidence, type HealthEvidenceStore, type PrometheusSection } from '@agentbus/health';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
 import { DeployStages } from '@agentbus/contracts';
 
 type Stage = (typeof DeployStages)[number];
 
 export interface DeployDeps {
-  fleet: { services: readonly FleetService[] };
+  fleet: { services: readonly FleetService[]; prometheus?: PrometheusSection | undefined };
   state: StateStore;
   evidence: HealthEvidenceStore;
   leases: LeaseManager;
@@ -113,6 +113,12 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         throw error;
       });
       capturing.catch(() => {}); // awaited below; a fetch that fails first must not leave it unhandled
+      // The metric checks' values just before the merge (never fails: a value Prometheus did not
+      // give is marked, and the judge asks for it at this time later).
+      const prometheus = deps.fleet.prometheus;
+      const metricBaseline =
+        service.health.metrics.length && prometheus ? ctx.step('metric-baseline', () => captureMetricBaseline(new PrometheusClient(prometheus), service.health.metrics)) : Promise.resolve(undefined);
+      metricBaseline.catch(() => {});
 
       stage = 'fetch';
       const { dropped } = await syncCloneToRemote(repo);
@@ -121,6 +127,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         if (baselineFailed) stage = 'baseline';
         throw error;
       });
+      const metrics = await metricBaseline;
 
       stage = 'merge';
       const merge = await repo.mergeRef(ref, {
@@ -140,7 +147,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       }
       pushed = true;
       const mergedAt = new Date().toISOString();
-      const merged = { ...event, mergeCommit, previousCommit, baseline };
+      const merged = { ...event, mergeCommit, previousCommit, baseline, ...(metrics ? { metricBaseline: metrics } : {}) };
       await ctx.step('announce-merged', () => ctx.publish('deploy.merged', { ...merged, pushedAt: mergedAt }, { id: `${deploymentId}.merged` }).then(() => true));
 
       stage = 'deploy-command';
