@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkResultSchema } from '@agentbus/contracts';
+import { checkResultSchema, metricResultSchema } from '@agentbus/contracts';
 import { IncidentOutcomes } from './summary.ts';
 
 /**
@@ -83,6 +83,10 @@ export const postmortemSchema = z.object({
     details: changeFactsSchema.nullable(),
   }),
   failingChecks: z.array(checkResultSchema),
+  /** Metric checks that failed (absent in documents from before metric checks). */
+  failingMetrics: z.array(metricResultSchema).default([]),
+  /** The follow-up that found the failure ("+4 h"); null: the verdict after the deploy did. */
+  foundBy: z.string().nullable().default(null),
   baseline: z.object({ healthy: z.boolean(), checkedAt: z.string(), checks: z.array(checkResultSchema) }).nullable(),
   /** Stabilization window and probing the deployment was judged with. */
   judgedWith: z.object({ stabilizationMs: z.number(), probes: z.number().nullable() }).nullable(),

@@ -1,4 +1,4 @@
-import { formatDuration, shortSha } from '@agentbus/contracts';
+import { followupLabel, formatDuration, shortSha } from '@agentbus/contracts';
 import type { IncidentEvent } from './events.ts';
 import { summarizeIncident, type IncidentOutcome } from './summary.ts';
 import { timelineOf } from './timeline.ts';
@@ -19,9 +19,13 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   const events = [...input.events].sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.seq - b.seq);
   const s = summarizeIncident(input.incidentId, events);
   const of = <T extends IncidentEvent['type']>(type: T) => events.filter((e): e is Extract<IncidentEvent, { type: T }> => e.type === type);
-  const failed = of('health.failed').find((e) => e.data.phase === 'post-deploy');
+  const failedAtDeploy = of('health.failed').find((e) => e.data.phase === 'post-deploy');
+  const followupFailed = of('followup.failed')[0];
+  // The failure the incident is about: the verdict after the deploy, or a follow-up hours later.
+  const failed = failedAtDeploy ?? followupFailed;
+  const foundBy = !failedAtDeploy && followupFailed ? `the ${followupLabel(followupFailed.data.offsetMs)} follow-up` : null;
   const passed = of('health.passed').find((e) => e.data.phase === 'post-deploy');
-  const verdict = failed ?? passed;
+  const verdict = failedAtDeploy ?? passed;
   const rollbackStarted = of('rollback.started')[0];
   const rollbackCompleted = of('rollback.completed')[0];
   const rollbackFailed = of('rollback.failed')[0];
@@ -30,6 +34,8 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   const recovered = of('health.recovered').at(-1);
   const failingChecks = (failed?.data.checks ?? []).filter((c) => !c.ok);
   const fatal = failingChecks.filter((c) => c.severity === 'fatal');
+  const failingMetrics = (failed?.data.metrics ?? []).filter((m) => m.outcome === 'failed');
+  const fatalMetrics = failingMetrics.filter((m) => m.severity === 'fatal');
   const resolvedKeys = new Map(of('escalation.resolved').map((e) => [e.data.dedupKey, e.time]));
   const escalations: EscalationFact[] = of('escalation.raised').map((e) => ({
     dedupKey: e.data.dedupKey,
@@ -44,7 +50,8 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   const healthyAt = rollbackCompleted?.time ?? recovered?.time;
   const degradedFrom = of('deploy.completed')[0]?.time ?? of('escalation.raised').find((e) => e.data.kind === 'prolonged-unhealthy')?.time;
   const timeToRollBackMs = between(failed?.time, rollbackCompleted?.time);
-  const failureReason = fatal.length ? fatal.map((c) => `${c.name}: ${c.error ?? 'failed'}`).join('; ') : (deployFailed?.data.error ?? rollbackFailed?.data.error ?? skipped?.data.detail ?? escalations[0]?.summary ?? null);
+  const failures = [...fatal.map((c) => `${c.name}: ${c.error ?? 'failed'}`), ...fatalMetrics.map((m) => `${m.name}: ${m.reason ?? 'failed'}`)];
+  const failureReason = failures.length ? failures.join('; ') : (deployFailed?.data.error ?? rollbackFailed?.data.error ?? skipped?.data.detail ?? escalations[0]?.summary ?? null);
   const what = s.ref ? `deploy of ${s.ref}` : escalations[0] ? escalations[0].kind.replace(/-/g, ' ') : 'incident';
   const outcomeWords: Record<IncidentOutcome, string> = {
     'rolled-back': 'rolled back',
@@ -60,12 +67,13 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
 
   const decisions: string[] = [];
   if (deployFailed) decisions.push(`The deployer stopped at ${deployFailed.data.stage}${deployFailed.data.pushed ? ' after the merge reached the remote' : '; nothing reached the remote'}: ${deployFailed.data.error}`);
-  if (failed) {
-    decisions.push(
-      `The health monitor judged the deployment after a ${formatDuration(failed.data.stabilizationMs)} stabilization window: ${fatal.map((c) => `${c.name} failed ${c.maxConsecutiveFailures} consecutive probes of ${c.probes} (threshold ${c.failureThreshold})${c.latencyP95Ms !== null && c.latencyThresholdMs !== null && c.latencyP95Ms > c.latencyThresholdMs ? `, p95 ${c.latencyP95Ms} ms over ${c.latencyThresholdMs} ms` : ''}`).join('; ') || 'a fatal check failed'}.`,
-    );
-  }
-  if (passed && !failed) decisions.push(`The health monitor found the deployment healthy after a ${formatDuration(passed.data.stabilizationMs)} stabilization window.`);
+  const judged = [
+    ...fatal.map((c) => `${c.name} failed ${c.maxConsecutiveFailures} consecutive probes of ${c.probes} (threshold ${c.failureThreshold})${c.latencyP95Ms !== null && c.latencyThresholdMs !== null && c.latencyP95Ms > c.latencyThresholdMs ? `, p95 ${c.latencyP95Ms} ms over ${c.latencyThresholdMs} ms` : ''}`),
+    ...fatalMetrics.map((m) => `${m.name} (${m.query}): ${m.reason ?? 'failed'}`),
+  ].join('; ');
+  if (passed) decisions.push(`The health monitor found the deployment healthy after a ${formatDuration(passed.data.stabilizationMs)} stabilization window.`);
+  if (failedAtDeploy) decisions.push(`The health monitor judged the deployment after a ${formatDuration(failedAtDeploy.data.stabilizationMs)} stabilization window: ${judged || 'a fatal check failed'}.`);
+  else if (followupFailed && foundBy) decisions.push(`It was found by ${foundBy}, ${formatDuration(followupFailed.data.offsetMs)} after the deployment was judged healthy: ${judged || 'a fatal check failed'}.`);
   if (rollbackStarted) decisions.push(`The failure was attributed to this deployment (the service was healthy before it, it was the latest deployment, the failing checks are the service's own), so the rollback agent rolled it back by ${rollbackStarted.data.strategy}.`);
   if (rollbackCompleted) decisions.push(`It reverted ${shortSha(rollbackCompleted.data.mergeCommit)}${rollbackCompleted.data.revertCommit ? ` with ${shortSha(rollbackCompleted.data.revertCommit)} (pushed, remote verified)` : ''}, redeployed and re-probed until healthy (${formatDuration(rollbackCompleted.data.durations.verifyMs)}).`);
   if (rollbackFailed) decisions.push(`The rollback failed at ${rollbackFailed.data.stage}: ${rollbackFailed.data.error}. A human was paged.`);
@@ -73,12 +81,14 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   for (const e of escalations) decisions.push(`Escalated (${e.kind}, ${e.severity}) at ${e.raisedAt}${e.resolvedAt ? `; resolved at ${e.resolvedAt}` : '; still open'}.`);
 
   const actionItems: string[] = [];
+  for (const m of fatalMetrics) actionItems.push(`Find out why ${m.name} regressed (${m.reason ?? 'failed'})${input.change ? ` after "${input.change.subject}" (${shortSha(input.change.mergeCommit)})` : ''}; the HTTP checks did not see it.`);
+  if (foundBy) actionItems.push(`The verdict after the deploy passed and ${foundBy} caught it: look for what degrades over time or under load (seed 003), and test it before merge.`);
   for (const c of fatal) {
     actionItems.push(`Fix ${c.url} (${c.name}): ${c.error ?? 'failed'}${input.change ? ` — introduced by "${input.change.subject}" (${shortSha(input.change.mergeCommit)}, ${input.change.author})` : ''}; re-deploy the fix through agentbus.`);
     actionItems.push(`Add a test that exercises ${c.url} before merge: the ${c.name} check caught it only in production.`);
   }
-  if (failed && s.durations.detectedMs !== undefined) {
-    const window = failed.data.stabilizationMs;
+  if (failedAtDeploy && s.durations.detectedMs !== undefined) {
+    const window = failedAtDeploy.data.stabilizationMs;
     actionItems.push(`Detection took ${formatDuration(s.durations.detectedMs)} after the merge against a configured stabilization window of ${formatDuration(window)}${s.durations.detectedMs > window + 60_000 ? ': look at what slowed detection down' : ''}.`);
   }
   if (skipped?.data.reason === 'baseline-unhealthy') actionItems.push(`Find out why ${service} was already failing before the deploy; the deployed change ${shortSha(s.mergeCommit)} was not reverted and may be fine.`);
@@ -98,7 +108,7 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   };
   const summary = [
     s.mergeCommit ? `${s.requestedBy ?? 'someone'} had ${s.ref} merged into ${service} as ${shortSha(s.mergeCommit)}.` : '',
-    failed ? `After the deploy, ${fatal.map((c) => `${c.name} (${c.url})`).join(', ')} failed: ${failureReason}.` : '',
+    failed ? `${foundBy ? `${foundBy[0]!.toUpperCase()}${foundBy.slice(1)} found that` : 'After the deploy,'} ${[...fatal.map((c) => `${c.name} (${c.url})`), ...fatalMetrics.map((m) => m.name)].join(', ')} failed: ${failureReason}.` : '',
     rollbackCompleted ? `agentbus reverted it and the service was healthy again ${formatDuration(impact.timeToHealthyMs)} after the merge (degraded for ${formatDuration(impact.degradedMs)}), with no human involved.` : '',
     skipped ? `agentbus did not roll back (${skipped.data.reason}) and paged a human.` : '',
     rollbackFailed ? `The rollback failed at ${rollbackFailed.data.stage}; a human was paged.` : '',
@@ -127,7 +137,9 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
       details: input.change ?? null,
     },
     failingChecks,
-    baseline: verdict?.data.baseline ?? null,
+    failingMetrics,
+    foundBy,
+    baseline: failed?.data.baseline ?? verdict?.data.baseline ?? null,
     judgedWith: verdict ? { stabilizationMs: verdict.data.stabilizationMs, probes: verdict.data.checks[0]?.probes ?? null } : null,
     decisions,
     actionItems,
@@ -189,9 +201,17 @@ export function renderPostmortemMarkdown(pm: Postmortem): string {
       lines.push(`| ${c.name} | ${c.url} | ${c.severity} | ${c.lastStatus ?? 'no answer'} (${c.expectedStatus}) | ${c.latencyP95Ms ?? 'n/a'} ms (${c.latencyThresholdMs ?? 'none'}) | ${c.failures}/${c.probes}, ${c.maxConsecutiveFailures} in a row (threshold ${c.failureThreshold}) | ${cell(c.error ?? '')} |`);
     }
   } else {
-    lines.push('None.');
+    lines.push(pm.failingMetrics.length ? 'No HTTP check failed.' : 'None.');
   }
   lines.push('');
+  if (pm.failingMetrics.length) {
+    lines.push('', '### Failing metric checks', '', '| Check | Query | Severity | Value | Before the deploy | Limits | Why |', '|---|---|---|---|---|---|---|');
+    for (const m of pm.failingMetrics) {
+      const limits = [m.max !== null ? `max ${m.max}` : '', m.min !== null ? `min ${m.min}` : '', m.maxRatio !== null ? `≤ ${m.maxRatio}× before` : '', m.maxIncrease !== null ? `≤ +${m.maxIncrease}` : ''].filter(Boolean).join(', ');
+      lines.push(`| ${m.name} | \`${cell(m.query)}\` | ${m.severity} | ${m.value ?? 'n/a'} | ${m.baselineValue ?? 'n/a'} | ${limits || (m.newSeries ? 'no new series' : '-')} | ${cell(m.reason ?? '')} |`);
+    }
+    lines.push('');
+  }
   lines.push('### Baseline before the deploy', '');
   if (pm.baseline) {
     lines.push(`${pm.baseline.healthy ? 'Healthy' : '**Unhealthy**'} at ${pm.baseline.checkedAt}: ${pm.baseline.checks.map((c) => `${c.name} ${c.ok ? 'ok' : `failing (${c.error ?? 'failed'})`}${c.latencyP95Ms !== null ? `, p95 ${c.latencyP95Ms} ms` : ''}`).join('; ')}.`);

@@ -61,7 +61,8 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
     sorted.find((e): e is Extract<IncidentEvent, { type: T }> => e.type === type && where(e as Extract<IncidentEvent, { type: T }>));
   const merged = find('deploy.merged');
   const completed = find('deploy.completed');
-  const failed = find('health.failed', (e) => e.data.phase === 'post-deploy');
+  // Found after the deploy, or hours later by a follow-up.
+  const failed = find('health.failed', (e) => e.data.phase === 'post-deploy') ?? find('followup.failed');
   const passed = find('health.passed', (e) => e.data.phase === 'post-deploy');
   const reverted = find('rollback.reverted');
   const rolledBack = find('rollback.completed');
@@ -90,7 +91,7 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
   const decisive = rolledBack ?? rollbackFailed ?? skipped ?? deployFailedForGood ?? passed ?? inconclusive ?? planned;
   const startedAt = options.requestedAt ?? sorted[0]?.time;
   const endedAt = (isFinalOutcome(outcome) ? decisive?.time : undefined) ?? sorted.at(-1)?.time;
-  const verdict = failed ?? passed;
+  const verdict = (failed?.type === 'health.failed' ? failed : undefined) ?? passed;
   const excluded = {
     stabilizationMs: verdict?.data.stabilizationMs ?? 0,
     probeWaitMs: verdict?.data.probeWaitMs ?? 0,

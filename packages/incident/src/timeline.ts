@@ -1,4 +1,4 @@
-import { shortSha } from '@agentbus/contracts';
+import { followupLabel, shortSha, type MetricResult } from '@agentbus/contracts';
 import type { IncidentEvent } from './events.ts';
 import type { TimelineRow } from './postmortem-schema.ts';
 
@@ -23,10 +23,20 @@ export function describeEvent(event: IncidentEvent): string {
       return `deploy of ${event.data.ref} to ${event.data.service} failed at ${event.data.stage}: ${event.data.error}`;
     case 'health.passed':
       return `${event.data.service} healthy after ${event.data.phase === 'post-deploy' ? 'the deploy' : 'the rollback'} (${event.data.checks.map((c) => `${c.name} ${c.lastStatus ?? '-'}`).join(', ')})`;
-    case 'health.failed': {
-      const failing = event.data.checks.filter((c) => !c.ok && c.severity === 'fatal');
-      return `${event.data.service} health check failed: ${failing.map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`).join('; ')}`;
-    }
+    case 'health.failed':
+      return `${event.data.service} health check failed: ${failures(event.data)}`;
+    case 'health.inconclusive':
+      return `${event.data.service} could not be judged: ${metricsNot(event.data.metrics, 'inconclusive')}`;
+    case 'followup.scheduled':
+      return `follow-up checks scheduled at ${event.data.followups.map((f) => followupLabel(f.offsetMs)).join(', ')}`;
+    case 'followup.passed':
+      return `the ${followupLabel(event.data.offsetMs)} follow-up found ${event.data.service} healthy`;
+    case 'followup.failed':
+      return `the ${followupLabel(event.data.offsetMs)} follow-up found ${event.data.service} failing: ${failures(event.data)}`;
+    case 'followup.inconclusive':
+      return `the ${followupLabel(event.data.offsetMs)} follow-up could not judge ${event.data.service}: ${metricsNot(event.data.metrics, 'inconclusive')}`;
+    case 'followup.cancelled':
+      return `the ${followupLabel(event.data.offsetMs)} follow-up was cancelled (${event.data.reason}): ${event.data.detail}`;
     case 'rollback.started':
       return `rollback of ${shortSha(event.data.mergeCommit)} started (${event.data.strategy})`;
     case 'rollback.reverted':
@@ -46,6 +56,20 @@ export function describeEvent(event: IncidentEvent): string {
     default:
       return (event as { type: string }).type;
   }
+}
+
+/** The fatal HTTP checks and metric checks that failed, with why. */
+function failures(data: { checks: ReadonlyArray<{ ok: boolean; severity: string; name: string; url: string; error: string | null }>; metrics: readonly MetricResult[] }): string {
+  const http = data.checks.filter((c) => !c.ok && c.severity === 'fatal').map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`);
+  const metrics = metricsNot(data.metrics, 'failed');
+  return [...http, ...(metrics ? [metrics] : [])].join('; ');
+}
+
+function metricsNot(metrics: readonly MetricResult[], outcome: 'failed' | 'inconclusive'): string {
+  return metrics
+    .filter((m) => m.severity === 'fatal' && m.outcome === outcome)
+    .map((m) => `${m.name}: ${m.reason ?? outcome}`)
+    .join('; ');
 }
 
 export function timelineOf(events: readonly IncidentEvent[]): TimelineRow[] {
