@@ -8,3 +8,15 @@ export { toCheckResults } from './check-results.ts';
 export { HealthEvidenceStore, evidenceResource, HEALTH_EVIDENCE_BUCKET, evidenceOf, outageSchema, type Evidence, type EvidenceKind, type Outage } from './evidence.ts';
 export { metricCheckSchema, prometheusSectionSchema, type MetricCheck, type MetricCheckInput, type PrometheusSection } from './metric-check.ts';
 export { FollowupStore, followupsResource, cancelPendingFollowups, followupRecordSchema, sortFollowups, FOLLOWUPS_BUCKET, type FollowupRecord } from './followups.ts';
+export { PrometheusClient, type PrometheusAnswer, type PrometheusSeries, type PrometheusQueryOptions } from './prometheus.ts';
+export {
+  judgeMetric,
+  measurementOf,
+  captureMetricBaseline,
+  runMetricChecks,
+  metricsVerdict,
+  type MetricMeasurement,
+  type MetricJudgeContext,
+  type MetricBaselineValue,
+  type MetricRunOptions,
+} from './metric-run.ts';
