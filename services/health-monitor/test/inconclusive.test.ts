@@ -57,7 +57,8 @@ for (const row of rows) {
     if (row.evidenceFails) evidence.latest = () => Promise.reject(evidenceDown);
     const leases = new MemoryLeaseManager('health-monitor');
     leases.hold('api', 'dep-1', 60_000, 'deployer');
-    const run = await runHandler(agentbusRegistry, deployCompletedHandler({ fleet: { services }, evidence, leases, followups: memoryFollowupStore() }), completed(row.service, !row.evidenceFails), { delivery: row.delivery, stopping: row.stopping ?? false });
+    const deps = { fleet: { services }, evidence, leases, followups: memoryFollowupStore() };
+    const run = await runHandler(agentbusRegistry, deployCompletedHandler(deps), completed(row.service, !row.evidenceFails), { delivery: row.delivery, stopping: row.stopping ?? false });
     assert.equal(run.outcome, row.outcome);
     const raised = run.ctx.publishedOf('escalation.raised');
     assert.deepEqual(
