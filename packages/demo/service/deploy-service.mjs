@@ -7,7 +7,9 @@
 //
 // Runs in the working clone (cwd). Settings come from the environment the fleet configuration
 // gives the deploy command: DEMO_SERVICE_PORT, DEMO_SERVICE_STATE_DIR (pid file, log, flags) and
-// optionally DEMO_SERVICE_START_TIMEOUT_MS (default 5000).
+// optionally DEMO_SERVICE_START_TIMEOUT_MS (default 5000). The server is given the paths of its flag
+// files in the state dir (dependency-down, error-rate) and inherits the rest of the environment
+// (DEMO_DEGRADE_AFTER_MS, read by one version).
 //
 // Exit 0: the new version listens (whether /health is good is the health monitor's business).
 // Exit 1: it exited before listening or did not listen in time; its log tail is on stderr.
@@ -94,7 +96,7 @@ async function start() {
     cwd: process.cwd(),
     detached: true,
     stdio: ['ignore', log, log],
-    env: { ...process.env, PORT: String(port), DEMO_SERVICE_PID_FILE: pidFile, DEMO_DEPENDENCY_FLAG_FILE: join(stateDir, 'dependency-down') },
+    env: { ...process.env, PORT: String(port), DEMO_SERVICE_PID_FILE: pidFile, DEMO_DEPENDENCY_FLAG_FILE: join(stateDir, 'dependency-down'), DEMO_ERROR_RATE_FLAG_FILE: join(stateDir, 'error-rate') },
   });
   closeSync(log);
   writeFileSync(`${pidFile}.tmp`, JSON.stringify({ pid: child.pid, script: server, port, startedAt: new Date().toISOString() }));

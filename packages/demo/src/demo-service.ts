@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentbusError } from '@agentbus/contracts';
@@ -8,6 +8,7 @@ import { GitRepo, initBareRepository, runGit } from '@agentbus/git';
 import { freePort } from '@agentbus/local-nats';
 import { isRunning } from '../service/process-liveness.mjs';
 import { serverSource, type ServiceVersion } from './service-source.ts';
+import { startTraffic, type Traffic, type TrafficOptions } from './traffic.ts';
 
 const DEPLOY_SCRIPT = fileURLToPath(new URL('../service/deploy-service.mjs', import.meta.url));
 
@@ -21,6 +22,14 @@ export const DemoBranches = {
   flaky: 'feature/warm-cache',
   /** The new version exits before listening: the deploy command itself fails, with the error on stderr. */
   crashOnStart: 'feature/config-file-limits',
+  /** Every 2nd /api/route answers 500 (upstream_timeout); /health stays ok: an error-rate regression. */
+  errorSpike: 'feature/bulk-routing',
+  /** /api/route answers 200 but counts a new error type (alias_lookup_failed) on every 5th request; /health stays ok. */
+  newErrorType: 'feature/channel-aliases',
+  /** /api/route takes ~400 ms; /health stays ok: a latency regression. */
+  slow: 'feature/route-cache',
+  /** Healthy for degradeAfterMs after its start, then /health 503 and every 2nd /api/route 500 (pool_exhausted): a follow-up check's case. */
+  degradesLater: 'feature/connection-pool',
 } as const satisfies Record<Exclude<ServiceVersion, 'base'>, string>;
 
 export interface DemoServiceOptions {
@@ -34,6 +43,11 @@ export interface DemoServiceOptions {
   port?: number;
   /** How long the deploy script waits for the server to listen. Default 5 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * How long the `degradesLater` version stays healthy after it starts (DEMO_DEGRADE_AFTER_MS in
+   * the deploy command's environment). Default: unset, and the server's own 4 000 ms.
+   */
+  degradeAfterMs?: number;
 }
 
 /** Settings of the demo's service registry entry; the defaults make the loop fast (stabilization 0). */
@@ -60,6 +74,10 @@ export interface DemoService {
   port: number;
   baseUrl: string;
   healthUrl: string;
+  /** `${baseUrl}/api/route`: the work endpoint, what traffic and error rates are about. */
+  apiUrl: string;
+  /** `127.0.0.1:<port>`: the target a Prometheus scrape config lists for this service (path /metrics). */
+  metricsTarget: string;
   /** The commit on main before any deploy. */
   initialCommit: string;
   branches: typeof DemoBranches;
@@ -79,6 +97,17 @@ export interface DemoService {
   requestCount(path: string): Promise<number>;
   /** Makes /health answer 503 (an upstream dependency down): a failure no deploy caused. */
   setDependencyDown(down: boolean): void;
+  /**
+   * Makes that share (0..1, in steps of 0.001) of /api/route requests answer 500 (upstream_timeout) on
+   * every version, from the next request on: an error rate no deploy caused. 0 removes the flag.
+   * Throws AgentbusError `demo-invalid-option` for anything outside 0..1.
+   */
+  setErrorRate(fraction: number): void;
+  /**
+   * Sends real HTTP traffic to /api/route (see traffic.ts) until stop(), which resolves with the
+   * totals once nothing is in flight. cleanup() stops traffic still running.
+   */
+  startTraffic(options?: TrafficOptions): Traffic;
   /** Stops the server (by its pid file); safe to call twice. */
   stop(): Promise<void>;
   /** stop(), then removes `root`. */
@@ -111,6 +140,10 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
   if (existsSync(root)) {
     throw new AgentbusError(DemoErrorCodes.demoExists, `${root} already exists`, { hint: 'give the demo an empty directory, or another name; cleanup() removes what it made' });
   }
+  const degradeAfterMs = options.degradeAfterMs;
+  if (degradeAfterMs !== undefined && !(Number.isInteger(degradeAfterMs) && degradeAfterMs >= 0)) {
+    throw new AgentbusError(DemoErrorCodes.invalidOption, `degradeAfterMs ${degradeAfterMs} is not a whole number of milliseconds >= 0`, { hint: 'pass e.g. 1000, or leave it out for the server\'s 4000' });
+  }
   const port = options.port ?? (await freePort());
   mkdirSync(stateDir, { recursive: true });
 
@@ -124,14 +157,18 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
   };
   await agent(['checkout', '--quiet', '-b', branch]);
   writeFileSync(join(agentPath, 'package.json'), `${JSON.stringify({ name, version: '1.0.0', private: true, type: 'module', main: 'server.mjs' }, null, 2)}\n`);
-  writeFileSync(join(agentPath, 'README.md'), `# ${name}\n\nA small HTTP service. \`GET /health\` answers \`{"status":"ok"}\` when it is healthy.\n`);
+  writeFileSync(join(agentPath, 'README.md'), `# ${name}\n\nA small HTTP service. \`GET /health\` answers \`{"status":"ok"}\` when it is healthy, \`GET /api/route\` routes a message, \`GET /metrics\` is for Prometheus.\n`);
   await agent(['add', '--', 'package.json', 'README.md']);
-  await commitVersion('base', `${name}: serve / and /health`);
+  await commitVersion('base', `${name}: serve /, /health, /api/route and /metrics`);
   const messages: Record<keyof typeof DemoBranches, string> = {
     broken: 'Report the humanrail channel in /health',
     good: 'Add a /status endpoint',
     flaky: 'Warm the cache on the first health check',
     crashOnStart: 'Read routing limits from config/limits.json',
+    errorSpike: 'Route bulk messages through the bulk upstream',
+    newErrorType: 'Resolve channel aliases when routing',
+    slow: 'Cache routes, rebuilt on each request',
+    degradesLater: 'Pool upstream connections',
   };
   for (const [scenario, feature] of Object.entries(DemoBranches) as [keyof typeof DemoBranches, string][]) {
     await agent(['checkout', '--quiet', '-b', feature, branch]);
@@ -147,12 +184,20 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
   const deployCommand: DeployCommand = {
     command: [process.execPath, DEPLOY_SCRIPT],
     cwd: clonePath,
-    env: { DEMO_SERVICE_PORT: String(port), DEMO_SERVICE_STATE_DIR: stateDir, DEMO_SERVICE_START_TIMEOUT_MS: String(options.startTimeoutMs ?? 5_000) },
+    env: {
+      DEMO_SERVICE_PORT: String(port),
+      DEMO_SERVICE_STATE_DIR: stateDir,
+      DEMO_SERVICE_START_TIMEOUT_MS: String(options.startTimeoutMs ?? 5_000),
+      ...(degradeAfterMs === undefined ? {} : { DEMO_DEGRADE_AFTER_MS: String(degradeAfterMs) }),
+    },
     timeoutMs: (options.startTimeoutMs ?? 5_000) + 10_000,
   };
   const baseUrl = `http://127.0.0.1:${port}`;
   const pidFile = join(stateDir, 'service.pid');
   const dependencyFlag = join(stateDir, 'dependency-down');
+  const errorRateFlag = join(stateDir, 'error-rate');
+  const apiUrl = `${baseUrl}/api/route`;
+  const traffics = new Set<Traffic>();
 
   const serviceConfig = (config: DemoConfigOptions = {}): FleetServiceInput => ({
     name,
@@ -203,6 +248,8 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
     port,
     baseUrl,
     healthUrl: `${baseUrl}/health`,
+    apiUrl,
+    metricsTarget: `127.0.0.1:${port}`,
     initialCommit,
     branches: DemoBranches,
     deployCommand,
@@ -228,8 +275,32 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
       if (down) writeFileSync(dependencyFlag, 'down\n');
       else rmSync(dependencyFlag, { force: true });
     },
+    setErrorRate(fraction) {
+      if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+        throw new AgentbusError(DemoErrorCodes.invalidOption, `error rate ${fraction} is not a fraction between 0 and 1`, { hint: 'pass e.g. 0.25 for one /api/route request in four, or 0 for none' });
+      }
+      if (fraction === 0) {
+        rmSync(errorRateFlag, { force: true });
+        return;
+      }
+      // Renamed into place: the server reads the flag on every request and must never see half of it.
+      writeFileSync(`${errorRateFlag}.tmp`, `${fraction}\n`);
+      renameSync(`${errorRateFlag}.tmp`, errorRateFlag);
+    },
+    startTraffic(trafficOptions) {
+      const traffic = startTraffic(apiUrl, trafficOptions);
+      const tracked: Traffic = {
+        stop: () => {
+          traffics.delete(tracked);
+          return traffic.stop();
+        },
+      };
+      traffics.add(tracked);
+      return tracked;
+    },
     stop,
     async cleanup() {
+      await Promise.all([...traffics].map((traffic) => traffic.stop()));
       await stop();
       rmSync(root, { recursive: true, force: true });
     },
