@@ -75,6 +75,7 @@ export const healthSectionSchema = z.strictObject({
     .default([HOUR_MS, 4 * HOUR_MS, 12 * HOUR_MS])
     .superRefine((offsets, context) => {
       offsets.forEach((offset, index) => {
+        if (offset <= 0) return; // named by the element's own rule
         const before = offsets[index - 1];
         if (before !== undefined && offset <= before) context.addIssue({ code: 'custom', path: [index], message: `${offset} ms is not after the follow-up before it (${before} ms): list them in increasing order` });
         if (offset > MAX_FOLLOWUP_MS) context.addIssue({ code: 'custom', path: [index], message: `${offset} ms is more than 7 days after the deploy` });

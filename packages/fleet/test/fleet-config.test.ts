@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { tempDir } from '@agentbus/testkit';
+import type { MetricCheckInput } from '@agentbus/health';
 import { findService, fleetConfigSchema, isFleetError, loadFleetConfig, parseFleetConfig, type FleetConfigInput, type FleetServiceInput } from '@agentbus/fleet';
 
 const examplePath = fileURLToPath(import.meta.resolve('@agentbus/infra/config/agentbus.example.json'));
@@ -51,7 +52,7 @@ test('defaults follow seed 000 and relative paths are relative to the file', () 
   );
   assert.deepEqual(
     { ...api?.health, checks: undefined },
-    { checks: undefined, stabilizationMs: 60_000, probes: 5, probeIntervalMs: 2_000, consecutiveFailures: 3 },
+    { checks: undefined, stabilizationMs: 60_000, probes: 5, probeIntervalMs: 2_000, consecutiveFailures: 3, metrics: [], followupOffsetsMs: [3_600_000, 14_400_000, 43_200_000] },
   );
   assert.deepEqual(api?.rollback, { strategy: 'git-revert', healthyWithinMs: 60_000 });
   assert.deepEqual(api?.health.checks[0], { name: 'health', url: 'http://127.0.0.1:8080/health', expectStatus: 200, severity: 'fatal', timeoutMs: 5_000 });
@@ -88,7 +89,7 @@ test('every schema problem is reported together, each naming its field path', ()
         /^services\[1\]\.health\.stabilisationMs: unknown field; did you mean "stabilizationMs"\?$/,
         /^services\[1\]\.rollback\.strategy: /,
         /^notifications\.slack: unknown field; known fields: timeoutMs, pagerduty, chat, ticket$/,
-        /^alerting: unknown field; known fields: \$schema, version, services, notifications, escalation, postmortems$/,
+        /^alerting: unknown field; known fields: \$schema, version, services, notifications, escalation, postmortems, prometheus$/,
       ];
       for (const pattern of expected) assert.ok(problems.some((problem) => pattern.test(problem)), `${pattern} in:\n${problems.join('\n')}`);
       assert.equal(problems.length, expected.length, problems.join('\n'));
@@ -117,6 +118,61 @@ test('problems across fields: duplicate names and clones, duplicate checks, cons
       return true;
     },
   );
+});
+
+test('metric checks and follow-ups: a clear problem for each bad field, and metric checks need a Prometheus', () => {
+  const metrics: MetricCheckInput[] = [
+    { name: 'error-rate', query: 'sum(rate(errors_total[1m]))', max: 0.05, baseline: { maxRatio: 2 } },
+    { name: 'health', query: 'up', max: 1 },
+    { name: 'nothing-judged', query: 'up' } as MetricCheckInput,
+    { name: 'both', query: 'count by (type) (errors_total)', newSeries: true, max: 1 },
+    { name: 'empty-rule', query: 'up', baseline: {} },
+    { name: 'inverted', query: 'up', min: 2, max: 1 },
+    { name: 'blank', query: '   ', max: 1 },
+  ];
+  const input = { services: [service({ health: { checks: [{ name: 'health', url: 'http://a/h' }], metrics, followupOffsetsMs: [3_600_000, -5, 1_000, 8 * 86_400_000] } })] } as FleetConfigInput;
+  assert.throws(
+    () => parseFleetConfig(input),
+    (error) => {
+      assert.deepEqual(problemsOf(error), [
+        'services[0].health.metrics[2]: say what a good value is: max, min, baseline {maxRatio, maxIncrease}, or newSeries: true',
+        'services[0].health.metrics[3]: newSeries judges the series a query returns, not a value: leave out max, min and baseline',
+        'services[0].health.metrics[4].baseline: give maxRatio, maxIncrease or both',
+        'services[0].health.metrics[5]: min 2 is above max 1',
+        'services[0].health.metrics[6].query: Too small: expected string to have >=1 characters',
+        'services[0].health.followupOffsetsMs[1]: a follow-up comes after the verdict: give a positive number of milliseconds',
+        'services[0].health.followupOffsetsMs[3]: 691200000 ms is more than 7 days after the deploy',
+      ]);
+      return true;
+    },
+  );
+  const valid = { services: [service({ health: { checks: [{ name: 'health', url: 'http://a/h' }], metrics: metrics.slice(0, 2), followupOffsetsMs: [4_000, 2_000, 8 * 86_400_000] } })] } as FleetConfigInput;
+  assert.throws(
+    () => parseFleetConfig(valid),
+    (error) => {
+      assert.deepEqual(problemsOf(error), [
+        'services[0].health.followupOffsetsMs[1]: 2000 ms is not after the follow-up before it (4000 ms): list them in increasing order',
+        'services[0].health.followupOffsetsMs[2]: 691200000 ms is more than 7 days after the deploy',
+      ]);
+      return true;
+    },
+  );
+  const ordered = { services: [service({ health: { checks: [{ name: 'health', url: 'http://a/h' }], metrics: metrics.slice(0, 2), followupOffsetsMs: [2_000, 4_000] } })] } as FleetConfigInput;
+  assert.throws(
+    () => parseFleetConfig(ordered),
+    (error) => {
+      assert.deepEqual(problemsOf(error), [
+        'services[0].health.metrics[1].name: "health" is already the name of checks[0]',
+        'services[0].health.metrics: metric checks need a Prometheus: add "prometheus": { "url": "http://…:9090" } at the top of the file',
+      ]);
+      return true;
+    },
+  );
+  assert.throws(() => parseFleetConfig({ ...ordered, prometheus: { url: 'localhost:9090' } }), (error) => /prometheus\.url: expected the http:\/\/ or https:\/\/ base URL of a Prometheus server/.test(problemsOf(error).join('\n')));
+  const fine = parseFleetConfig({ services: [service({ health: { checks: [{ name: 'health', url: 'http://a/h' }], metrics: metrics.slice(0, 1), followupOffsetsMs: [] } })], prometheus: { url: 'http://127.0.0.1:9090' } });
+  assert.deepEqual(fine.prometheus, { url: 'http://127.0.0.1:9090', timeoutMs: 5_000, retries: 3, retryIntervalMs: 2_000 });
+  assert.deepEqual(fine.services[0]?.health.metrics, [{ ...metrics[0], severity: 'fatal', noData: 'inconclusive' }]);
+  assert.deepEqual(fine.services[0]?.health.followupOffsetsMs, []);
 });
 
 test('a missing file, a file that is not JSON (with line and column) and an unknown service are named', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildPostmortem, postmortemSchema, renderPostmortemMarkdown, summarizeIncident, timelineOf, type IncidentEvent } from '@agentbus/incident';
-import type { CheckResult } from '@agentbus/contracts';
+import { agentbusRegistry, validateData, type AgentbusRegistry, type CheckResult, type MessageTypeOf } from '@agentbus/contracts';
 
 const merge = 'a'.repeat(40);
 const previous = 'b'.repeat(40);
@@ -28,9 +28,10 @@ const failingCheck: CheckResult = {
 const healthyBaseline = { healthy: true, checkedAt: at(-5_000), checks: [{ ...failingCheck, ok: true, failures: 0, maxConsecutiveFailures: 0, lastStatus: 200, latencyP95Ms: 4, error: null }] };
 
 let seq = 0;
+/** An event as read back from the stream: its data through the type's schema (defaults filled in). */
 function event(type: string, ms: number, source: string, data: Record<string, unknown>): IncidentEvent {
   seq++;
-  return { id: `${incident}.${seq}`, type, source, time: at(ms), correlationId: incident, data, seq } as IncidentEvent;
+  return { id: `${incident}.${seq}`, type, source, time: at(ms), correlationId: incident, data: validateData(agentbusRegistry, type as MessageTypeOf<AgentbusRegistry>, data), seq } as IncidentEvent;
 }
 
 function rolledBackIncident(): IncidentEvent[] {

@@ -20,6 +20,12 @@ const rows: Array<[type: string, writes: boolean]> = [
   ['health.passed', false],
   ['health.failed', false],
   ['health.recovered', false],
+  ['health.inconclusive', false], // its escalation.raised writes it up
+  ['followup.scheduled', false],
+  ['followup.passed', false],
+  ['followup.failed', false], // the rollback (or its skip) that follows writes it up
+  ['followup.inconclusive', false], // its escalation.raised writes it up
+  ['followup.cancelled', false],
   ['rollback.started', false],
   ['rollback.reverted', false],
   ['postmortem.written', false],
