@@ -16,7 +16,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { listDeadLetters, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
 import { agentbusRegistry, releaseManifestPath, releaseManifestSchema, StreamNames, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
-import { createDemoService, isRunning, type DemoConfigOptions, type DemoService } from '@agentbus/demo';
+import { createDemoService, isRunning, type DemoConfigOptions, type DemoService, type DemoServiceOptions } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
 import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
 import { deployAndFollow, RestartPolicies, serviceNames, startServicesInProcess, stopServices, Supervisor, type DeployRun, type ServiceName } from '@agentbus/platform';
@@ -38,6 +38,8 @@ export interface LoopOptions {
   services?: readonly string[];
   /** Registry settings over fastRegistry. */
   registry?: DemoConfigOptions;
+  /** How the demo service behaves (degradeAfterMs for its degradesLater version) and its port (one service only). */
+  demo?: Pick<DemoServiceOptions, 'degradeAfterMs' | 'port'>;
   /** Services run inside the test process. Default: every agentbus service. The others can be spawnService()d. */
   inProcess?: readonly ServiceName[];
   /** Consumer definitions replacing the declared ones (by stream and durable), e.g. a short ack_wait. */
@@ -162,7 +164,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   const names = options.services ?? [options.service ?? 'primerouter'];
   const units: Array<{ demo: DemoService; deployDir: string }> = [];
   for (const name of names) {
-    const demo = await createDemoService({ dir, name });
+    const demo = await createDemoService({ dir, name, ...options.demo });
     cleanups.push(() => demo.stop());
     await demo.deploy(); // the healthy version runs before anything happens
     const deployDir = join(dir, 'deploy-runs', name);

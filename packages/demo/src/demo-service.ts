@@ -6,6 +6,7 @@ import { DemoErrorCodes } from './errors.ts';
 import { parseFleetConfig, runDeployCommand, type DeployCommand, type DeployCommandResult, type FleetConfig, type FleetServiceInput, type RollbackStrategy } from '@agentbus/fleet';
 import { GitRepo, initBareRepository, runGit } from '@agentbus/git';
 import { freePort } from '@agentbus/local-nats';
+import type { MetricCheckInput } from '@agentbus/health';
 import { isRunning } from '../service/process-liveness.mjs';
 import { serverSource, type ServiceVersion } from './service-source.ts';
 import { startTraffic, type Traffic, type TrafficOptions } from './traffic.ts';
@@ -58,6 +59,10 @@ export interface DemoConfigOptions {
   consecutiveFailures?: number;
   strategy?: RollbackStrategy;
   healthyWithinMs?: number;
+  /** Metric checks (need a `prometheus` section in the registry). Default none. */
+  metrics?: MetricCheckInput[];
+  /** Default: the registry's (+1 h, +4 h, +12 h). */
+  followupOffsetsMs?: number[];
 }
 
 export interface DemoService {
@@ -213,6 +218,8 @@ export async function createDemoService(options: DemoServiceOptions): Promise<De
         { name: 'health', url: `${baseUrl}/health`, expectStatus: 200, expectJson: { status: 'ok' }, latencyThresholdMs: 1_000, severity: 'fatal', timeoutMs: 1_000 },
         { name: 'home', url: `${baseUrl}/`, latencyThresholdMs: 500, severity: 'warning', timeoutMs: 1_000 },
       ],
+      ...(config.metrics ? { metrics: config.metrics } : {}),
+      ...(config.followupOffsetsMs ? { followupOffsetsMs: config.followupOffsetsMs } : {}),
     },
     rollback: { strategy: config.strategy ?? 'git-revert', healthyWithinMs: config.healthyWithinMs ?? 10_000 },
   });
