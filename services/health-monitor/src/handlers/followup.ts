@@ -28,6 +28,7 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
     const t = timer.data;
     const left = Date.parse(t.dueAt) - Date.now();
     if (left > 0) {
+      ctx.log.debug({ dueAt: t.dueAt, leftMs: left }, `follow-up ${t.n} of ${t.deploymentId} not due yet`);
       ctx.redeliverIn(left);
       return;
     }
