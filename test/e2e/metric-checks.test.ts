@@ -18,36 +18,41 @@ import { eventOf, startLoop, storyOf, type Loop } from './harness.ts';
  */
 type Checks = (instance: string) => MetricCheckInput[];
 
-/** The share of /api/route answers that are 5xx over the last 5 s (0 with traffic and no errors). */
+/** The share of /api/route answers that are 5xx over the last 4 s (0 with traffic and no errors). */
 const errorRateQuery = (instance: string) =>
-  `(sum(rate(demo_http_requests_total{instance="${instance}",path="/api/route",code=~"5.."}[5s])) or vector(0)) / sum(rate(demo_http_requests_total{instance="${instance}",path="/api/route"}[5s]))`;
+  `(sum(rate(demo_http_requests_total{instance="${instance}",path="/api/route",code=~"5.."}[4s])) or vector(0)) / sum(rate(demo_http_requests_total{instance="${instance}",path="/api/route"}[4s]))`;
 const errorRate: Checks = (instance) => [{ name: 'error-rate', query: errorRateQuery(instance), max: 0.05, baseline: { maxRatio: 2, maxIncrease: 0.02 } }];
 const newErrorTypes: Checks = (instance) => [{ name: 'new-error-types', query: `count by (type) (demo_errors_total{instance="${instance}"})`, newSeries: true }];
 
+// One Prometheus for the file, scraping from the start every port a test's service will have:
+// a target that is not up yet is only `up == 0`, and no test waits out the 5 s Prometheus takes
+// to pick up a changed target list.
 let prometheus: PrometheusServer;
+const ports: number[] = [];
 before(async () => {
-  prometheus = await startPrometheus([]);
+  for (let i = 0; i < 8; i++) ports.push(await freePort());
+  prometheus = await startPrometheus(ports.map((port) => `127.0.0.1:${port}`));
 });
 after(() => prometheus.stop());
 
 /**
- * A loop whose service has `metrics`, judged 6 s after the deploy (the 5 s rate window then holds
+ * A loop whose service has `metrics`, judged 5 s after the deploy (the 4 s rate window then holds
  * only the new version), with traffic from before the deploy to the end and Prometheus scraping
  * it; the deploy starts once the query has a value (the baseline has data).
  */
 async function metricLoop(t: TestContext, checks: Checks, options: { errorRate?: number; prometheusUrl?: string; stabilizationMs?: number } = {}): Promise<Loop> {
   let traffic: Traffic | undefined;
-  const port = await freePort();
+  const port = ports.shift();
+  assert.ok(port, 'a port for each test: add to ports');
   const instance = `127.0.0.1:${port}`;
   const loop = await startLoop({
     demo: { port },
-    registry: { metrics: checks(instance), followupOffsetsMs: [], stabilizationMs: options.stabilizationMs ?? 6_000 },
+    registry: { metrics: checks(instance), followupOffsetsMs: [], stabilizationMs: options.stabilizationMs ?? 5_000 },
     sections: () => ({ prometheus: { url: options.prometheusUrl ?? prometheus.url, retries: 2, retryIntervalMs: 300, timeoutMs: 2_000 } }),
     beforeServices: async ({ demo }) => {
       if (options.errorRate) demo.setErrorRate(options.errorRate);
       traffic = demo.startTraffic({ intervalMs: 20 });
       if (options.prometheusUrl) return;
-      await prometheus.setTargets([demo.metricsTarget]);
       await prometheus.waitForTarget(demo.metricsTarget);
       await waitFor('the error rate to have a value', async () => (await instant(errorRateQuery(instance))) !== undefined, 20_000, 200);
     },
@@ -151,7 +156,7 @@ test('bad input: a PromQL query Prometheus refuses is inconclusive with its own 
 });
 
 test('bad input: an unreachable Prometheus URL in the registry is inconclusive at check time, never reverted', async (t) => {
-  const port = await freePort();
+  const port = await freePort(); // nothing listens there
   const url = `http://127.0.0.1:${port}`;
   const loop = await metricLoop(t, errorRate, { prometheusUrl: url, stabilizationMs: 0 });
   const run = await loop.deploy(DemoBranches.errorSpike, { timeoutMs: 60_000 });
