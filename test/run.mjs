@@ -57,7 +57,9 @@ const files = ['packages', 'streams', 'services', 'test']
   })
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).includes(f)))
   .filter((file) => tiers.length === 0 || tiers.includes(tierOf(file)))
-  .sort();
+  // The longest first (e2e, then int, then unit), two at a time: the many short files fill the
+  // gaps at the end instead of two long end-to-end files running last on their own.
+  .sort((a, b) => Tiers.indexOf(tierOf(b)) - Tiers.indexOf(tierOf(a)) || a.localeCompare(b));
 
 if (filters.length === 0 && tiers.length === 0) {
   console.log('lint (eslint)…');

@@ -6,6 +6,7 @@
 // caught. Real HTTP traffic (demo.startTraffic) drives the counters.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { DemoBranches, type Traffic } from '@agentbus/demo';
 import type { MetricCheckInput } from '@agentbus/health';
 import { freePort } from '@agentbus/local-nats';
@@ -167,4 +168,5 @@ test('bad input: an unreachable Prometheus URL in the registry is inconclusive a
   assert.match(metric?.reason ?? '', new RegExp(`Prometheus unreachable: connection refused, nothing listens on 127\\.0\\.0\\.1:${port}`));
   assert.equal(metric?.attempts, 3);
   assert.equal(eventOf(events, 'rollback.started'), undefined);
+  assert.match(readFileSync(loop.logPath, 'utf8'), new RegExp(`"msg":"Prometheus at ${url.replace(/[.:/]/g, '\\$&')} does not answer: metric checks will be inconclusive until it does"`), 'and the health monitor said so when it started');
 });

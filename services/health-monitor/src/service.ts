@@ -1,6 +1,7 @@
 import { startTimerOnce } from '@agentbus/bus';
 import { fleetResource } from '@agentbus/fleet';
-import { evidenceResource, followupsResource } from '@agentbus/health';
+import { describeError } from '@agentbus/contracts';
+import { evidenceResource, followupsResource, PrometheusClient } from '@agentbus/health';
 import { stateResource } from '@agentbus/state';
 import { defineService, leasesResource } from '@agentbus/runtime';
 import { healthMonitorSettings } from './config.ts';
@@ -16,6 +17,15 @@ export const healthMonitorService = defineService({
   async start(ctx) {
     const { fleet, leases, evidence, followups, state } = ctx.resources;
     // One watch timer for the fleet, however many health monitors start it.
+    if (fleet.prometheus && fleet.services.some((service) => service.health.metrics.length)) {
+      // Not a reason to refuse to start (Prometheus may come back before the next verdict), but
+      // an operator should hear of it now rather than from an inconclusive verdict at night.
+      const url = fleet.prometheus.url;
+      void new PrometheusClient(fleet.prometheus).query('vector(1)').then(
+        () => ctx.log.info({ prometheus: url }, 'Prometheus answers: metric checks can be judged'),
+        (error: unknown) => ctx.log.warn({ prometheus: url, err: describeError(error) }, `Prometheus at ${url} does not answer: metric checks will be inconclusive until it does`),
+      );
+    }
     const { started } = await startTimerOnce(ctx.publisher, 'schedule.health-watch', {});
     ctx.log.info({ started }, started ? 'started the watch timer' : 'the watch timer runs already');
     return {

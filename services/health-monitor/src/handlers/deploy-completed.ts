@@ -3,7 +3,7 @@ import { describeError, escalation, shortSha, type AgentbusRegistry, type Baseli
 import { willBeRetried, type Handler, type LeaseManager } from '@agentbus/bus';
 import { findService, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, evidenceOf, type FollowupStore, type HealthEvidenceStore, type PrometheusSection } from '@agentbus/health';
-import { failingSummary, judgeService } from '../judge.ts';
+import { failingSummary, judgeService, type VerdictOutcome } from '../judge.ts';
 import { scheduleFollowups } from '../followups.ts';
 
 /**
@@ -79,7 +79,9 @@ function judgeDeployment(deps: DeployCompletedDeps): Handler<AgentbusRegistry, '
     }
     const judgment = await judgeService(service, deps.fleet.prometheus, { baseline, metricBaseline: event.data.metricBaseline }, { startedAt, signal: ctx.signal });
     const verdict = { deploymentId, service: service.name, phase: 'post-deploy' as const, mergeCommit, stabilizationMs: health.stabilizationMs, ...judgment.fields };
-    await ctx.step('announce-verdict', async () => {
+    // A redelivery after the announcement keeps what was announced, whatever its own probes say
+    // (a step recorded before metric checks holds `healthy` as a boolean).
+    const announced: VerdictOutcome | boolean = await ctx.step('announce-verdict', async (): Promise<VerdictOutcome | boolean> => {
       const id = `${deploymentId}.health`;
       if (judgment.outcome === 'passed') await ctx.publish('health.passed', verdict, { id });
       else if (judgment.outcome === 'failed') await ctx.publish('health.failed', verdict, { id });
@@ -97,9 +99,10 @@ function judgeDeployment(deps: DeployCompletedDeps): Handler<AgentbusRegistry, '
       }
       return judgment.outcome;
     });
+    const outcome: VerdictOutcome = typeof announced === 'boolean' ? (announced ? 'passed' : 'failed') : announced;
     await deps.evidence.record(service.name, evidenceOf(judgment.report, 'verdict', deploymentId));
-    ctx.log.info({ outcome: judgment.outcome, failing: judgment.report.failedChecks, warned: judgment.report.warnedChecks }, `${service.name} ${shortSha(mergeCommit)}: ${judgment.outcome === 'passed' ? 'healthy' : `${judgment.outcome} (${failingSummary(judgment)})`}`);
-    if (judgment.outcome === 'failed') return; // the rollback agent takes the lease over and ends it
+    ctx.log.info({ outcome, failing: judgment.report.failedChecks, warned: judgment.report.warnedChecks }, `${service.name} ${shortSha(mergeCommit)}: ${outcome === 'passed' ? 'healthy' : `${outcome} (${failingSummary(judgment)})`}`);
+    if (outcome === 'failed') return; // the rollback agent takes the lease over and ends it
     // A good verdict ends the deployment's lease (handed over by the deployer). So does an
     // inconclusive one: its HTTP checks passed, a human is asked, and the follow-ups judge the
     // metrics again later; holding the service until someone answers would stop every deploy.
