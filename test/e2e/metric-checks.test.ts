@@ -39,7 +39,7 @@ after(() => prometheus.stop());
 /**
  * A loop whose service has `metrics`, judged 5 s after the deploy (the 4 s rate window then holds
  * only the new version), with traffic from before the deploy to the end and Prometheus scraping
- * it; the deploy starts once the query has a value (the baseline has data).
+ * it; the deploy starts once the query reads the error rate the service has (the baseline has data).
  */
 async function metricLoop(t: TestContext, checks: Checks, options: { errorRate?: number; prometheusUrl?: string; stabilizationMs?: number } = {}): Promise<Loop> {
   let traffic: Traffic | undefined;
@@ -55,7 +55,12 @@ async function metricLoop(t: TestContext, checks: Checks, options: { errorRate?:
       traffic = demo.startTraffic({ intervalMs: 20 });
       if (options.prometheusUrl) return;
       await prometheus.waitForTarget(demo.metricsTarget);
-      await waitFor('the error rate to have a value', async () => (await instant(errorRateQuery(instance))) !== undefined, 20_000, 200);
+      // Until the 5xx series has two samples in the window, the query reads 0: wait for the rate the service really has.
+      const expected = options.errorRate ?? 0;
+      await waitFor(`the error rate to read ${expected}`, async () => {
+        const value = await instant(errorRateQuery(instance));
+        return value !== undefined && Math.abs(value - expected) < 0.05;
+      }, 20_000, 200);
     },
   });
   t.after(async () => {
