@@ -50,7 +50,7 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   const healthyAt = rollbackCompleted?.time ?? recovered?.time;
   const degradedFrom = of('deploy.completed')[0]?.time ?? of('escalation.raised').find((e) => e.data.kind === 'prolonged-unhealthy')?.time;
   const timeToRollBackMs = between(failed?.time, rollbackCompleted?.time);
-  const failures = [...fatal.map((c) => `${c.name}: ${c.error ?? 'failed'}`), ...fatalMetrics.map((m) => `${m.name}: ${m.reason ?? 'failed'}`)];
+  const failures = [...fatal.map((c) => `${c.name}: ${c.error ?? 'failed'}`), ...fatalMetrics.map((m) => m.reason ?? `${m.name}: failed`)];
   const failureReason = failures.length ? failures.join('; ') : (deployFailed?.data.error ?? rollbackFailed?.data.error ?? skipped?.data.detail ?? escalations[0]?.summary ?? null);
   const what = s.ref ? `deploy of ${s.ref}` : escalations[0] ? escalations[0].kind.replace(/-/g, ' ') : 'incident';
   const outcomeWords: Record<IncidentOutcome, string> = {
@@ -69,7 +69,7 @@ export function buildPostmortem(input: PostmortemInput): Postmortem {
   if (deployFailed) decisions.push(`The deployer stopped at ${deployFailed.data.stage}${deployFailed.data.pushed ? ' after the merge reached the remote' : '; nothing reached the remote'}: ${deployFailed.data.error}`);
   const judged = [
     ...fatal.map((c) => `${c.name} failed ${c.maxConsecutiveFailures} consecutive probes of ${c.probes} (threshold ${c.failureThreshold})${c.latencyP95Ms !== null && c.latencyThresholdMs !== null && c.latencyP95Ms > c.latencyThresholdMs ? `, p95 ${c.latencyP95Ms} ms over ${c.latencyThresholdMs} ms` : ''}`),
-    ...fatalMetrics.map((m) => `${m.name} (${m.query}): ${m.reason ?? 'failed'}`),
+    ...fatalMetrics.map((m) => `${m.reason ?? `${m.name} failed`} (${m.query})`),
   ].join('; ');
   if (passed) decisions.push(`The health monitor found the deployment healthy after a ${formatDuration(passed.data.stabilizationMs)} stabilization window.`);
   if (failedAtDeploy) decisions.push(`The health monitor judged the deployment after a ${formatDuration(failedAtDeploy.data.stabilizationMs)} stabilization window: ${judged || 'a fatal check failed'}.`);
@@ -205,7 +205,7 @@ export function renderPostmortemMarkdown(pm: Postmortem): string {
   }
   lines.push('');
   if (pm.failingMetrics.length) {
-    lines.push('', '### Failing metric checks', '', '| Check | Query | Severity | Value | Before the deploy | Limits | Why |', '|---|---|---|---|---|---|---|');
+    lines.push('### Failing metric checks', '', '| Check | Query | Severity | Value | Before the deploy | Limits | Why |', '|---|---|---|---|---|---|---|');
     for (const m of pm.failingMetrics) {
       const limits = [m.max !== null ? `max ${m.max}` : '', m.min !== null ? `min ${m.min}` : '', m.maxRatio !== null ? `≤ ${m.maxRatio}× before` : '', m.maxIncrease !== null ? `≤ +${m.maxIncrease}` : ''].filter(Boolean).join(', ');
       lines.push(`| ${m.name} | \`${cell(m.query)}\` | ${m.severity} | ${m.value ?? 'n/a'} | ${m.baselineValue ?? 'n/a'} | ${limits || (m.newSeries ? 'no new series' : '-')} | ${cell(m.reason ?? '')} |`);

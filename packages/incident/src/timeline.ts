@@ -68,7 +68,7 @@ function failures(data: { checks: ReadonlyArray<{ ok: boolean; severity: string;
 function metricsNot(metrics: readonly MetricResult[], outcome: 'failed' | 'inconclusive'): string {
   return metrics
     .filter((m) => m.severity === 'fatal' && m.outcome === outcome)
-    .map((m) => `${m.name}: ${m.reason ?? outcome}`)
+    .map((m) => m.reason ?? `${m.name}: ${outcome}`) // a reason names its check
     .join('; ');
 }
 

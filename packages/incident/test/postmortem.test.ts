@@ -144,3 +144,47 @@ test('the post-mortem document has a schema: what buildPostmortem writes reads b
   assert.equal(postmortemSchema.safeParse({ ...(stored as object), outcome: 'exploded' }).success, false, 'an outcome agentbus does not have');
   assert.equal(postmortemSchema.safeParse({ ...(stored as object), impact: { ...pm.impact, degradedMs: '61 s' } }).success, false, 'a duration that is not a number');
 });
+
+test('a metric regression found by a follow-up hours later: who found it, the failing metric with its baseline, the timeline and the Markdown table', () => {
+  seq = 0;
+  const deployment = { deploymentId: incident, service: 'primerouter', ref: 'feature/bulk-routing', branch: 'master', requestedBy: 'merger' };
+  const verdictFields = { baseline: healthyBaseline, checks: [{ ...failingCheck, ok: true, failures: 0, maxConsecutiveFailures: 0, lastStatus: 200, error: null }], probeTimeoutMs: 0, probeWaitMs: 100 };
+  const errorRate = {
+    name: 'error-rate', query: 'sum(rate(errors_total[1m])) / sum(rate(requests_total[1m]))', severity: 'fatal', outcome: 'failed', value: 0.31, baselineValue: 0.001,
+    max: 0.05, min: null, maxRatio: 2, maxIncrease: 0.01, attempts: 1, evaluatedAt: at(4 * 3_600_000),
+    reason: 'error-rate 0.31 > max 0.05; before the deploy 0.001 (ratio 310× > 2×, increase +0.309 > +0.01)',
+  };
+  const which = { deploymentId: incident, service: 'primerouter', mergeCommit: merge, n: 2, offsetMs: 4 * 3_600_000, dueAt: at(4 * 3_600_000 + 61_000) };
+  const events = [
+    event('deploy.merged', 200, 'deployer', { ...deployment, mergeCommit: merge, previousCommit: previous, pushedAt: at(200) }),
+    event('deploy.completed', 900, 'deployer', { ...deployment, mergeCommit: merge, previousCommit: previous, mergedAt: at(200), deployedAt: at(900), deployCommandMs: 650 }),
+    event('health.passed', 61_000, 'health-monitor', { deploymentId: incident, service: 'primerouter', phase: 'post-deploy', mergeCommit: merge, stabilizationMs: 60_000, startedAt: at(900), finishedAt: at(61_000), ...verdictFields, metrics: [{ ...errorRate, outcome: 'passed', value: 0.001, reason: null }] }),
+    event('followup.scheduled', 61_010, 'health-monitor', { deploymentId: incident, service: 'primerouter', mergeCommit: merge, followups: [{ n: 1, offsetMs: 3_600_000, dueAt: at(3_661_000) }, { n: 2, offsetMs: 4 * 3_600_000, dueAt: at(4 * 3_600_000 + 61_000) }] }),
+    event('followup.passed', 3_661_200, 'health-monitor', { ...which, n: 1, offsetMs: 3_600_000, dueAt: at(3_661_000), ...verdictFields, metrics: [], startedAt: at(3_661_000), finishedAt: at(3_661_200), firedAt: at(3_661_000) }),
+    event('followup.failed', 4 * 3_600_000 + 61_300, 'health-monitor', { ...which, ...verdictFields, metrics: [errorRate], startedAt: at(4 * 3_600_000 + 61_000), finishedAt: at(4 * 3_600_000 + 61_300), firedAt: at(4 * 3_600_000 + 61_000) }),
+    event('rollback.started', 4 * 3_600_000 + 61_400, 'rollback', { deploymentId: incident, service: 'primerouter', mergeCommit: merge, strategy: 'git-revert', reason: 'metric check failed after deploy of feature/bulk-routing (found by the +4 h follow-up): …', failingChecks: ['error-rate'] }),
+    event('rollback.completed', 4 * 3_600_000 + 62_600, 'rollback', {
+      deploymentId: incident, service: 'primerouter', mergeCommit: merge, strategy: 'git-revert', revertCommit: revert, restoredCommit: revert, checks: verdictFields.checks,
+      durations: { revertMs: 500, redeployMs: 600, verifyMs: 100, verifyWaitMs: 0, totalMs: 1_200 },
+    }),
+  ];
+  const pm = buildPostmortem({ incidentId: incident, events });
+  assert.equal(pm.outcome, 'rolled-back');
+  assert.equal(pm.foundBy, 'the +4 h follow-up');
+  assert.deepEqual(pm.failingChecks, []);
+  assert.deepEqual(pm.failingMetrics.map((m) => [m.name, m.value, m.baselineValue]), [['error-rate', 0.31, 0.001]]);
+  assert.equal(pm.impact.timeToDetectMs, 4 * 3_600_000 + 61_300 - 200, 'detected by the follow-up, hours after the merge');
+  assert.match(pm.summary, /The \+4 h follow-up found that error-rate failed: error-rate 0\.31 > max 0\.05; before the deploy 0\.001/);
+  assert.ok(pm.decisions.includes('The health monitor found the deployment healthy after a 1 min 00 s stabilization window.'), pm.decisions.join('\n'));
+  assert.ok(pm.decisions.some((d) => d.startsWith('It was found by the +4 h follow-up, 4 h 00 min after the deployment was judged healthy: error-rate 0.31 > max 0.05')), pm.decisions.join('\n'));
+  assert.ok(pm.actionItems.some((a) => a.startsWith('The verdict after the deploy passed and the +4 h follow-up caught it')), pm.actionItems.join('\n'));
+  assert.deepEqual(pm.timeline.filter((row) => row.type.startsWith('followup.')).map((row) => row.event), [
+    'follow-up checks scheduled at +1 h, +4 h',
+    'the +1 h follow-up found primerouter healthy',
+    'the +4 h follow-up found primerouter failing: error-rate 0.31 > max 0.05; before the deploy 0.001 (ratio 310× > 2×, increase +0.309 > +0.01)',
+  ]);
+  const markdown = renderPostmortemMarkdown(pm);
+  assert.match(markdown, /## Failing checks\n\nNo HTTP check failed\.\n\n### Failing metric checks\n/);
+  assert.match(markdown, /\| error-rate \| `sum\(rate\(errors_total\[1m\]\)\) \/ sum\(rate\(requests_total\[1m\]\)\)` \| fatal \| 0\.31 \| 0\.001 \| max 0\.05, ≤ 2× before, ≤ \+0\.01 \| error-rate 0\.31 > max 0\.05;/);
+  assert.deepEqual(postmortemSchema.parse(JSON.parse(JSON.stringify(pm))), pm, 'the document reads back as written');
+});

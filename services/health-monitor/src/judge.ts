@@ -69,6 +69,6 @@ export async function judgeService(
 /** "error-rate (0.5 > max 0.05), health (503)": what failed, for logs and summaries. */
 export function failingSummary(judgment: Judgment): string {
   const http = judgment.fields.checks.filter((c) => !c.ok && c.severity === 'fatal').map((c) => `${c.name}: ${c.error ?? 'failed'}`);
-  const metric = judgment.metrics.filter((m) => m.severity === 'fatal' && (m.outcome === 'failed' || m.outcome === 'inconclusive')).map((m) => `${m.name}: ${m.reason ?? m.outcome}`);
+  const metric = judgment.metrics.filter((m) => m.severity === 'fatal' && (m.outcome === 'failed' || m.outcome === 'inconclusive')).map((m) => m.reason ?? `${m.name}: ${m.outcome}`); // a reason names its check
   return [...http, ...metric].join('; ');
 }

@@ -84,7 +84,7 @@ export async function attributeFailure(
   }
   const why = [
     ...failure.checks.filter((c) => !c.ok && c.severity === 'fatal').map((c) => `${c.name} ${c.url}: ${c.error ?? 'failed'}`),
-    ...failingMetrics.map((m) => `${m.name}: ${m.reason ?? 'failed'}`),
+    ...failingMetrics.map((m) => m.reason ?? `${m.name}: failed`), // a reason names its check
   ].join('; ');
   const what = failingMetrics.length === failingChecks.length ? 'metric check' : 'health check';
   const found = foundBy ? ` (found by ${foundBy})` : '';
