@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentbusRegistry, RollbackSkipReasons, validateData, type AgentbusRegistry, type CheckResult, type DataInput, type ReleaseManifest } from '@agentbus/contracts';
+import { agentbusRegistry, RollbackSkipReasons, validateData, type AgentbusRegistry, type CheckResult, type DataInput, type MetricResult, type ReleaseManifest } from '@agentbus/contracts';
 import { parseFleetConfig } from '@agentbus/fleet';
 import { revertedShaIn } from '@agentbus/git';
 import { memoryStateStore } from '@agentbus/state/testing';
@@ -27,10 +27,16 @@ const [api] = parseFleetConfig({
           { name: 'ready', url: 'http://127.0.0.1:9400/ready' },
           { name: 'docs', url: 'http://127.0.0.1:9400/docs', severity: 'warning' },
         ],
+        metrics: [{ name: 'error-rate', query: 'sum(rate(errors_total[1m]))', max: 0.05 }],
       },
     },
   ],
+  prometheus: { url: 'http://127.0.0.1:9090' },
 }).services;
+
+function metric(name: string, outcome: MetricResult['outcome'], reason: string | null): MetricResult {
+  return { name, query: 'sum(rate(errors_total[1m]))', severity: 'fatal', outcome, value: 0.4, baselineValue: 0, max: 0.05, min: null, maxRatio: null, maxIncrease: null, attempts: 1, evaluatedAt: AT, reason };
+}
 const service = api!;
 
 function check(name: string, ok: boolean, overrides: Partial<CheckResult> = {}): CheckResult {
@@ -94,7 +100,7 @@ function decisionOf(attribution: Attribution): Expected {
 }
 
 describe('attributeFailure: a health.failed after a deploy', () => {
-  const rows: Array<{ name: string; manifest: ReleaseManifest | null; failure: ReturnType<typeof healthFailed>; messages?: Record<string, string>; expected: Expected }> = [
+  const rows: Array<{ name: string; manifest: ReleaseManifest | null; failure: ReturnType<typeof healthFailed>; messages?: Record<string, string>; foundBy?: string; expected: Expected }> = [
     {
       name: 'unknown-deployment: no release manifest (agentbus did not deploy it)',
       manifest: null,
@@ -204,12 +210,37 @@ describe('attributeFailure: a health.failed after a deploy', () => {
         failingChecks: ['health', 'ready'],
       },
     },
+    {
+      name: 'attributed: a metric check of the service failed while every HTTP check passed; an inconclusive or preexisting one is not a failure',
+      manifest,
+      failure: healthFailed({ checks: [check('health', true), check('ready', true)], metrics: [metric('error-rate', 'failed', 'error-rate 0.4 > max 0.05; before the deploy 0'), metric('error-rate', 'inconclusive', 'x'), metric('error-rate', 'preexisting', 'y')] }),
+      expected: { attributed: true, reason: 'metric check failed after deploy of feature/x: error-rate 0.4 > max 0.05; before the deploy 0', failingChecks: ['error-rate'] },
+    },
+    {
+      name: 'attributed: found by a follow-up, which the reason names',
+      manifest,
+      foundBy: 'the +4 h follow-up',
+      failure: healthFailed(),
+      expected: { attributed: true, reason: 'health check failed after deploy of feature/x (found by the +4 h follow-up): health http://127.0.0.1:9400/health: connection refused', failingChecks: ['health'] },
+    },
+    {
+      name: 'checks-not-owned: a failing metric check the service does not have',
+      manifest,
+      failure: healthFailed({ checks: [check('health', true)], metrics: [metric('latency-p95', 'failed', 'latency-p95 2.4 > max 0.3')] }),
+      expected: { attributed: false, reason: 'checks-not-owned', detail: 'failing checks latency-p95 are not checks of api', escalate: true },
+    },
+    {
+      name: 'checks-not-owned: nothing failed (inconclusive metrics only)',
+      manifest,
+      failure: healthFailed({ checks: [check('health', true)], metrics: [metric('error-rate', 'inconclusive', 'error-rate: no data')] }),
+      expected: { attributed: false, reason: 'checks-not-owned', detail: 'health.failed names no failing fatal check', escalate: true },
+    },
   ];
 
   for (const row of rows) {
     test(row.name, async () => {
       const state = await memoryStateStore(row.manifest ? { 'releases/api': row.manifest } : {});
-      const attribution = await attributeFailure(row.failure, service, state, clone({ messages: row.messages }));
+      const attribution = await attributeFailure(row.failure, service, state, clone({ messages: row.messages }), row.foundBy);
       assert.deepEqual(decisionOf(attribution), row.expected);
       if (attribution.attributed) assert.deepEqual(attribution.manifest, row.manifest, 'the manifest rolled back is the one recorded');
     });
