@@ -72,7 +72,7 @@ export interface ManifestVersion {
 export interface ServiceUnderTest {
   demo: DemoService;
   /** Publishes a deploy task and follows it to its outcome (deployAndFollow). */
-  deploy(ref: string, options?: { timeoutMs?: number; requestedBy?: string }): Promise<DeployRun>;
+  deploy(ref: string, options?: { timeoutMs?: number; requestedBy?: string; allowReverted?: boolean; dryRun?: boolean }): Promise<DeployRun>;
   /** `releases/<service>`, every version, oldest first. */
   manifests(): Promise<ManifestVersion[]>;
   /** `git <args>` in the bare origin; trimmed stdout. */
@@ -206,7 +206,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     demo,
     async deploy(ref, deployOptions = {}) {
       try {
-        return await deployAndFollow(nc, { service: demo.name, ref, requestedBy: deployOptions.requestedBy ?? 'e2e-test' }, { timeoutMs: deployOptions.timeoutMs ?? 30_000, source: 'e2e-test' });
+        return await deployAndFollow(nc, { service: demo.name, ref, requestedBy: deployOptions.requestedBy ?? 'e2e-test', allowReverted: deployOptions.allowReverted ?? false, dryRun: deployOptions.dryRun ?? false }, { timeoutMs: deployOptions.timeoutMs ?? 30_000, source: 'e2e-test' });
       } catch (error) {
         throw new Error(`${String(error)}\n--- services log (last lines) ---\n${loop.logTail()}`, { cause: error });
       }

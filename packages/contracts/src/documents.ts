@@ -33,6 +33,32 @@ export function releaseManifestPath(service: string): string {
   return `releases/${service}`;
 }
 
+/**
+ * `quarantine/<service>`: the changes agentbus reverted on a service, by the patch id of what each
+ * changed (`git patch-id --stable` of its diff since its fork point). Deploying one of them again
+ * unchanged is refused (never the same bad change twice), unless the task says `allowReverted`.
+ */
+export const quarantineSchema = z.object({
+  service: serviceName,
+  changes: z.array(
+    z.object({
+      patchId: z.string().regex(/^[0-9a-f]{40}$/, 'a patch id (40 hex digits)'),
+      ref: gitRef,
+      mergeCommit: commitSha,
+      deploymentId: z.string().min(1),
+      /** The incident that reverted it (its post-mortem: agentbus postmortem show <incidentId>). */
+      incidentId: z.string().min(1),
+      revertedAt: isoTime,
+      reason: z.string(),
+    }),
+  ),
+});
+export type Quarantine = z.infer<typeof quarantineSchema>;
+
+export function quarantinePath(service: string): string {
+  return `quarantine/${service}`;
+}
+
 /** What the id part of a document path may hold (the state store's rule for Firestore and NATS KV alike). */
 const plainDocumentId = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** The end of a derived id: `_` and 16 hex digits of SHA-256. A plain id never ends like this. */

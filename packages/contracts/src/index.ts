@@ -59,4 +59,4 @@ export {
   type Escalation,
 } from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
-export { releaseManifestSchema, releaseManifestPath, postmortemPath, type ReleaseManifest } from './documents.ts';
+export { releaseManifestSchema, releaseManifestPath, postmortemPath, quarantineSchema, quarantinePath, type ReleaseManifest, type Quarantine } from './documents.ts';

@@ -11,6 +11,8 @@ export interface RunGitOptions {
   env?: Record<string, string>;
   /** Whether a non-zero exit is worth retrying (network commands: fetch, ls-remote, push). Default false. */
   retryable?: boolean;
+  /** Written to git's standard input (`git patch-id` reads a diff there). */
+  input?: string;
 }
 
 export interface GitOutput {
@@ -54,7 +56,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
     ...options.env,
   };
   return new Promise((resolve, reject) => {
-    execFile('git', [...args], { cwd: options.cwd, env, timeout: timeoutMs, maxBuffer: MAX_OUTPUT_BYTES, killSignal: 'SIGKILL', windowsHide: true }, (error, stdout, stderr) => {
+    const child = execFile('git', [...args], { cwd: options.cwd, env, timeout: timeoutMs, maxBuffer: MAX_OUTPUT_BYTES, killSignal: 'SIGKILL', windowsHide: true }, (error, stdout, stderr) => {
       if (!error) {
         resolve({ stdout, stderr });
         return;
@@ -88,6 +90,7 @@ export function runGit(args: readonly string[], options: RunGitOptions): Promise
         }),
       );
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 

@@ -505,6 +505,27 @@ export class GitRepo {
     await this.git(['checkout', '--quiet', this.branch, '--']);
   }
 
+  /**
+   * What `tip` changes since it forked from `base` (both commits), as `git patch-id --stable` of
+   * that diff: the same change has the same id whatever commits carry it (a rebase, a cherry-pick
+   * onto the reverted branch), a changed one another. Context lines count, so a change re-applied
+   * over different surrounding lines may get another id: a match means "the same change", no
+   * match "not known to be". Undefined when `tip` changes nothing since the fork point.
+   */
+  async changeId(base: string, tip: string): Promise<string | undefined> {
+    const forkPoint = (await this.git(['merge-base', base, tip])).stdout.trim();
+    const diff = (await this.git(['diff', '--no-color', '--no-ext-diff', '--binary', forkPoint, tip])).stdout;
+    if (!diff.trim()) return undefined;
+    const id = await runGit(['patch-id', '--stable'], { cwd: this.path, timeoutMs: this.timeoutMs, input: diff });
+    return id.stdout.trim().split(/\s+/)[0] || undefined;
+  }
+
+  /** The change a merge commit brought in (changeId of its second parent against its first); of a plain commit, the commit's own change. */
+  async mergedChangeId(mergeCommit: string): Promise<string | undefined> {
+    const tip = (await this.tryRevParse(`${mergeCommit}^2`)) ?? mergeCommit;
+    return this.changeId(await this.revParse(`${mergeCommit}^1`), tip);
+  }
+
   /** True when `ancestor` is in the history of `descendant` (both commits). */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     try {

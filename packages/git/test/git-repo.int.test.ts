@@ -426,3 +426,24 @@ test('outside text reaching git is made safe: a NUL in an argument is refused be
     return true;
   });
 });
+
+test('changeId: the same change on other commits (a branch redone off the reverted main) has the same patch id as the merge that brought it; a changed one another; no change none', async () => {
+  const f = await gitFixture();
+  await f.featureBranch('feature/broken', { 'app.txt': 'broken\n', 'new.txt': 'new\n' }, 'Break the app');
+  await f.repo.fetch();
+  const merge = await f.repo.mergeRef('feature/broken');
+  const reverted = await f.repo.mergedChangeId(merge.mergeCommit);
+  assert.match(reverted ?? '', /^[0-9a-f]{40}$/);
+  await f.repo.revertCommit(merge.mergeCommit, { deploymentId: 'dep-1' });
+  await f.repo.push();
+
+  await f.featureBranch('feature/broken-again', { 'app.txt': 'broken\n', 'new.txt': 'new\n' }, 'Break the app once more');
+  await f.featureBranch('feature/fixed', { 'app.txt': 'fixed\n', 'new.txt': 'new\n' }, 'Fix the app');
+  await f.repo.fetch();
+  const head = await f.repo.branchSha();
+  const again = await f.repo.resolveCommit('feature/broken-again');
+  assert.notEqual(again, await f.repo.resolveCommit('feature/broken'), 'other commits');
+  assert.equal(await f.repo.changeId(head, again), reverted, 'the same change');
+  assert.notEqual(await f.repo.changeId(head, await f.repo.resolveCommit('feature/fixed')), reverted, 'a changed one');
+  assert.equal(await f.repo.changeId(head, head), undefined, 'nothing changes');
+});

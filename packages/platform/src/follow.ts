@@ -10,6 +10,8 @@ export interface DeployTask {
   requestedBy: string;
   /** @default false */
   dryRun?: boolean;
+  /** Deploy it even when agentbus reverted the same change before. @default false */
+  allowReverted?: boolean;
 }
 
 export interface DeployRequest {
@@ -25,7 +27,7 @@ export interface DeployRequest {
  */
 export async function requestDeploy(nc: NatsConnection, task: DeployTask, options: { source?: string } = {}): Promise<DeployRequest> {
   const source = options.source ?? 'agentbus-cli';
-  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false }, { source });
+  const envelope = createEnvelope(agentbusRegistry, 'deployer.deploy', { ...task, dryRun: task.dryRun ?? false, allowReverted: task.allowReverted ?? false }, { source });
   const published = await new Publisher(nc, { registry: agentbusRegistry, source }).publishEnvelope(envelope);
   return { taskId: envelope.id, requestedAt: envelope.time, published };
 }

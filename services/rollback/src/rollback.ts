@@ -1,8 +1,9 @@
-import { AgentbusError, describeError, escalation, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, escalation, quarantinePath, quarantineSchema, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
+import type { GitRepo } from '@agentbus/git';
 import { willBeRetried, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type FollowupStore, type HealthEvidenceStore } from '@agentbus/health';
-import type { StateStore } from '@agentbus/state';
+import { isStateNotFound, type StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
 
 type Stage = 'revert' | 'push' | 'verify-push' | 'redeploy' | 'verify-health';
@@ -105,6 +106,31 @@ export async function skipRollback(
 }
 
 /**
+ * Records the change a rolled-back deployment merged in `quarantine/<service>`, by its patch id
+ * (GitRepo.mergedChangeId), so the deployer refuses it unchanged. Idempotent: a change already
+ * there is not added again.
+ */
+async function quarantineChange(state: StateStore, repo: GitRepo, manifest: ReleaseManifest, what: { incidentId: string; reason: string; taskId: string }): Promise<void> {
+  const patchId = await repo.mergedChangeId(manifest.mergeCommit);
+  if (!patchId) return; // a merge that changed nothing has nothing to refuse
+  const path = quarantinePath(manifest.service);
+  let current: Quarantine = { service: manifest.service, changes: [] };
+  try {
+    current = quarantineSchema.parse((await state.get(path)).data);
+  } catch (error) {
+    if (!isStateNotFound(error)) throw error;
+  }
+  if (current.changes.some((change) => change.patchId === patchId)) return;
+  const change = { patchId, ref: manifest.ref, mergeCommit: manifest.mergeCommit, deploymentId: manifest.deploymentId, incidentId: what.incidentId, revertedAt: new Date().toISOString(), reason: safeText(what.reason, { max: 1_000 }) };
+  await state.put(path, { ...current, changes: [...current.changes, change] }, {
+    reason: `quarantined ${manifest.ref} (${shortSha(manifest.mergeCommit)}, patch ${patchId.slice(0, 12)}): reverted by deployment ${manifest.deploymentId}'s rollback`,
+    agent: 'rollback',
+    taskId: what.taskId,
+    writeId: `${manifest.deploymentId}.quarantined`,
+  });
+}
+
+/**
  * Rolls an attributed deployment back, under the deployment's own lease (handed over by the
  * deployer, or taken again if it expired). git-revert: `git revert -m 1 <merge>` (a plain revert
  * for a non-merge commit), push, check the remote branch moved to the revert, run the deploy
@@ -188,6 +214,8 @@ export async function rollBack(
       taskId: trigger.id,
       writeId: `${deploymentId}.rolled-back`,
     });
+    // Never the same bad change twice: the deployer refuses this change from now on, unless asked.
+    await ctx.step('quarantine', () => quarantineChange(deps.state, repo, manifest, { incidentId: manifest.correlationId, reason: decision.reason, taskId: trigger.id }).then(() => true));
     await ctx.step('cancel-followups', () =>
       cancelPendingFollowups(deps.followups, ctx, { service: service.name, deploymentId }, { reason: 'rolled-back', detail: `deployment ${deploymentId} (${shortSha(manifest.mergeCommit)}) was rolled back` }).then((cancelled) => cancelled.length),
     );

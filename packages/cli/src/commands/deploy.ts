@@ -7,15 +7,15 @@ import { booleanOption, parseInteger, requireOption, stringOption, UsageError, t
 export const deploy: Command = {
   path: ['deploy'],
   summary: 'ask the deployer to merge a ref into a service and deploy it; --wait follows it to its end and exits 0 healthy, 3 rolled back, 4 escalated, 5 failed',
-  usage: '<service> --ref <branch> [--dry-run] [--wait] [--timeout-ms N] [--requested-by <name>]',
+  usage: '<service> --ref <branch> [--dry-run] [--wait] [--timeout-ms N] [--requested-by <name>] [--allow-reverted]',
   positionals: { min: 1, max: 1 },
-  options: { ref: { type: 'string' }, 'dry-run': { type: 'boolean' }, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, 'requested-by': { type: 'string' } },
+  options: { ref: { type: 'string' }, 'dry-run': { type: 'boolean' }, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, 'requested-by': { type: 'string' }, 'allow-reverted': { type: 'boolean' } },
   async run(ctx, args) {
     const service = args.positionals[0]!;
     const ref = requireOption(args, 'ref');
     if (!serviceName.safeParse(service).success) throw new UsageError(`"${service}" is not a service name`, 'lower-case letters, digits, - and _, as in the service registry');
     if (!gitRef.safeParse(ref).success) throw new UsageError(`--ref "${ref}" is not a branch or commit name`, 'letters, digits, . _ / -, not starting with -');
-    const task = { service, ref, requestedBy: stringOption(args, 'requested-by') ?? `${userInfo().username} (agentbus deploy)`, dryRun: booleanOption(args, 'dry-run') };
+    const task = { service, ref, requestedBy: stringOption(args, 'requested-by') ?? `${userInfo().username} (agentbus deploy)`, dryRun: booleanOption(args, 'dry-run'), allowReverted: booleanOption(args, 'allow-reverted') };
     const nc = await ctx.nats();
     const { deployAndFollow, requestDeploy } = await import('@agentbus/platform'); // the services' modules load only when needed
     if (!booleanOption(args, 'wait')) {

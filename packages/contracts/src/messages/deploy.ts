@@ -17,6 +17,8 @@ export const deployTask = defineMessage({
     /** Who asked (a person or an agent): one line, named in the merge commit's Agentbus-Requested-By trailer. */
     requestedBy: z.string().min(1).max(200).transform((text) => safeLine(text, 200)),
     dryRun: z.boolean().default(false),
+    /** Deploy it even when it is a change agentbus reverted before (quarantine/<service>); recorded in deploy.merged. */
+    allowReverted: z.boolean().default(false),
   }),
 });
 
@@ -57,6 +59,8 @@ export const deployMerged = defineMessage({
     baseline: baselineSchema.nullable().optional(),
     /** Its metric checks' values just before this merge (absent: the service has none). */
     metricBaseline: metricBaselineSchema.optional(),
+    /** Set when the change is one agentbus reverted before and the task allowed it anyway (allowReverted). */
+    allowedReverted: z.object({ patchId: z.string(), incidentId: z.string(), revertedMergeCommit: commitSha }).optional(),
   }),
 });
 
@@ -82,7 +86,7 @@ export const deployCompleted = defineMessage({
   }),
 });
 
-export const DeployStages = ['lease', 'config', 'baseline', 'fetch', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
+export const DeployStages = ['lease', 'config', 'baseline', 'fetch', 'quarantine', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
 
 export const deployFailed = defineMessage({
   type: 'deploy.failed',

@@ -1,4 +1,5 @@
-import { AgentbusError, describeError, escalation, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, describeError, escalation, quarantinePath, quarantineSchema, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
+import type { GitRepo } from '@agentbus/git';
 import { willBeRetried, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { captureMetricBaseline, evidenceOf, probeBaseline, PrometheusClient, type Evidence, type HealthEvidenceStore, type PrometheusSection } from '@agentbus/health';
@@ -18,6 +19,8 @@ export interface DeployDeps {
 export const DeployerErrorCodes = {
   /** A deploy stopped for good at a stage (deploy.failed says which); redrive it after fixing the cause. */
   deployFailed: 'deploy-failed',
+  /** The ref makes a change agentbus reverted on the service before (quarantine/<service>). */
+  changeQuarantined: 'change-quarantined',
 } as const;
 
 declare module '@agentbus/contracts' {
@@ -86,6 +89,13 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
               `run ${JSON.stringify(service.deploy.command)} in ${service.deploy.cwd} (time-out ${service.deploy.timeoutMs} ms)`,
               `record ${releaseManifestPath(service.name)} and announce deploy.completed`,
             ];
+        // The quarantine's verdict, without refusing: a plan says what would happen.
+        const reverted = alreadyMerged ? undefined : await checkQuarantine(repo, service.name, ref, true, deps.state);
+        if (reverted) {
+          steps.splice(0, 0, task.data.allowReverted
+            ? `${ref} makes the same change agentbus reverted in incident ${reverted.incidentId}: deployed anyway (allowReverted), recorded in deploy.merged`
+            : `${ref} makes the same change agentbus reverted in incident ${reverted.incidentId}: the deploy would be refused before merging (allowReverted deploys it anyway)`);
+        }
         await ctx.publish('deploy.planned', { ...event, currentCommit, refCommit, alreadyMerged, steps }, { id: `${deploymentId}.planned` });
         ctx.log.info({ steps }, `dry run of ${service.name} ${ref}: nothing changed`);
         return;
@@ -129,6 +139,10 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       });
       const metrics = await metricBaseline;
 
+      stage = 'quarantine';
+      const allowedReverted = await checkQuarantine(repo, service.name, ref, task.data.allowReverted, deps.state);
+      if (allowedReverted) ctx.log.warn({ allowedReverted }, `deploying ${ref} although agentbus reverted the same change (incident ${allowedReverted.incidentId}): the task allowed it`);
+
       stage = 'merge';
       const merge = await repo.mergeRef(ref, {
         message: `Merge ${ref} into ${branch}`,
@@ -148,7 +162,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       pushed = true;
       const mergedAt = new Date().toISOString();
       const merged = { ...event, mergeCommit, previousCommit, baseline, ...(metrics ? { metricBaseline: metrics } : {}) };
-      await ctx.step('announce-merged', () => ctx.publish('deploy.merged', { ...merged, pushedAt: mergedAt }, { id: `${deploymentId}.merged` }).then(() => true));
+      const mergedOnly = allowedReverted ? { allowedReverted } : {};
+      await ctx.step('announce-merged', () => ctx.publish('deploy.merged', { ...merged, ...mergedOnly, pushedAt: mergedAt }, { id: `${deploymentId}.merged` }).then(() => true));
 
       stage = 'deploy-command';
       const command = await ctx.step('deploy-command', async () => {
@@ -193,6 +208,33 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       if (lease && !handOver) await releaseLease(ctx, lease, base.service, deploymentId);
     }
   };
+}
+
+/**
+ * Never the same bad change twice: when `ref` changes what a change agentbus reverted on the
+ * service changed (the same patch id, however its commits were made), the deploy is refused
+ * before anything is merged, naming the incident that reverted it, unless the task allows it
+ * (then it returns what it matched, for deploy.merged). A changed fix has another patch id and
+ * deploys normally. Nothing is computed for a service with no reverted change.
+ */
+async function checkQuarantine(repo: GitRepo, service: string, ref: string, allowReverted: boolean, state: StateStore): Promise<{ patchId: string; incidentId: string; revertedMergeCommit: string } | undefined> {
+  let quarantine: Quarantine;
+  try {
+    quarantine = quarantineSchema.parse((await state.get(quarantinePath(service))).data);
+  } catch (error) {
+    if (isStateNotFound(error)) return undefined;
+    throw error;
+  }
+  if (quarantine.changes.length === 0) return undefined;
+  const patchId = await repo.changeId(await repo.branchSha(), await repo.resolveCommit(ref));
+  const match = patchId ? quarantine.changes.find((change) => change.patchId === patchId) : undefined;
+  if (!match) return undefined;
+  if (allowReverted) return { patchId: match.patchId, incidentId: match.incidentId, revertedMergeCommit: match.mergeCommit };
+  throw new AgentbusError(
+    DeployerErrorCodes.changeQuarantined,
+    `${ref} makes the same change as ${match.ref}, which agentbus reverted on ${service} at ${match.revertedAt} (incident ${match.incidentId}, merge ${shortSha(match.mergeCommit)}: ${match.reason}); nothing was merged`,
+    { retryable: false, hint: `deploy a changed fix, or this change again on purpose with allowReverted (agentbus deploy ${service} --ref ${ref} --allow-reverted); the incident: agentbus postmortem show ${match.incidentId}`, details: { patchId, incidentId: match.incidentId } },
+  );
 }
 
 /**
