@@ -49,4 +49,14 @@ test('a reverted change is refused when it comes back unchanged, deployed again 
   const fixed = await loop.deploy('feature/humanrail-fixed');
   assert.equal(fixed.summary.outcome, 'healthy', loop.logTail());
   assert.equal(eventOf(fixed.events, 'deploy.merged')?.data.allowedReverted, undefined);
+
+  // Bad input: an unknown ref is named by the merge, as without a quarantine; a document that is not a quarantine stops the deploy, saying so.
+  const unknown = await loop.deploy('feature/does-not-exist');
+  assert.deepEqual([unknown.summary.outcome, eventOf(unknown.events, 'deploy.failed')?.data.stage], ['deploy-failed', 'merge']);
+  const written = await runCli(['state', 'put', `quarantine/${demo.name}`, '--data', '{"service":"primerouter","changes":"none"}', '--reason', 'by hand'], { env: { NATS_URL: loop.natsUrl } });
+  assert.equal(written.code, 0, written.stderr);
+  const blocked = await loop.deploy(DemoBranches.flaky);
+  const stopped = eventOf(blocked.events, 'deploy.failed');
+  assert.equal(stopped?.data.stage, 'quarantine');
+  assert.match(stopped.data.error, new RegExp(`^quarantine/${demo.name} is not a quarantine document \\(changes: .*\\), so agentbus cannot tell whether ${DemoBranches.flaky} was reverted before; nothing was merged`));
 });

@@ -1,5 +1,5 @@
-import { AgentbusError, describeError, escalation, quarantinePath, quarantineSchema, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
-import type { GitRepo } from '@agentbus/git';
+import { AgentbusError, describeError, escalation, formatIssues, quarantinePath, quarantineSchema, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
+import { isGitError, type GitRepo } from '@agentbus/git';
 import { willBeRetried, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
 import { captureMetricBaseline, evidenceOf, probeBaseline, PrometheusClient, type Evidence, type HealthEvidenceStore, type PrometheusSection } from '@agentbus/health';
@@ -218,15 +218,30 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
  * deploys normally. Nothing is computed for a service with no reverted change.
  */
 async function checkQuarantine(repo: GitRepo, service: string, ref: string, allowReverted: boolean, state: StateStore): Promise<{ patchId: string; incidentId: string; revertedMergeCommit: string } | undefined> {
-  let quarantine: Quarantine;
+  let stored: unknown;
   try {
-    quarantine = quarantineSchema.parse((await state.get(quarantinePath(service))).data);
+    stored = (await state.get(quarantinePath(service))).data;
   } catch (error) {
     if (isStateNotFound(error)) return undefined;
     throw error;
   }
+  // Anyone may write a document (agentbus state put): one that is not a quarantine stops the deploy, saying so.
+  const parsed = quarantineSchema.safeParse(stored);
+  if (!parsed.success) {
+    throw new AgentbusError(DeployerErrorCodes.changeQuarantined, `${quarantinePath(service)} is not a quarantine document (${formatIssues(parsed.error, '')}), so agentbus cannot tell whether ${ref} was reverted before; nothing was merged`, {
+      retryable: false,
+      hint: `restore its last good version (agentbus state history ${quarantinePath(service)}, then agentbus state restore)`,
+    });
+  }
+  const quarantine: Quarantine = parsed.data;
   if (quarantine.changes.length === 0) return undefined;
-  const patchId = await repo.changeId(await repo.branchSha(), await repo.resolveCommit(ref));
+  // An unknown ref is the merge's to name (stage merge), as without a quarantine.
+  const refCommit = await repo.resolveCommit(ref).catch((error: unknown) => {
+    if (isGitError(error, 'unknown-ref')) return undefined;
+    throw error;
+  });
+  if (!refCommit) return undefined;
+  const patchId = await repo.changeId(await repo.branchSha(), refCommit);
   const match = patchId ? quarantine.changes.find((change) => change.patchId === patchId) : undefined;
   if (!match) return undefined;
   if (allowReverted) return { patchId: match.patchId, incidentId: match.incidentId, revertedMergeCommit: match.mergeCommit };
