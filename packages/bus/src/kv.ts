@@ -39,6 +39,22 @@ export class Bucket {
     return retryTransient(() => this.kv.get(key), this.retryForMs);
   }
 
+  /**
+   * The value at `key` as JSON through `schema`; undefined when there is none (or a delete
+   * marker), or when it is not JSON or does not parse: anyone may write a bucket, and a reader
+   * never fails on what it cannot read.
+   */
+  async getParsed<T>(key: string, schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }): Promise<T | undefined> {
+    const entry = await this.get(key);
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    try {
+      const parsed = schema.safeParse(JSON.parse(entry.string()));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   put(key: string, value: string): Promise<number> {
     return retryTransient(() => this.kv.put(key, value), this.retryForMs);
   }

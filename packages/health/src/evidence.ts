@@ -108,16 +108,10 @@ class KvHealthEvidenceStore implements HealthEvidenceStore {
     else if (await this.outage(service)) await this.kv.delete(key);
   }
 
-  private async read<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const entry = await this.kv.get(key);
-    if (!entry || entry.operation !== 'PUT') return undefined;
-    try {
-      const parsed = schema.safeParse(JSON.parse(entry.string()));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
-    }
+  private read<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    return this.kv.getParsed(key, schema);
   }
+
 }
 
 /** A service name as the store's keys take it; throws AgentbusError `invalid-service` otherwise. */

@@ -101,16 +101,10 @@ class KvFollowupStore implements FollowupStore {
     return cancelled;
   }
 
-  private async read(key: string): Promise<FollowupRecord | undefined> {
-    const entry = await this.kv.get(key);
-    if (!entry || entry.operation !== 'PUT') return undefined;
-    try {
-      const parsed = followupRecordSchema.safeParse(JSON.parse(entry.string()));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
-    }
+  private read(key: string): Promise<FollowupRecord | undefined> {
+    return this.kv.getParsed(key, followupRecordSchema);
   }
+
 }
 
 /**

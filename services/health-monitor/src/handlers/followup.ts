@@ -33,7 +33,8 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
       return;
     }
     const label = followupLabel(t.offsetMs);
-    const record: FollowupRecord = (await deps.followups.get(t.service, t.deploymentId, t.n)) ?? {
+    const stored = await deps.followups.get(t.service, t.deploymentId, t.n);
+    const record: FollowupRecord = stored ?? {
       service: t.service,
       deploymentId: t.deploymentId,
       correlationId: timer.correlationId,
@@ -49,16 +50,16 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
       ctx.log.info({ status: record.status }, `the ${label} follow-up of ${t.deploymentId} is ${record.status} already`);
       return;
     }
-    if (!(await deps.followups.get(t.service, t.deploymentId, t.n))) await deps.followups.put(record);
+    if (!stored) await deps.followups.put(record); // its record was lost: cancelling and listing need one
 
-    const service = deps.fleet.services.find((candidate) => candidate.name === t.service);
-    const obsolete = whyObsolete(service, await currentDeployment(deps.state, t.service), t);
-    if (obsolete || !service) {
-      const how = obsolete ?? { reason: 'superseded' as const, detail: `${t.service} is no longer in the service registry` };
+    const decision = whyObsolete(deps.fleet.services.find((candidate) => candidate.name === t.service), await currentDeployment(deps.state, t.service), t);
+    if ('obsolete' in decision) {
+      const how = decision.obsolete;
       await cancelPendingFollowups(deps.followups, ctx, { service: t.service, deploymentId: t.deploymentId }, how);
       ctx.log.info({ reason: how.reason }, `the ${label} follow-up of ${t.deploymentId} is obsolete: ${how.detail}`);
       return;
     }
+    const { service } = decision;
 
     const firedAt = new Date().toISOString();
     const judgment = await judgeService(service, deps.fleet.prometheus, { baseline: t.baseline, metricBaseline: t.metricBaseline }, { startedAt: firedAt, signal: ctx.signal });
@@ -90,13 +91,13 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
 
 type Obsolete = { reason: 'superseded' | 'rolled-back'; detail: string; supersededBy?: string };
 
-/** Why a follow-up due now would judge code that no longer runs, or undefined when its deployment is still the service's latest. */
-function whyObsolete(service: FleetService | undefined, current: ReleaseManifest | undefined, t: { service: string; deploymentId: string }): Obsolete | undefined {
-  if (!service) return { reason: 'superseded', detail: `${t.service} is no longer in the service registry` };
-  if (!current) return { reason: 'superseded', detail: `${t.service} has no release manifest: agentbus cannot tell what runs` };
-  if (current.deploymentId !== t.deploymentId) return { reason: 'superseded', supersededBy: current.deploymentId, detail: `deployment ${current.deploymentId} (${shortSha(current.commit)}) of ${t.service} came after it` };
-  if (current.status === 'rolled-back') return { reason: 'rolled-back', detail: `deployment ${t.deploymentId} was rolled back at ${current.rolledBackAt ?? 'an earlier time'}` };
-  return undefined;
+/** Why a follow-up due now would judge code that no longer runs, or the service to judge when its deployment is still the latest. */
+function whyObsolete(service: FleetService | undefined, current: ReleaseManifest | undefined, t: { service: string; deploymentId: string }): { obsolete: Obsolete } | { service: FleetService } {
+  if (!service) return { obsolete: { reason: 'superseded', detail: `${t.service} is no longer in the service registry` } };
+  if (!current) return { obsolete: { reason: 'superseded', detail: `${t.service} has no release manifest: agentbus cannot tell what runs` } };
+  if (current.deploymentId !== t.deploymentId) return { obsolete: { reason: 'superseded', supersededBy: current.deploymentId, detail: `deployment ${current.deploymentId} (${shortSha(current.commit)}) of ${t.service} came after it` } };
+  if (current.status === 'rolled-back') return { obsolete: { reason: 'rolled-back', detail: `deployment ${t.deploymentId} was rolled back at ${current.rolledBackAt ?? 'an earlier time'}` } };
+  return { service };
 }
 
 async function currentDeployment(state: StateStore, service: string): Promise<ReleaseManifest | undefined> {
