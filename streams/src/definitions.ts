@@ -154,6 +154,9 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   // time left. A follow-up being judged is kept alive by in-progress acks every third of it.
   consumer({ stream: StreamNames.schedule, durable: 'followups', service: 'health-monitor', description: 'follow-up checks of deployments, each run once when due', filterSubject: 'schedule.followup.>', ackWaitMs: 5_000, ackBackoffMs: undefined, maxDeliver: -1, maxAckPending: 20_000 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
+  consumer({ stream: StreamNames.tasks, durable: 'rollback-tasks', service: 'rollback', description: 'rollbacks asked for by name (by a release)', filterSubject: 'agents.rollback.tasks.>' }),
+  // A release runs for as long as its steps and guard windows take, kept alive by in-progress acks.
+  consumer({ stream: StreamNames.tasks, durable: 'release', service: 'release', description: 'staged releases to run and abort', filterSubject: 'agents.release.tasks.>' }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'notifier-deliveries', service: 'notifier', description: 'outgoing webhook deliveries (retried through the bus)', filterSubject: 'agents.notifier.tasks.>' }),

@@ -1,3 +1,4 @@
+import type { ReleaseStatus } from '@agentbus/contracts';
 import type { IncidentOutcome } from '@agentbus/incident';
 
 /**
@@ -16,7 +17,27 @@ export const ExitCodes = {
   escalated: 4,
   /** The deploy or its rollback failed: a human must look. */
   failed: 5,
+  /** A release stopped because someone aborted it (`agentbus release abort`). */
+  aborted: 6,
 } as const;
+
+/** `release start --wait`: how the release ended (triage is an escalation: a human decides). */
+export function releaseExitCode(status: ReleaseStatus): number {
+  switch (status) {
+    case 'healthy':
+      return ExitCodes.ok;
+    case 'rolled-back':
+      return ExitCodes.rolledBack;
+    case 'triage':
+      return ExitCodes.escalated;
+    case 'failed':
+      return ExitCodes.failed;
+    case 'aborted':
+      return ExitCodes.aborted;
+    case 'running':
+      return ExitCodes.error;
+  }
+}
 
 export function outcomeExitCode(outcome: IncidentOutcome): number {
   switch (outcome) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commitSha, gitRef, isoTime, serviceName } from './messages/fields.ts';
+import { ReleaseStatuses, ReleaseStepStatuses, RollbackScopes } from './messages/release.ts';
 
 /**
  * Versioned documents more than one service reads. Their history (every version kept by the
@@ -26,6 +27,8 @@ export const releaseManifestSchema = z.object({
   rolledBackAt: isoTime.optional(),
   /** The revert commit (git-revert) that undid mergeCommit. */
   revertCommit: commitSha.nullable().optional(),
+  /** The release the deployment was a step of: it holds the service's lease (deploymentLeaseOwner). */
+  releaseId: z.string().min(1).optional(),
 });
 export type ReleaseManifest = z.infer<typeof releaseManifestSchema>;
 
@@ -57,6 +60,55 @@ export type Quarantine = z.infer<typeof quarantineSchema>;
 
 export function quarantinePath(service: string): string {
   return `quarantine/${service}`;
+}
+
+/**
+ * `release-runs/<releaseId>`: one staged release (seed 001's release manifest across services):
+ * which services it promoted, when, at which commits, each step's verdict and guard, how it ended.
+ * Written by the release agent at each change; its history is the release's story.
+ */
+export const releaseRunSchema = z.object({
+  releaseId: z.string().min(1),
+  status: z.enum(ReleaseStatuses),
+  requestedBy: z.string(),
+  rollbackScope: z.enum(RollbackScopes),
+  alsoCheck: z.array(serviceName),
+  startedAt: isoTime,
+  endedAt: isoTime.optional(),
+  /** Why it stands where it stands (the failing check, the step that stopped it). */
+  detail: z.string().optional(),
+  steps: z.array(
+    z.object({
+      n: z.number().int().positive(),
+      service: serviceName,
+      ref: gitRef,
+      guardMs: z.number().int().nonnegative(),
+      deploymentId: z.string().min(1),
+      status: z.enum(ReleaseStepStatuses),
+      mergeCommit: commitSha.optional(),
+      previousCommit: commitSha.optional(),
+      promotedAt: isoTime.optional(),
+      verdict: z.enum(['passed', 'failed', 'inconclusive']).optional(),
+      guard: z.enum(['passed', 'failed', 'inconclusive', 'cancelled']).optional(),
+      revertCommit: commitSha.nullable().optional(),
+      rolledBackAt: isoTime.optional(),
+      detail: z.string().optional(),
+    }),
+  ),
+  finalCheck: z
+    .object({
+      outcome: z.enum(['passed', 'failed', 'inconclusive']),
+      checkedAt: isoTime,
+      services: z.array(z.object({ service: serviceName, inRelease: z.boolean(), outcome: z.enum(['passed', 'failed', 'inconclusive']), detail: z.string().optional() })),
+    })
+    .optional(),
+});
+export type ReleaseRun = z.infer<typeof releaseRunSchema>;
+
+export const RELEASE_RUNS = 'release-runs';
+
+export function releaseRunPath(releaseId: string): string {
+  return `${RELEASE_RUNS}/${releaseId}`;
 }
 
 /** What the id part of a document path may hold (the state store's rule for Firestore and NATS KV alike). */

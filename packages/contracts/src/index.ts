@@ -29,7 +29,8 @@ export { StreamNames, StreamSubjects, taskSubject, eventSubject, dlqSubject, sch
 export { agentbusRegistry, type AgentbusRegistry } from './messages/index.ts';
 export { serviceName, gitRef, commitSha, isoTime, outsideText, outsideLine } from './messages/fields.ts';
 export { jsonDataProblem, MAX_MESSAGE_DEPTH, MAX_MESSAGE_VALUES, type JsonDataProblem } from './json-data.ts';
-export { DeployStages } from './messages/deploy.ts';
+export { DeployStages, deploymentLeaseOwner, releaseContext, type ReleaseContext } from './messages/deploy.ts';
+export { ReleaseStatuses, ReleaseStepStatuses, RollbackScopes, releaseStepSchema, MAX_GUARD_MS, MAX_RELEASE_STEPS, type ReleaseStatus, type ReleaseStepStatus, type RollbackScope } from './messages/release.ts';
 export {
   checkResultSchema,
   baselineSchema,
@@ -59,4 +60,4 @@ export {
   type Escalation,
 } from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
-export { releaseManifestSchema, releaseManifestPath, postmortemPath, quarantineSchema, quarantinePath, type ReleaseManifest, type Quarantine } from './documents.ts';
+export { releaseManifestSchema, releaseManifestPath, postmortemPath, quarantineSchema, quarantinePath, releaseRunSchema, releaseRunPath, RELEASE_RUNS, type ReleaseManifest, type Quarantine, type ReleaseRun } from './documents.ts';

@@ -25,4 +25,5 @@ export { parseFleetConfig, loadFleetConfig, fleetEnvSchema, fleetResource, findS
 export { formatFieldPath, type ConfigProblem } from './config-issues.ts';
 export { runDeployCommand, type DeployCommandResult, type RunDeployCommandOptions } from './deploy-command.ts';
 export { openServiceRepo, syncCloneToRemote, pushAndVerify, pushStageOf, type PushStage } from './service-repo.ts';
-export { deploymentLeaseMs, rollbackLeaseMs, LEASE_MARGIN_MS } from './lease-length.ts';
+export { deploymentLeaseMs, rollbackLeaseMs, releaseLeaseMs, LEASE_MARGIN_MS } from './lease-length.ts';
+export { judgeService, failingSummary, type Judgment, type VerdictOutcome } from './judge.ts';

@@ -25,3 +25,12 @@ export function deploymentLeaseMs(service: FleetService): number {
   const verifyMs = health.stabilizationMs + health.probes * (health.probeIntervalMs + probeTimeoutMs);
   return deploy.timeoutMs + GIT_STEPS * git.timeoutMs + verifyMs + rollbackLeaseMs(service);
 }
+
+/**
+ * How long a release holds each of its services (it takes them all at its start, ends them at
+ * its end): every step's deployment (with its verdict and a rollback), its guard window, and one
+ * more rollback each (rollbackScope `release` rolls every step back), plus the margin.
+ */
+export function releaseLeaseMs(steps: ReadonlyArray<{ service: FleetService; guardMs: number }>): number {
+  return steps.reduce((total, { service, guardMs }) => total + deploymentLeaseMs(service) + guardMs + rollbackLeaseMs(service), LEASE_MARGIN_MS);
+}

@@ -57,8 +57,23 @@ const ms = (from: string | undefined, to: string | undefined) => (from && to ? M
  */
 export function summarizeIncident(incidentId: string, events: readonly IncidentEvent[], options: { requestedAt?: string } = {}): IncidentSummary {
   const sorted = [...events].sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.seq - b.seq);
-  const find = <T extends IncidentEvent['type']>(type: T, where: (e: Extract<IncidentEvent, { type: T }>) => boolean = () => true) =>
-    sorted.find((e): e is Extract<IncidentEvent, { type: T }> => e.type === type && where(e as Extract<IncidentEvent, { type: T }>));
+  const findIn = <T extends IncidentEvent['type']>(subject: string | undefined, type: T, where: (e: Extract<IncidentEvent, { type: T }>) => boolean = () => true) =>
+    sorted.find((e): e is Extract<IncidentEvent, { type: T }> => {
+      if (e.type !== type) return false;
+      const deploymentId = (e.data as { deploymentId?: string }).deploymentId;
+      return (subject === undefined || deploymentId === undefined || deploymentId === subject) && where(e as Extract<IncidentEvent, { type: T }>);
+    });
+  // A release's incident holds one deployment per step: its facts are those of the deployment that
+  // went wrong first (found failing, rolled back, refused a rollback, failed to deploy), else the first.
+  const trouble =
+    findIn(undefined, 'health.failed', (e) => e.data.phase === 'post-deploy') ??
+    findIn(undefined, 'followup.failed') ??
+    findIn(undefined, 'rollback.completed') ??
+    findIn(undefined, 'rollback.failed') ??
+    findIn(undefined, 'rollback.skipped') ??
+    findIn(undefined, 'deploy.failed');
+  const subject = trouble?.data.deploymentId;
+  const find = <T extends IncidentEvent['type']>(type: T, where?: (e: Extract<IncidentEvent, { type: T }>) => boolean) => findIn(subject, type, where);
   const merged = find('deploy.merged');
   const completed = find('deploy.completed');
   // Found after the deploy, or hours later by a follow-up.
@@ -101,7 +116,7 @@ export function summarizeIncident(incidentId: string, events: readonly IncidentE
   };
   const totalMs = ms(startedAt, endedAt);
   const excludedMs = Object.values(excluded).reduce((a, b) => a + b, 0);
-  const service = sorted.map((e) => (e.data as { service?: string }).service).find(Boolean);
+  const service = trouble?.data.service ?? sorted.map((e) => (e.data as { service?: string }).service).find(Boolean);
   const first = merged ?? completed;
   return {
     incidentId,

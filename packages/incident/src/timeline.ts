@@ -49,6 +49,20 @@ export function describeEvent(event: IncidentEvent): string {
       return `rollback of ${shortSha(event.data.mergeCommit)} failed at ${event.data.stage}: ${event.data.error}`;
     case 'rollback.skipped':
       return `no rollback (${event.data.reason}): ${event.data.detail}`;
+    case 'release.started':
+      return `release of ${event.data.steps.map((s) => `${s.service} ${s.ref}`).join(', ')} started (rollback scope ${event.data.rollbackScope})`;
+    case 'release.planned':
+      return `dry run of a ${event.data.steps.length}-step release: nothing changed`;
+    case 'release.step-started':
+      return `step ${event.data.n}/${event.data.of}: promoting ${event.data.service} ${event.data.ref}`;
+    case 'release.step-passed':
+      return `step ${event.data.n}/${event.data.of}: ${event.data.service} passed its verdict${event.data.guardMs > 0 ? ` and its ${followupLabel(event.data.guardMs)} guard window` : ''}`;
+    case 'release.checked':
+      return `final check ${event.data.outcome}: ${event.data.services.map((s) => `${s.service} ${s.outcome}${s.detail ? ` (${s.detail})` : ''}`).join(', ')}`;
+    case 'release.abort-requested':
+      return `abort requested by ${event.data.requestedBy}${event.data.rollback ? ', with rollback' : ''}`;
+    case 'release.completed':
+      return `release ${event.data.status}: ${event.data.detail}`;
     case 'escalation.raised':
       return `escalated to a human (${event.data.kind}, ${event.data.severity}): ${event.data.summary}`;
     case 'escalation.resolved':

@@ -51,6 +51,7 @@ const escalationTitles: Record<EscalationKind, string> = {
   'chain-break': 'a state history does not verify',
   'prolonged-unhealthy': 'unhealthy for too long',
   inconclusive: 'a deployment could not be judged',
+  'release-triage': 'a release needs triage',
 };
 
 /** True when `event` is an incident update people are told about in chat. */

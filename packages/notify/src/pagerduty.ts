@@ -36,6 +36,7 @@ export const escalationGroups: Record<EscalationKind, string> = {
   'chain-break': 'state',
   'prolonged-unhealthy': 'health',
   inconclusive: 'health',
+  'release-triage': 'release',
 };
 
 export type PagerDutyLink = { href: string; text: string };

@@ -5,6 +5,7 @@ import { healthMonitorService } from '@agentbus/health-monitor';
 import { rollbackService } from '@agentbus/rollback';
 import { notifierService } from '@agentbus/notifier';
 import { postmortemService } from '@agentbus/postmortem';
+import { releaseService } from '@agentbus/release';
 
 /** Every agentbus service by name, in start order; `node services/<name>` runs one alone. */
 const allServices = {
@@ -13,6 +14,7 @@ const allServices = {
   rollback: rollbackService,
   postmortem: postmortemService,
   notifier: notifierService,
+  release: releaseService,
 } as const;
 export type ServiceName = keyof typeof allServices;
 export const serviceNames = Object.keys(allServices) as ServiceName[];

@@ -9,16 +9,27 @@ export interface JudgedDeployment {
   mergeCommit: string;
   baseline: Baseline | null;
   metricBaseline: MetricBaseline | undefined;
+  /** The guard window of a release step (0 or absent: none). */
+  guardMs?: number | undefined;
 }
 
 /**
- * Schedules the service's follow-up checks of a deployment just judged: one durable timer per
+ * The follow-ups of a deployment: its service's offsets and, for a step of a release, its guard
+ * window (the follow-up `guardMs` after the verdict, which the release waits for before its next
+ * step; one that falls on an offset is that follow-up).
+ */
+export function followupOffsets(offsetsMs: readonly number[], guardMs: number | undefined): number[] {
+  return [...new Set([...offsetsMs, ...(guardMs ? [guardMs] : [])])].sort((a, b) => a - b);
+}
+
+/**
+ * Schedules the follow-up checks of a deployment just judged (followupOffsets): one durable timer per
  * offset (AGENT_SCHEDULE, a subject each, so scheduling twice is refused), its record (pending)
  * and followup.scheduled. Run as a ledger step by the caller: a redelivered verdict does not
  * schedule again.
  */
 export async function scheduleFollowups(ctx: HandlerContext<AgentbusRegistry>, store: FollowupStore, service: FleetService, deployment: JudgedDeployment): Promise<FollowupRecord[]> {
-  const offsets = service.health.followupOffsetsMs;
+  const offsets = followupOffsets(service.health.followupOffsetsMs, deployment.guardMs);
   if (offsets.length === 0) return [];
   const scheduledAt = new Date();
   const records: FollowupRecord[] = [];

@@ -6,8 +6,12 @@ import { stateResource } from '@agentbus/state';
 import { postmortemSettings } from './config.ts';
 import { writePostmortem, type PostmortemDeps } from './handlers/write-postmortem.ts';
 
-/** The events that end (or change) an incident: each writes or updates its post-mortem. */
-export const postmortemTriggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved'] as const;
+/**
+ * The events that end (or change) an incident: each writes or updates its post-mortem. A release
+ * is one incident (its steps share its correlation id): its end writes the post-mortem up once
+ * more with every step, unless it ended healthy.
+ */
+export const postmortemTriggers = ['rollback.completed', 'rollback.failed', 'rollback.skipped', 'escalation.raised', 'escalation.resolved', 'release.completed'] as const;
 
 export const postmortemService = defineService({
   name: 'postmortem',
@@ -24,7 +28,10 @@ export const postmortemService = defineService({
       ticketLabels: fleet.notifications.ticket?.labels,
       lookbackMs: ctx.settings.POSTMORTEM_LOOKBACK_MS,
     };
-    const handler: Handler<AgentbusRegistry, (typeof postmortemTriggers)[number]> = (event, handlerCtx) => writePostmortem(deps, event, handlerCtx);
+    const handler: Handler<AgentbusRegistry, (typeof postmortemTriggers)[number]> = async (event, handlerCtx) => {
+      if (event.type === 'release.completed' && (event.data as { status: string }).status === 'healthy') return; // nothing went wrong: no post-mortem
+      await writePostmortem(deps, event, handlerCtx);
+    };
     // One incident at a time: updates of one post-mortem never race each other.
     return { postmortem: { concurrency: 1, handlers: Object.fromEntries(postmortemTriggers.map((type) => [type, handler])) } };
   },

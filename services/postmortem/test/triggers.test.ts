@@ -33,6 +33,13 @@ const rows: Array<[type: string, writes: boolean]> = [
   ['task.started', false],
   ['task.completed', false],
   ['task.failed', false],
+  ['release.completed', true], // one post-mortem per release that did not end healthy, with every step
+  ['release.started', false],
+  ['release.step-started', false],
+  ['release.step-passed', false],
+  ['release.checked', false],
+  ['release.planned', false],
+  ['release.abort-requested', false],
 ];
 
 test('a post-mortem is written or updated on exactly the triggering events', () => {

@@ -92,6 +92,33 @@ export async function attributeFailure(
 }
 
 /**
+ * A rollback asked for by name (rollback.rollback: a release rolled back as a whole, a final check
+ * that named the service, an abort with rollback), of a deployment no check of its own failed:
+ * done only while it is the latest deployment of its service, not rolled back already, and not
+ * itself a revert.
+ */
+export async function attributeRequest(request: { deploymentId: string; reason: string }, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
+  const manifest = await currentManifest(state, service.name);
+  if (!manifest) return { attributed: false, reason: 'unknown-deployment', detail: `no release manifest for ${service.name}: agentbus did not deploy it, so it cannot tell what to roll back`, escalate: true };
+  if (manifest.deploymentId !== request.deploymentId) {
+    return { attributed: false, reason: 'not-latest-deployment', detail: `deployment ${request.deploymentId} is no longer the latest of ${service.name} (now ${manifest.deploymentId}); rolling it back would undo newer work`, escalate: true };
+  }
+  if (manifest.status === 'rolled-back') return { attributed: false, reason: 'already-rolled-back', detail: `deployment ${request.deploymentId} was already rolled back at ${manifest.rolledBackAt ?? 'an earlier time'}`, escalate: false };
+  const reverts = await repo.revertedCommitOf(manifest.mergeCommit);
+  if (reverts) return { attributed: false, reason: 'revert-of-revert', detail: `${shortSha(manifest.mergeCommit)} is itself a revert of ${shortSha(reverts)}; agentbus does not revert a revert on its own`, escalate: true };
+  return { attributed: true, manifest, failingChecks: [], reason: safeText(request.reason, { max: 2_000 }) };
+}
+
+async function currentManifest(state: StateStore, service: string): Promise<ReleaseManifest | undefined> {
+  try {
+    return releaseManifestSchema.parse((await state.get(`releases/${service}`)).data);
+  } catch (error) {
+    if (isStateNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
  * A deploy command that failed after its merge reached the remote leaves the service on an
  * unknown version with the merge on the branch: roll the merge back, unless the branch has moved
  * on since (a newer deployment), the merge was already reverted, or it is itself a revert.
@@ -111,6 +138,7 @@ export async function attributeDeployFailure(failure: DeployFailed, correlationI
     branch: failure.branch,
     requestedBy: failure.requestedBy,
     deployedAt: at,
+    ...(failure.release ? { releaseId: failure.release.releaseId } : {}),
   };
   const head = await repo.remoteBranchSha();
   if (await repo.findRevertOf(failure.mergeCommit)) {

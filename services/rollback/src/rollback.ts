@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, escalation, quarantinePath, quarantineSchema, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, deploymentLeaseOwner, describeError, escalation, quarantinePath, quarantineSchema, releaseManifestPath, safeText, shortSha, type AgentbusRegistry, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
 import type { GitRepo } from '@agentbus/git';
 import { willBeRetried, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
@@ -137,7 +137,8 @@ async function quarantineChange(state: StateStore, repo: GitRepo, manifest: Rele
  * command, re-probe until healthy. redeploy-previous (seed 003): check out the last known good
  * commit and deploy it; the branch is left as it is. Then the release manifest records the
  * rollback and rollback.completed gives the durations; any failure announces rollback.failed and
- * escalates. The lease is released at the end, whatever happened.
+ * escalates. The lease is released at the end, whatever happened (a release's lease is left to the
+ * release, which ends it when it ends).
  *
  * Never `reset --hard`, never a force-push, never a second revert of one deployment: git finds an
  * existing revert, and each announced step and the redeploy are ledger steps, so a redelivered or
@@ -165,7 +166,8 @@ export async function rollBack(
   let lease: HeldLease | undefined;
   let revertCommit: string | null = null;
   try {
-    lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentId, {
+    // A step of a release is rolled back under the release's lease, which the release ends.
+    lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentLeaseOwner(manifest), {
       ttlMs: rollbackLeaseMs(service),
       maxWaitMs: deps.leaseWaitMs,
       signal: ctx.signal,
@@ -256,6 +258,6 @@ export async function rollBack(
     await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     throw new RollbackFailed(stage, error);
   } finally {
-    await lease?.release().catch((error: unknown) => ctx.log.error({ err: describeError(error) }, 'could not release the lease'));
+    if (!manifest.releaseId) await lease?.release().catch((error: unknown) => ctx.log.error({ err: describeError(error) }, 'could not release the lease'));
   }
 }

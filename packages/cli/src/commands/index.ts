@@ -9,6 +9,7 @@ import { dlqList, dlqShow, dlqRedrive } from './dlq.ts';
 import { stateCommands } from './state.ts';
 import { incidents, postmortemShow } from './incidents.ts';
 import { followupsList } from './followups.ts';
+import { releaseCommands } from './release.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, followupsList, ...stateCommands];
+export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, followupsList, ...releaseCommands, ...stateCommands];

@@ -4,6 +4,24 @@ import { defineMessage } from '../registry.ts';
 import { eventSubject, taskSubject } from '../subjects.ts';
 import { commitSha, gitRef, isoTime, outsideLine, outsideText, serviceName } from './fields.ts';
 import { baselineSchema, metricBaselineSchema } from './health.ts';
+import { MAX_GUARD_MS } from './release.ts';
+
+/**
+ * A deploy that is a step of a release: the release holds the service's lease (owner: the
+ * release id) from its start to its end, so the deploy takes it as that owner and never frees
+ * it; its verdict is followed by the guard window (a follow-up check `guardMs` after it).
+ */
+export const releaseContext = z.object({
+  releaseId: z.string().min(1).max(200),
+  n: z.number().int().positive(),
+  guardMs: z.number().int().min(0).max(MAX_GUARD_MS),
+});
+export type ReleaseContext = z.infer<typeof releaseContext>;
+
+/** Who holds a deployment's service lease: its release when it is a step of one, else the deployment itself. */
+export function deploymentLeaseOwner(deployment: { deploymentId: string; release?: { releaseId: string } | undefined; releaseId?: string | undefined }): string {
+  return deployment.release?.releaseId ?? deployment.releaseId ?? deployment.deploymentId;
+}
 
 export const deployTask = defineMessage({
   type: 'deployer.deploy',
@@ -19,6 +37,8 @@ export const deployTask = defineMessage({
     dryRun: z.boolean().default(false),
     /** Deploy it even when it is a change agentbus reverted before (quarantine/<service>); recorded in deploy.merged. */
     allowReverted: z.boolean().default(false),
+    /** Set when the deploy is a step of a release (release.start): its deploy events carry it on. */
+    release: releaseContext.optional(),
   }),
 });
 
@@ -29,6 +49,8 @@ const deployment = {
   ref: gitRef,
   branch: gitRef,
   requestedBy: outsideLine(200),
+  /** The release this deployment is a step of. */
+  release: releaseContext.optional(),
 };
 
 export const deployPlanned = defineMessage({

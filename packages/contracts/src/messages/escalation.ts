@@ -8,9 +8,10 @@ import { outsideText, serviceName } from './fields.ts';
 /**
  * What the platform must not decide alone (seed 002: conflict, integrity, customer impact), and
  * `inconclusive`: a deployment that could not be judged at all (no verdict can be reached), so
- * that a deploy is never left neither judged nor told.
+ * that a deploy is never left neither judged nor told; `release-triage`: a release stopped and
+ * nothing was reverted, because the failing service could not be named unambiguously (seed 001).
  */
-export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy', 'inconclusive'] as const;
+export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy', 'inconclusive', 'release-triage'] as const;
 export type EscalationKind = (typeof EscalationKinds)[number];
 export const EscalationSeverities = ['critical', 'error', 'warning', 'info'] as const;
 export type EscalationSeverity = (typeof EscalationSeverities)[number];

@@ -3,10 +3,11 @@ import { taskStarted, taskCompleted, taskFailed } from './lifecycle.ts';
 import { deployTask, deployPlanned, deployMerged, deployCompleted, deployFailed } from './deploy.ts';
 import { healthPassed, healthFailed, healthInconclusive } from './health.ts';
 import { followupTimer, followupScheduled, followupPassed, followupFailed, followupInconclusive, followupCancelled } from './followup.ts';
-import { rollbackStarted, rollbackReverted, rollbackCompleted, rollbackFailed, rollbackSkipped } from './rollback.ts';
+import { rollbackTask, rollbackStarted, rollbackReverted, rollbackCompleted, rollbackFailed, rollbackSkipped } from './rollback.ts';
 import { escalationRaised, escalationResolved } from './escalation.ts';
 import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
 import { healthWatchTimer } from './schedule.ts';
+import { releaseStartTask, releaseAbortTask, releaseStarted, releasePlanned, releaseStepStarted, releaseStepPassed, releaseChecked, releaseAbortRequested, releaseCompleted } from './release.ts';
 
 /** Every message type agentbus itself sends and receives. */
 export const agentbusRegistry = defineRegistry([
@@ -27,6 +28,7 @@ export const agentbusRegistry = defineRegistry([
   followupFailed,
   followupInconclusive,
   followupCancelled,
+  rollbackTask,
   rollbackStarted,
   rollbackReverted,
   rollbackCompleted,
@@ -39,6 +41,15 @@ export const agentbusRegistry = defineRegistry([
   postmortemWritten,
   healthWatchTimer,
   followupTimer,
+  releaseStartTask,
+  releaseAbortTask,
+  releaseStarted,
+  releasePlanned,
+  releaseStepStarted,
+  releaseStepPassed,
+  releaseChecked,
+  releaseAbortRequested,
+  releaseCompleted,
 ]);
 
 export type AgentbusRegistry = typeof agentbusRegistry;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineMessage } from '../registry.ts';
-import { eventSubject } from '../subjects.ts';
+import { eventSubject, taskSubject } from '../subjects.ts';
+import { safeLine } from '../safe-text.ts';
 import { commitSha, isoTime, outsideText, serviceName } from './fields.ts';
 import { checkResultSchema } from './health.ts';
 
@@ -12,6 +13,19 @@ const target = {
   mergeCommit: commitSha,
   strategy: z.enum(RollbackStrategies),
 };
+
+export const rollbackTask = defineMessage({
+  type: 'rollback.rollback',
+  kind: 'task',
+  subject: taskSubject('rollback', 'rollback'),
+  description: 'Roll back a deployment that is still the latest of its service, though no check of its own failed: a release rolled back as a whole, a final check that named it, a release aborted with rollback.',
+  schema: z.strictObject({
+    service: serviceName,
+    deploymentId: z.string().min(1),
+    reason: z.string().min(1).max(2_000).transform((text) => safeLine(text, 2_000)),
+    requestedBy: z.string().min(1).max(200).transform((text) => safeLine(text, 200)),
+  }),
+});
 
 export const rollbackStarted = defineMessage({
   type: 'rollback.started',

@@ -1,4 +1,4 @@
-import { AgentbusError, describeError, escalation, formatIssues, quarantinePath, quarantineSchema, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
+import { AgentbusError, deploymentLeaseOwner, describeError, escalation, formatIssues, quarantinePath, quarantineSchema, releaseManifestPath, releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type Baseline, type Quarantine, type ReleaseManifest } from '@agentbus/contracts';
 import { isGitError, type GitRepo } from '@agentbus/git';
 import { willBeRetried, type Handler, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { deploymentLeaseMs, findService, isFleetError, openServiceRepo, pushAndVerify, pushStageOf, runDeployCommand, syncCloneToRemote, type DeployCommandResult, type FleetService } from '@agentbus/fleet';
@@ -64,7 +64,10 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
     let mergeCommit: string | undefined;
     let previousCommit: string | undefined;
     let pushed = false;
-    const base = { deploymentId, service: task.data.service, ref, requestedBy };
+    const release = task.data.release;
+    const base = { deploymentId, service: task.data.service, ref, requestedBy, ...(release ? { release } : {}) };
+    // A step of a release deploys under the release's lease (taken at its start, freed at its end).
+    const leaseOwner = deploymentLeaseOwner(base);
     let lease: HeldLease | undefined;
     let handOver = false;
     try {
@@ -104,7 +107,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       stage = 'lease';
       // Waiting for another deployment of the service holds no slot: that deployment's own task may
       // be the next message of this consumer (redelivered after its deployer died).
-      lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, deploymentId, {
+      lease = await ctx.yieldWhile(() => deps.leases.acquire(service.name, leaseOwner, {
         ttlMs: deploymentLeaseMs(service),
         maxWaitMs: deps.leaseWaitMs,
         signal: ctx.signal,
@@ -185,6 +188,7 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
         branch,
         requestedBy,
         deployedAt: command.deployedAt,
+        ...(release ? { releaseId: release.releaseId } : {}),
       };
       await deps.state.put(releaseManifestPath(service.name), manifest, {
         reason: `deploy ${ref} (${shortSha(mergeCommit)}) requested by ${requestedBy}`,
@@ -205,7 +209,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       await announceFailure(ctx, { ...base, ...(branch ? { branch } : {}) }, stage, error, { mergeCommit, previousCommit, pushed });
       throw new DeployFailed(stage, error);
     } finally {
-      if (lease && !handOver) await releaseLease(ctx, lease, base.service, deploymentId);
+      // A release's lease is the release's to end.
+      if (lease && !handOver && !release) await releaseLease(ctx, lease, base.service, deploymentId);
     }
   };
 }

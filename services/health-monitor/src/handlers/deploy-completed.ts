@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, escalation, shortSha, type AgentbusRegistry, type Baseline } from '@agentbus/contracts';
 import { willBeRetried, type Handler, type LeaseManager } from '@agentbus/bus';
-import { findService, type FleetService } from '@agentbus/fleet';
+import { failingSummary, findService, judgeService, type FleetService, type VerdictOutcome } from '@agentbus/fleet';
 import { cancelPendingFollowups, evidenceOf, type FollowupStore, type HealthEvidenceStore, type PrometheusSection } from '@agentbus/health';
-import { failingSummary, judgeService, type VerdictOutcome } from '../judge.ts';
 import { scheduleFollowups } from '../followups.ts';
 
 /**
@@ -107,7 +106,7 @@ function judgeDeployment(deps: DeployCompletedDeps): Handler<AgentbusRegistry, '
     // inconclusive one: its HTTP checks passed, a human is asked, and the follow-ups judge the
     // metrics again later; holding the service until someone answers would stop every deploy.
     await ctx.step('schedule-followups', () =>
-      scheduleFollowups(ctx, deps.followups, service, { deploymentId, correlationId: event.correlationId, mergeCommit, baseline: verdict.baseline, metricBaseline: event.data.metricBaseline }).then((records) => records.length),
+      scheduleFollowups(ctx, deps.followups, service, { deploymentId, correlationId: event.correlationId, mergeCommit, baseline: verdict.baseline, metricBaseline: event.data.metricBaseline, guardMs: event.data.release?.guardMs }).then((records) => records.length),
     );
     await deps.leases.releaseIfOwner(service.name, deploymentId);
   };

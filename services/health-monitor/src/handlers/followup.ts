@@ -1,9 +1,8 @@
 import { escalation, followupLabel, FollowupStatuses, releaseManifestPath, releaseManifestSchema, shortSha, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import type { Handler } from '@agentbus/bus';
-import type { FleetService } from '@agentbus/fleet';
+import { failingSummary, judgeService, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, type FollowupRecord, type FollowupStore, type PrometheusSection } from '@agentbus/health';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
-import { failingSummary, judgeService } from '../judge.ts';
 
 export interface FollowupDeps {
   fleet: { services: readonly FleetService[]; prometheus?: PrometheusSection | undefined };

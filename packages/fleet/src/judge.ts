@@ -1,5 +1,5 @@
 import type { Baseline, MetricBaseline, MetricResult } from '@agentbus/contracts';
-import type { FleetService } from '@agentbus/fleet';
+import type { FleetService } from './fleet-schema.ts';
 import { metricsVerdict, PrometheusClient, runMetricChecks, runProbes, toCheckResults, type HealthReport, type PrometheusSection } from '@agentbus/health';
 
 export type VerdictOutcome = 'passed' | 'failed' | 'inconclusive';

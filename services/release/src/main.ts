@@ -1,0 +1,4 @@
+import { runServiceMain } from '@agentbus/runtime';
+import { releaseService } from './service.ts';
+
+await runServiceMain(releaseService);

@@ -1,0 +1,97 @@
+// End to end: staged multi-service releases (issue 12, section 1; seed 001). Real nats-server,
+// real git origins and clones, real HTTP services, every agentbus service (the release agent too).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { releaseRunPath, releaseRunSchema, type ReleaseRun } from '@agentbus/contracts';
+import { DemoBranches } from '@agentbus/demo';
+import { FollowupStore } from '@agentbus/health';
+import type { IncidentEvent } from '@agentbus/incident';
+import { releaseAndFollow, type ReleaseRun as FollowedRelease, type ReleaseSpec } from '@agentbus/platform';
+import { openStateBackend, StateStore } from '@agentbus/state';
+import { runCli, waitFor } from '@agentbus/testkit';
+import { startLoop, type Loop } from './harness.ts';
+
+const release = async (loop: Loop, spec: Omit<ReleaseSpec, 'requestedBy'>, timeoutMs = 60_000): Promise<FollowedRelease> => {
+  try {
+    return await releaseAndFollow(loop.nc, { requestedBy: 'e2e-test', ...spec }, { timeoutMs, source: 'e2e-test' });
+  } catch (error) {
+    throw new Error(`${String(error)}\n--- services log (last lines) ---\n${loop.logTail()}`, { cause: error });
+  }
+};
+
+async function stateOf(loop: Loop): Promise<StateStore> {
+  return new StateStore({ backend: await openStateBackend({ backend: 'nats-kv', nc: loop.nc }), agent: 'e2e-test' });
+}
+
+async function releaseDoc(loop: Loop, releaseId: string): Promise<ReleaseRun> {
+  return releaseRunSchema.parse((await (await stateOf(loop)).get(releaseRunPath(releaseId))).data);
+}
+
+const typesOf = (events: readonly IncidentEvent[]) => events.map((e) => e.type);
+const byType = <T extends IncidentEvent['type']>(events: readonly IncidentEvent[], type: T) => events.filter((e): e is Extract<IncidentEvent, { type: T }> => e.type === type);
+
+test('a three-service release whose second step breaks: step 1 stays, step 2 is reverted, step 3 is never merged; one post-mortem tells every step', async (t) => {
+  const loop = await startLoop({ services: ['api', 'web', 'billing'], registry: { followupOffsetsMs: [] }, sections: (dir) => ({ postmortems: { dir: `${dir}/postmortems` } }) });
+  t.after(() => loop.stop());
+  const [api, web, billing] = loop.services as [typeof loop, typeof loop, typeof loop];
+  const billingHead = await billing.originHead();
+
+  const run = await release(loop, { steps: [{ service: 'api', ref: DemoBranches.good, guardMs: 300 }, { service: 'web', ref: DemoBranches.broken, guardMs: 300 }, { service: 'billing', ref: DemoBranches.good }] });
+  assert.equal(run.end.type, 'release.completed');
+  const end = run.end.data as Extract<IncidentEvent, { type: 'release.completed' }>['data'];
+  assert.equal(end.status, 'rolled-back', end.detail);
+  assert.deepEqual(end.steps.map((s) => [s.service, s.status]), [['api', 'promoted'], ['web', 'rolled-back'], ['billing', 'skipped']]);
+  assert.match(end.detail, /^step 2 \(web feature\/phase2-humanrail-channel\) failed its checks and was rolled back; later steps were not promoted$/);
+
+  // Step 1 stays deployed; step 2's merge was reverted; step 3 was never merged nor deployed.
+  const events = run.events;
+  const merged = byType(events, 'deploy.merged');
+  assert.deepEqual(merged.map((e) => e.data.service), ['api', 'web'], 'only the first two steps were merged');
+  assert.equal(await api.originHead(), merged[0]!.data.mergeCommit, 'api still runs its merge');
+  assert.equal(await api.clone(['log', '-1', '--format=%s']), `Merge ${DemoBranches.good} into main`);
+  const reverted = byType(events, 'rollback.completed');
+  assert.deepEqual(reverted.map((e) => e.data.service), ['web'], 'only web was rolled back (repo-scoped)');
+  assert.equal(await web.originHead(), reverted[0]!.data.revertCommit);
+  assert.equal(await billing.originHead(), billingHead, 'billing was never merged');
+  assert.equal(billing.deployRuns(), 0, 'billing was never deployed');
+  // The order of the story: web's deploy began only after api passed its verdict and guard window.
+  const story = typesOf(events).filter((type) => type.startsWith('release.') || type === 'deploy.merged' || type === 'health.passed' || type === 'health.failed' || type === 'followup.passed' || type === 'rollback.completed');
+  assert.deepEqual(story, ['release.started', 'release.step-started', 'deploy.merged', 'health.passed', 'followup.passed', 'release.step-passed', 'release.step-started', 'deploy.merged', 'health.failed', 'rollback.completed', 'release.completed']);
+  // Every event of the release carries its id: one incident.
+  assert.ok(events.every((e) => e.correlationId === run.releaseId));
+
+  // The release document says so, version by version, and so does `release status --json`.
+  const doc = await releaseDoc(loop, run.releaseId);
+  assert.equal(doc.status, 'rolled-back');
+  assert.deepEqual(doc.steps.map((s) => [s.service, s.status, s.verdict ?? null, s.guard ?? null]), [['api', 'promoted', 'passed', 'passed'], ['web', 'rolled-back', 'failed', null], ['billing', 'skipped', null, null]]);
+  assert.equal(doc.steps[0]!.mergeCommit, merged[0]!.data.mergeCommit);
+  assert.equal(doc.steps[1]!.revertCommit, reverted[0]!.data.revertCommit);
+  const history = await (await stateOf(loop)).history(releaseRunPath(run.releaseId));
+  assert.ok(history.entries.length >= 5, `a version at each change (${history.entries.length})`);
+  const shown = await runCli(['release', 'status', run.releaseId, '--json'], { env: { NATS_URL: loop.natsUrl } });
+  assert.equal(shown.code, 0, shown.stderr);
+  const status = shown.json<ReleaseRun>()[0]!;
+  assert.equal(status.releaseId, run.releaseId);
+  assert.equal(status.status, 'rolled-back');
+  assert.deepEqual(status.steps.map((s) => [s.service, s.ref, s.status]), [['api', DemoBranches.good, 'promoted'], ['web', DemoBranches.broken, 'rolled-back'], ['billing', DemoBranches.good, 'skipped']]);
+  const listed = await runCli(['release', 'list'], { env: { NATS_URL: loop.natsUrl } });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, new RegExp(`${run.releaseId} +rolled-back .* api:promoted web:rolled-back billing:skipped`));
+
+  // One post-mortem for the release, telling every step.
+  await waitFor('the post-mortem with the release\'s end', async () => {
+    const written = await loop.events(run.releaseId);
+    return written.some((e) => e.type === 'postmortem.written' && e.time >= run.end.time);
+  }, 30_000);
+  const store = await stateOf(loop);
+  const postmortems = (await store.listDocuments()).filter((path) => path.startsWith('postmortems/'));
+  assert.deepEqual(postmortems, [`postmortems/${run.releaseId}`], 'exactly one post-mortem: the release\'s');
+  const pm = (await store.get(postmortems[0]!)).data as { service: string; outcome: string; timeline: Array<{ type: string; event: string }>; change: { mergeCommit: string | null } };
+  assert.equal(pm.service, 'web', 'about the step that failed');
+  assert.equal(pm.outcome, 'rolled-back');
+  assert.equal(pm.change.mergeCommit, merged[1]!.data.mergeCommit);
+  const rows = pm.timeline.map((row) => row.event);
+  assert.ok(rows.includes(`step 1/3: promoting api ${DemoBranches.good}`), rows.join('\n'));
+  assert.ok(rows.includes(`step 2/3: promoting web ${DemoBranches.broken}`), rows.join('\n'));
+  assert.ok(pm.timeline.some((row) => row.type === 'release.completed'), 'the release\'s end is in the timeline');
+});
