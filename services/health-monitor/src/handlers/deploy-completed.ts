@@ -105,9 +105,9 @@ function judgeDeployment(deps: DeployCompletedDeps): Handler<AgentbusRegistry, '
     // A good verdict ends the deployment's lease (handed over by the deployer). So does an
     // inconclusive one: its HTTP checks passed, a human is asked, and the follow-ups judge the
     // metrics again later; holding the service until someone answers would stop every deploy.
-    await ctx.step('schedule-followups', () =>
-      scheduleFollowups(ctx, deps.followups, service, { deploymentId, correlationId: event.correlationId, mergeCommit, baseline: verdict.baseline, metricBaseline: event.data.metricBaseline, guardMs: event.data.release?.guardMs }).then((records) => records.length),
-    );
+    // A step of a release gets its guard window as one more follow-up.
+    const judged = { deploymentId, correlationId: event.correlationId, mergeCommit, baseline: verdict.baseline, metricBaseline: event.data.metricBaseline, guardMs: event.data.release?.guardMs };
+    await ctx.step('schedule-followups', () => scheduleFollowups(ctx, deps.followups, service, judged).then((records) => records.length));
     await deps.leases.releaseIfOwner(service.name, deploymentId);
   };
 }
