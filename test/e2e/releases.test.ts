@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { releaseRunPath, releaseRunSchema, type ReleaseRun } from '@agentbus/contracts';
 import { DemoBranches } from '@agentbus/demo';
-import { FollowupStore } from '@agentbus/health';
 import type { IncidentEvent } from '@agentbus/incident';
 import { releaseAndFollow, type ReleaseRun as FollowedRelease, type ReleaseSpec } from '@agentbus/platform';
 import { openStateBackend, StateStore } from '@agentbus/state';
@@ -94,4 +93,58 @@ test('a three-service release whose second step breaks: step 1 stays, step 2 is 
   assert.ok(rows.includes(`step 1/3: promoting api ${DemoBranches.good}`), rows.join('\n'));
   assert.ok(rows.includes(`step 2/3: promoting web ${DemoBranches.broken}`), rows.join('\n'));
   assert.ok(pm.timeline.some((row) => row.type === 'release.completed'), 'the release\'s end is in the timeline');
+});
+
+test('with rollbackScope release, a failed step rolls back every step promoted before it too, after it, newest first', async (t) => {
+  const loop = await startLoop({ services: ['api', 'web'], registry: { followupOffsetsMs: [] } });
+  t.after(() => loop.stop());
+  const [api, web] = loop.services as [typeof loop, typeof loop];
+  const apiBefore = await api.originHead();
+
+  const run = await release(loop, { rollbackScope: 'release', steps: [{ service: 'api', ref: DemoBranches.good, guardMs: 300 }, { service: 'web', ref: DemoBranches.broken, guardMs: 300 }] });
+  const end = run.end.data as Extract<IncidentEvent, { type: 'release.completed' }>['data'];
+  assert.equal(end.status, 'rolled-back', end.detail);
+  assert.deepEqual(end.steps.map((s) => [s.service, s.status]), [['api', 'rolled-back'], ['web', 'rolled-back']]);
+  assert.match(end.detail, /rolled back with it \(newest first\): step 1 \(api\)/);
+  const reverted = byType(run.events, 'rollback.completed');
+  assert.deepEqual(reverted.map((e) => e.data.service), ['web', 'api'], 'web first (its own failure), then api');
+  assert.equal(await api.originHead(), reverted[1]!.data.revertCommit, "api's merge is reverted on its origin");
+  assert.equal(await api.origin(['rev-parse', `${reverted[1]!.data.revertCommit}^{tree}`]), await api.origin(['rev-parse', `${apiBefore}^{tree}`]), 'api runs what it ran before the release');
+  assert.equal(await web.originHead(), reverted[0]!.data.revertCommit);
+  const asked = byType(run.events, 'rollback.started').find((e) => e.data.service === 'api')!;
+  assert.match(asked.data.reason, new RegExp(`^release ${run.releaseId} is rolled back as a whole \\(rollbackScope release\\): step 2 \\(web `));
+  const doc = await releaseDoc(loop, run.releaseId);
+  assert.deepEqual(doc.steps.map((s) => s.status), ['rolled-back', 'rolled-back']);
+  assert.ok(doc.steps.every((s) => s.revertCommit && s.rolledBackAt));
+});
+
+test('a final check that fails on several services (one outside the release) reverts nothing and flags the release for triage', async (t) => {
+  const loop = await startLoop({ services: ['api', 'web', 'billing'], registry: { followupOffsetsMs: [] } });
+  t.after(() => loop.stop());
+  const [api, web, billing] = loop.services as [typeof loop, typeof loop, typeof loop];
+  // While web waits out its guard window (api's is long over), api and billing lose a dependency.
+  let broke = false;
+  const onEvent = (event: IncidentEvent) => {
+    if (event.type === 'followup.scheduled' && event.data.service === 'web' && !broke) {
+      broke = true;
+      api.demo.setDependencyDown(true);
+      billing.demo.setDependencyDown(true);
+    }
+  };
+  const run = await releaseAndFollow(loop.nc, { requestedBy: 'e2e-test', alsoCheck: ['billing'], steps: [{ service: 'api', ref: DemoBranches.good, guardMs: 300 }, { service: 'web', ref: DemoBranches.good, guardMs: 2_000 }] }, { timeoutMs: 60_000, source: 'e2e-test', onEvent });
+  assert.ok(broke, 'the services were broken during the guard window');
+  const end = run.end.data as Extract<IncidentEvent, { type: 'release.completed' }>['data'];
+  assert.equal(end.status, 'triage', end.detail);
+  assert.deepEqual(end.steps.map((s) => [s.service, s.status]), [['api', 'promoted'], ['web', 'promoted']]);
+  assert.match(end.detail, /^the final check failed on api: health: .*; billing \(not in the release\): health: .*: the failing service cannot be named unambiguously, so nothing was reverted$/);
+  const checked = byType(run.events, 'release.checked')[0]!;
+  assert.deepEqual(checked.data.services.map((s) => [s.service, s.inRelease, s.outcome]), [['api', true, 'failed'], ['web', true, 'passed'], ['billing', false, 'failed']]);
+  assert.deepEqual(byType(run.events, 'rollback.started'), [], 'nothing was rolled back');
+  const merged = byType(run.events, 'deploy.merged');
+  assert.equal(await api.originHead(), merged[0]!.data.mergeCommit, 'api still runs its merge');
+  assert.equal(await web.originHead(), merged[1]!.data.mergeCommit);
+  const escalations = byType(run.events, 'escalation.raised');
+  assert.deepEqual(escalations.map((e) => [e.data.kind, e.data.severity]), [['release-triage', 'critical']]);
+  assert.match(escalations[0]!.data.summary, new RegExp(`^release ${run.releaseId} stopped for manual triage: the final check failed on api`));
+  assert.equal((await releaseDoc(loop, run.releaseId)).finalCheck?.outcome, 'failed');
 });

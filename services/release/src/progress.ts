@@ -90,3 +90,15 @@ export function abortRequested(events: readonly IncidentEvent[]): { rollback: bo
   if (aborts.length === 0) return undefined;
   return { rollback: aborts.some((a) => a.data.rollback), requestedBy: aborts[0]!.data.requestedBy };
 }
+
+/**
+ * The step to roll back when the final check failed: the one service of the release that failed,
+ * when it is the only one that did not pass. Several failing, one outside the release, or one
+ * that could not be judged: undefined (nothing is reverted; triage).
+ */
+export function finalCulprit<S extends { service: string }>(check: { services: ReadonlyArray<{ service: string; inRelease: boolean; outcome: 'passed' | 'failed' | 'inconclusive' }> }, steps: readonly S[]): S | undefined {
+  const notPassed = check.services.filter((s) => s.outcome !== 'passed');
+  const only = notPassed.length === 1 ? notPassed[0]! : undefined;
+  if (!only || only.outcome !== 'failed' || !only.inRelease) return undefined;
+  return steps.find((step) => step.service === only.service);
+}

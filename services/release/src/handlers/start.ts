@@ -21,7 +21,7 @@ import { captureMetricBaseline, PrometheusClient, type PrometheusSection } from 
 import type { IncidentEvent } from '@agentbus/incident';
 import type { StateStore } from '@agentbus/state';
 import { ReleaseEvents } from '../events.ts';
-import { abortRequested, isDecided, rollbackOutcome, stepOutcome, type DecidedOutcome, type PlannedStep } from '../progress.ts';
+import { abortRequested, finalCulprit, isDecided, rollbackOutcome, stepOutcome, type DecidedOutcome, type PlannedStep } from '../progress.ts';
 import { planLines } from '../plan.ts';
 
 export interface ReleaseDeps {
@@ -173,13 +173,11 @@ async function runRelease(run: Run): Promise<void> {
   });
   if (check.outcome === 'passed') return end(run, 'healthy', `every step passed its checks and guard window, and the final check passed on ${check.services.map((s) => s.service).join(', ')}`);
 
-  const failing = check.services.filter((s) => s.outcome === 'failed');
-  const undecided = check.services.filter((s) => s.outcome === 'inconclusive');
-  const culprit = failing.length === 1 && failing[0]!.inRelease && undecided.length === 0 ? steps.find((step) => step.service === failing[0]!.service) : undefined;
+  const culprit = finalCulprit(check, steps);
   const told = check.services.filter((s) => s.outcome !== 'passed').map((s) => `${s.service}${s.inRelease ? '' : ' (not in the release)'}: ${s.detail ?? s.outcome}`).join('; ');
   if (!culprit) return triage(run, `the final check failed on ${told}: the failing service cannot be named unambiguously, so nothing was reverted`, { finalCheck: check.services.filter((s) => s.outcome !== 'passed').map((s) => s.service) });
 
-  const reason = `the final check of release ${releaseId} failed on ${culprit.service} only: ${failing[0]!.detail ?? 'failed'}`;
+  const reason = `the final check of release ${releaseId} failed on ${culprit.service} only: ${check.services.find((s) => s.service === culprit.service)?.detail ?? 'failed'}`;
   const undone = spec.rollbackScope === 'release' ? await rollBackPromoted(run, reason) : await rollBackSteps(run, [culprit], reason);
   if (undone.failed) return end(run, 'failed', `${reason}; ${undone.failed}`);
   return end(run, 'rolled-back', `${reason}; rolled back: ${undone.rolledBack.join(', ')}`);
