@@ -155,7 +155,6 @@ async function runRelease(run: Run): Promise<void> {
     if (abort) return stopForAbort(run, abort, step.n);
     const outcome = await promote(run, step);
     if (outcome.kind === 'passed') continue;
-    markLaterSkipped(run, step.n);
     if (outcome.kind === 'triage') return triage(run, `step ${step.n} (${step.service} ${step.ref}): ${outcome.detail}`, { step: step.n, service: step.service });
     const what = `step ${step.n} (${step.service} ${step.ref}) ${outcome.kind === 'rolled-back' ? 'failed its checks and was rolled back' : `failed: ${outcome.detail}`}`;
     const undone = spec.rollbackScope === 'release' ? await rollBackPromoted(run, `release ${releaseId} is rolled back as a whole (rollbackScope release): ${what}`) : undefined;
@@ -259,7 +258,6 @@ async function rollBackSteps(run: Run, steps: PlannedStep[], reason: string): Pr
 }
 
 async function stopForAbort(run: Run, abort: { rollback: boolean; requestedBy: string }, beforeStep: number): Promise<void> {
-  markLaterSkipped(run, beforeStep - 1);
   const what = `aborted by ${abort.requestedBy} before step ${beforeStep}`;
   if (!abort.rollback) return end(run, 'aborted', `${what}; what was promoted stays`);
   const undone = await rollBackPromoted(run, `release ${run.releaseId} was ${what}, with rollback`);
@@ -285,7 +283,6 @@ async function triage(run: Run, detail: string, about: Record<string, unknown>):
 
 /** A release refused before it began (bad input): its document says so, and release.completed, and the task is dead-lettered. */
 async function refuse(run: Run, detail: string, hint: string): Promise<never> {
-  markLaterSkipped(run, 0);
   if (!run.spec.dryRun) await end(run, 'failed', detail);
   else await announceEnd(run, 'failed', detail);
   throw new AgentbusError(ReleaseErrorCodes.releaseInvalid, detail, { retryable: false, hint });
@@ -294,6 +291,7 @@ async function refuse(run: Run, detail: string, hint: string): Promise<never> {
 /** The release's end: its document's last version, release.completed, and its leases freed. */
 async function end(run: Run, status: ReleaseStatus, detail: string): Promise<void> {
   const { ctx, deps, releaseId } = run;
+  skipPending(run);
   run.doc.status = status;
   run.doc.detail = safeText(detail, { max: 2_000 });
   run.doc.endedAt ??= new Date().toISOString();
@@ -305,13 +303,15 @@ async function end(run: Run, status: ReleaseStatus, detail: string): Promise<voi
   ctx.log.info({ status }, `release ${releaseId}: ${status}: ${detail}`);
 }
 
-async function announceEnd(run: Run, status: ReleaseStatus, detail: string): Promise<void> {
-  const steps = run.doc.steps.map(({ n, service, ref, deploymentId, status: stepStatus }) => ({ n, service, ref, deploymentId, status: stepStatus }));
-  await run.ctx.step('announce-completed', () => run.ctx.publish('release.completed', { releaseId: run.releaseId, status, steps, detail }, { id: `${run.releaseId}.completed` }).then(() => true));
+/** A step still pending when the release ends was never promoted. */
+function skipPending(run: Run): void {
+  for (const record of run.doc.steps) if (record.status === 'pending') record.status = 'skipped';
 }
 
-function markLaterSkipped(run: Run, after: number): void {
-  for (const record of run.doc.steps) if (record.n > after && record.status === 'pending') record.status = 'skipped';
+async function announceEnd(run: Run, status: ReleaseStatus, detail: string): Promise<void> {
+  skipPending(run);
+  const steps = run.doc.steps.map(({ n, service, ref, deploymentId, status: stepStatus }) => ({ n, service, ref, deploymentId, status: stepStatus }));
+  await run.ctx.step('announce-completed', () => run.ctx.publish('release.completed', { releaseId: run.releaseId, status, steps, detail }, { id: `${run.releaseId}.completed` }).then(() => true));
 }
 
 async function writeDoc(run: Run, reason: string): Promise<void> {
