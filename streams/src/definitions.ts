@@ -155,8 +155,10 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   consumer({ stream: StreamNames.schedule, durable: 'followups', service: 'health-monitor', description: 'follow-up checks of deployments, each run once when due', filterSubject: 'schedule.followup.>', ackWaitMs: 5_000, ackBackoffMs: undefined, maxDeliver: -1, maxAckPending: 20_000 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'rollback-tasks', service: 'rollback', description: 'rollbacks asked for by name (by a release)', filterSubject: 'agents.rollback.tasks.>' }),
-  // A release runs for as long as its steps and guard windows take, kept alive by in-progress acks.
-  consumer({ stream: StreamNames.tasks, durable: 'release', service: 'release', description: 'staged releases to run and abort', filterSubject: 'agents.release.tasks.>' }),
+  // A release runs for as long as its steps and guard windows take, kept alive by in-progress acks;
+  // each restart of the release agent on the way (a deploy of agentbus itself) is a delivery, so
+  // it has more of them than a task that ends in seconds.
+  consumer({ stream: StreamNames.tasks, durable: 'release', service: 'release', description: 'staged releases to run and abort', filterSubject: 'agents.release.tasks.>', maxDeliver: 20 }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'notifier-deliveries', service: 'notifier', description: 'outgoing webhook deliveries (retried through the bus)', filterSubject: 'agents.notifier.tasks.>' }),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { releaseRunPath, releaseRunSchema, type ReleaseRun } from '@agentbus/contracts';
 import { DemoBranches } from '@agentbus/demo';
 import type { IncidentEvent } from '@agentbus/incident';
-import { releaseAndFollow, type ReleaseRun as FollowedRelease, type ReleaseSpec } from '@agentbus/platform';
+import { releaseAndFollow, requestRelease, serviceNames, type ReleaseRun as FollowedRelease, type ReleaseSpec } from '@agentbus/platform';
 import { openStateBackend, StateStore } from '@agentbus/state';
 import { runCli, waitFor } from '@agentbus/testkit';
 import { startLoop, type Loop } from './harness.ts';
@@ -147,4 +147,23 @@ test('a final check that fails on several services (one outside the release) rev
   assert.deepEqual(escalations.map((e) => [e.data.kind, e.data.severity]), [['release-triage', 'critical']]);
   assert.match(escalations[0]!.data.summary, new RegExp(`^release ${run.releaseId} stopped for manual triage: the final check failed on api`));
   assert.equal((await releaseDoc(loop, run.releaseId)).finalCheck?.outcome, 'failed');
+});
+
+test('a release agent killed (SIGKILL) in a guard window is resumed by the next one from the release\'s events, repeating nothing', async (t) => {
+  const loop = await startLoop({ services: ['api', 'web'], registry: { followupOffsetsMs: [] }, inProcess: serviceNames.filter((name) => name !== 'release') });
+  t.after(() => loop.stop());
+  const [api, web] = loop.services as [typeof loop, typeof loop];
+  const first = await loop.spawnService('release');
+  const { releaseId } = await requestRelease(loop.nc, { requestedBy: 'e2e-test', steps: [{ service: 'api', ref: DemoBranches.good, guardMs: 1_500 }, { service: 'web', ref: DemoBranches.good, guardMs: 300 }] }, { source: 'e2e-test' });
+  await loop.waitForEvent(releaseId, 'followup.scheduled'); // api is deployed and judged, its guard window running
+  first.child.kill('SIGKILL');
+  assert.equal(await first.exited, 'SIGKILL');
+  await loop.spawnService('release');
+  const end = (await waitFor('the release to end', async () => (await loop.events(releaseId)).find((e) => e.type === 'release.completed'), 60_000)) as Extract<IncidentEvent, { type: 'release.completed' }>;
+  assert.equal(end.data.status, 'healthy', `${end.data.detail}\n${loop.logTail()}`);
+  const events = await loop.events(releaseId);
+  const count = (type: IncidentEvent['type']) => events.filter((e) => e.type === type).length;
+  assert.deepEqual([count('release.started'), count('release.step-started'), count('deploy.merged'), count('release.step-passed'), count('release.checked'), count('release.completed')], [1, 2, 2, 2, 1, 1], 'each once');
+  assert.deepEqual([api.deployRuns(), web.deployRuns()], [1, 1], 'each service deployed once');
+  assert.equal((await releaseDoc(loop, releaseId)).status, 'healthy');
 });

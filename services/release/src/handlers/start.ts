@@ -14,7 +14,7 @@ import {
   type ReleaseRun,
   type ReleaseStatus,
 } from '@agentbus/contracts';
-import { LeaseBusyError, type Handler, type HandlerContext, type LeaseManager } from '@agentbus/bus';
+import { LeaseBusyError, willBeRetried, type Handler, type HandlerContext, type LeaseManager } from '@agentbus/bus';
 import { failingSummary, judgeService, openServiceRepo, releaseLeaseMs, type FleetService } from '@agentbus/fleet';
 import { isGitError } from '@agentbus/git';
 import { captureMetricBaseline, PrometheusClient, type PrometheusSection } from '@agentbus/health';
@@ -118,6 +118,13 @@ export function releaseStartHandler(deps: ReleaseDeps): Handler<AgentbusRegistry
       }
       if (spec.dryRun) return await planRelease(run);
       await runRelease(run);
+    } catch (error) {
+      // No later delivery will take the release further (the error cannot pass, or this was the
+      // last attempt): it is never left running with its services leased and nobody told.
+      if (run.doc.status === 'running' && !spec.dryRun && !willBeRetried(error, ctx.delivery) && !ctx.signal.aborted) {
+        await triage(run, `the release agent could not go on (${describeError(error)}); what it promoted stays as it is`, { error: describeError(error) }, 'failed');
+      }
+      throw error;
     } finally {
       await events.close();
     }
@@ -265,7 +272,7 @@ async function stopForAbort(run: Run, abort: { rollback: boolean; requestedBy: s
   return end(run, 'aborted', `${what}; rolled back (newest first): ${undone.rolledBack.join(', ') || 'nothing was promoted'}`);
 }
 
-async function triage(run: Run, detail: string, about: Record<string, unknown>): Promise<void> {
+async function triage(run: Run, detail: string, about: Record<string, unknown>, status: 'triage' | 'failed' = 'triage'): Promise<void> {
   const { ctx, releaseId } = run;
   await ctx.step('triage', async () => {
     const raised = escalation({
@@ -278,7 +285,7 @@ async function triage(run: Run, detail: string, about: Record<string, unknown>):
     await ctx.publish('escalation.raised', raised.data, { id: raised.id });
     return true;
   });
-  return end(run, 'triage', detail);
+  return end(run, status, detail);
 }
 
 /** A release refused before it began (bad input): its document says so, and release.completed, and the task is dead-lettered. */
