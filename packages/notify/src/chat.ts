@@ -14,7 +14,9 @@ import type { EscalationKind } from './pagerduty.ts';
  *   except `already-rolled-back`, a repeat of an incident its rollback already closed;
  * - escalation.raised of the kinds no rollback event tells (lease-conflict, chain-break,
  *   prolonged-unhealthy);
- * - escalation.resolved.
+ * - escalation.resolved;
+ * - release.completed: how a staged release ended (each step's own verdicts and rollbacks are told
+ *   as above, each about its own deployment).
  * Everything else (tasks, deploy.merged, deploy.completed, health.failed, rollback.started,
  * rollback.reverted, deliveries…) is a step inside an update and sends nothing.
  */
@@ -61,6 +63,7 @@ export function isChatUpdate(event: AnyEvent): boolean {
     case 'rollback.completed':
     case 'rollback.failed':
     case 'escalation.resolved':
+    case 'release.completed':
       return true;
     case 'health.passed':
       return event.data.phase === 'post-deploy';
@@ -84,7 +87,10 @@ interface IncidentContext {
 }
 
 function contextOf(event: AnyEvent, incident: readonly IncidentEvent[]): IncidentContext {
-  const others = incident.filter((e) => e.id !== event.id);
+  // A release's incident holds one deployment per step: an update about one is told from its own events.
+  const deploymentId = (event.data as { deploymentId?: string }).deploymentId;
+  const ofThisDeployment = (e: IncidentEvent) => deploymentId === undefined || (e.data as { deploymentId?: string }).deploymentId === undefined || (e.data as { deploymentId?: string }).deploymentId === deploymentId;
+  const others = incident.filter((e) => e.id !== event.id && ofThisDeployment(e));
   const seq = others.reduce((max, e) => Math.max(max, e.seq), 0) + 1;
   const events = [...others, { ...event, seq } as IncidentEvent];
   const summary = summarizeIncident(event.correlationId, events);
@@ -223,6 +229,20 @@ export function chatUpdateOf(event: AnyEvent, incident: readonly IncidentEvent[]
         title: `${d.service ?? 'agentbus'}: escalation resolved`,
         text: d.summary,
         fields: fields(['Dedup key', code(d.dedupKey)]),
+      };
+    }
+    case 'release.completed': {
+      const d = event.data;
+      const started = incident.find((e): e is Extract<IncidentEvent, { type: 'release.started' }> => e.type === 'release.started');
+      const tone: ChatTone = d.status === 'healthy' ? 'ok' : d.status === 'rolled-back' || d.status === 'aborted' ? 'warning' : 'critical';
+      const ask = d.status === 'triage' || d.status === 'failed' ? '\nA person must look: agentbus does not decide this alone.' : '';
+      return {
+        ...base,
+        service: null,
+        tone,
+        title: `release of ${d.steps.map((s) => s.service).join(', ')}: ${d.status}`,
+        text: truncate(`${d.detail}${ask}`, 1500),
+        fields: fields(['Release', code(d.releaseId)], ['Steps', d.steps.map((s) => `${s.n}. ${s.service} ${s.ref}: ${s.status}`).join('; ')], ['Rollback scope', started?.data.rollbackScope], ['Requested by', started?.data.requestedBy]),
       };
     }
     default:

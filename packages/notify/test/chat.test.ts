@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chatMessage, chatUpdateOf, discordMessage, isChatUpdate, slackMessage, type ChatUpdate } from '@agentbus/notify';
-import { completed, envelope, healthFailed, healthPassed, INCIDENT, MERGE, merged, REVERT, rollbackCompleted, rollbackStarted, stored, deployment } from './fixtures.ts';
+import { completed, envelope, healthFailed, healthPassed, INCIDENT, MERGE, merged, PREVIOUS, REVERT, rollbackCompleted, rollbackStarted, stored, deployment } from './fixtures.ts';
 
 const short = (sha: string) => `\`${sha.slice(0, 12)}\``;
 
@@ -167,6 +167,38 @@ test('chat: steps inside an update send nothing', () => {
     assert.equal(chatUpdateOf(event, stored(...steps)), null);
   }
   for (const event of [healthPassed(), rollbackCompleted()]) assert.equal(isChatUpdate(event), true);
+});
+
+test('chat: in a release (one incident, a deployment per step) an update is told from its own deployment; the release\'s end is an update of its own', () => {
+  const release = INCIDENT;
+  const step = (n: number, service: string, ref: string) => ({ deploymentId: `${release}-${n}`, service, ref, branch: 'main', requestedBy: 'night agent (release)' });
+  const apiMerged = envelope('deploy.merged', { ...step(1, 'api', 'feature/api'), mergeCommit: PREVIOUS, previousCommit: MERGE, pushedAt: '2024-05-01T03:52:00.000Z' }, { id: 'm1', ms: 0 });
+  const webMerged = envelope('deploy.merged', { ...step(2, 'web', 'feature/web'), mergeCommit: MERGE, previousCommit: PREVIOUS, pushedAt: '2024-05-01T03:53:00.000Z' }, { id: 'm2', ms: 60_000 });
+  const webPassed = envelope('health.passed', { ...healthPassed().data, deploymentId: `${release}-2`, service: 'web' }, { id: 'p2', ms: 70_000 });
+  const told = chatUpdateOf(webPassed, stored(apiMerged, webMerged, webPassed));
+  assert.equal(told?.title, 'web: feature/web deployed and healthy', "step 2's own ref, not step 1's");
+  assert.equal(told?.fields.find((f) => f.label === 'Merge → verified healthy')?.value, '10.0 s', "from step 2's own merge");
+
+  const started = envelope('release.started', { releaseId: release, steps: [{ n: 1, service: 'api', ref: 'feature/api', guardMs: 0, deploymentId: `${release}-1` }, { n: 2, service: 'web', ref: 'feature/web', guardMs: 0, deploymentId: `${release}-2` }], rollbackScope: 'service', alsoCheck: [], requestedBy: 'night agent' }, { id: 'rs', ms: 0 });
+  const steps = [{ n: 1, service: 'api', ref: 'feature/api', deploymentId: `${release}-1`, status: 'promoted' as const }, { n: 2, service: 'web', ref: 'feature/web', deploymentId: `${release}-2`, status: 'rolled-back' as const }];
+  const ended = envelope('release.completed', { releaseId: release, status: 'rolled-back', steps, detail: 'step 2 (web feature/web) failed its checks and was rolled back; later steps were not promoted' }, { id: 'rc', ms: 90_000 });
+  assert.deepEqual(chatUpdateOf(ended, stored(started, ended)), {
+    incidentId: INCIDENT,
+    eventId: 'rc',
+    time: '2024-05-01T03:53:30.000Z',
+    service: null,
+    tone: 'warning',
+    title: 'release of api, web: rolled-back',
+    text: 'step 2 (web feature/web) failed its checks and was rolled back; later steps were not promoted',
+    fields: [
+      { label: 'Release', value: `\`${release}\`` },
+      { label: 'Steps', value: '1. api feature/api: promoted; 2. web feature/web: rolled-back' },
+      { label: 'Rollback scope', value: 'service' },
+      { label: 'Requested by', value: 'night agent' },
+    ],
+  } satisfies ChatUpdate);
+  const triage = envelope('release.completed', { releaseId: release, status: 'triage', steps, detail: 'the final check failed on api and web' }, { id: 'rt', ms: 90_000 });
+  assert.deepEqual([chatUpdateOf(triage, [])?.tone, chatUpdateOf(triage, [])?.text], ['critical', 'the final check failed on api and web\nA person must look: agentbus does not decide this alone.']);
 });
 
 const update: ChatUpdate = {

@@ -42,6 +42,7 @@ export const notifierService = defineService({
           'deploy.failed': update,
           'rollback.failed': update,
           'rollback.skipped': update,
+          'release.completed': update,
         },
       },
       'notifier-deliveries': {
