@@ -177,4 +177,19 @@ test('a healthy release gets follow-ups for every promoted step; an abort stops 
   assert.match(again.stdout, /has ended \(aborted\): nothing to abort/);
   const doc = releaseRunSchema.parse((await (await stateOf(loop)).get(releaseRunPath(aborted.releaseId))).data);
   assert.equal(doc.status, 'aborted');
+
+  // With --rollback, what the release promoted is rolled back too.
+  await api.pushBranch('feature/api-more-docs', { 'docs.md': 'api, more\n' });
+  const apiHead = await api.originHead();
+  const undone = await requestRelease(loop.nc, { requestedBy: 'e2e-test', steps: [{ service: 'api', ref: 'feature/api-more-docs', guardMs: 2_000 }, { service: 'web', ref: 'feature/web-docs' }] }, { source: 'e2e-test' });
+  await loop.waitForEvent(undone.releaseId, 'release.step-started');
+  const withRollback = await cli(loop, ['release', 'abort', undone.releaseId, '--rollback']);
+  assert.equal(withRollback.code, 0, withRollback.stderr);
+  const undoneEnd = (await loop.waitForEvent(undone.releaseId, 'release.completed')) as Completed;
+  assert.equal(undoneEnd.data.status, 'aborted', undoneEnd.data.detail);
+  assert.deepEqual(undoneEnd.data.steps.map((s) => [s.service, s.status]), [['api', 'rolled-back'], ['web', 'skipped']]);
+  const revert = (await loop.events(undone.releaseId)).find((e) => e.type === 'rollback.completed')!;
+  assert.equal(await api.originHead(), (revert.data as { revertCommit: string }).revertCommit);
+  assert.equal(await api.origin(['rev-parse', 'HEAD^{tree}']), await api.origin(['rev-parse', `${apiHead}^{tree}`]), 'api runs what it ran before the release');
+  assert.equal(await web.originHead(), webHead, 'web was never merged');
 });
