@@ -158,7 +158,9 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   // A release runs for as long as its steps and guard windows take, kept alive by in-progress acks;
   // each restart of the release agent on the way (a deploy of agentbus itself) is a delivery, so
   // it has more of them than a task that ends in seconds.
-  consumer({ stream: StreamNames.tasks, durable: 'release', service: 'release', description: 'staged releases to run and abort', filterSubject: 'agents.release.tasks.>', maxDeliver: 20 }),
+  consumer({ stream: StreamNames.tasks, durable: 'release', service: 'release', description: 'staged releases to run', filterSubject: 'agents.release.tasks.start', maxDeliver: 20 }),
+  // Aborts have a consumer of their own: every slot of the one above may hold a running release.
+  consumer({ stream: StreamNames.tasks, durable: 'release-aborts', service: 'release', description: 'requests to stop a running release', filterSubject: 'agents.release.tasks.abort' }),
   consumer({ stream: StreamNames.events, durable: 'postmortem', service: 'postmortem', description: 'incident outcomes to write up', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.events, durable: 'notifier', service: 'notifier', description: 'events to page and chat about', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'notifier-deliveries', service: 'notifier', description: 'outgoing webhook deliveries (retried through the bus)', filterSubject: 'agents.notifier.tasks.>' }),

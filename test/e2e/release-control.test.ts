@@ -192,4 +192,5 @@ test('a healthy release gets follow-ups for every promoted step; an abort stops 
   assert.equal(await api.originHead(), (revert.data as { revertCommit: string }).revertCommit);
   assert.equal(await api.origin(['rev-parse', 'HEAD^{tree}']), await api.origin(['rev-parse', `${apiHead}^{tree}`]), 'api runs what it ran before the release');
   assert.equal(await web.originHead(), webHead, 'web was never merged');
+  await assert.rejects((await stateOf(loop)).get('quarantine/api'), /document quarantine\/api does not exist/, "api's change was undone with its release, not found bad: nothing quarantined");
 });

@@ -116,6 +116,10 @@ test('with rollbackScope release, a failed step rolls back every step promoted b
   const doc = await releaseDoc(loop, run.releaseId);
   assert.deepEqual(doc.steps.map((s) => s.status), ['rolled-back', 'rolled-back']);
   assert.ok(doc.steps.every((s) => s.revertCommit && s.rolledBackAt));
+  // Only web's change was found bad: api's was undone with its release, and may be deployed again.
+  const store = await stateOf(loop);
+  const quarantined = await Promise.all(['api', 'web'].map((name) => store.get(`quarantine/${name}`).then((v) => (v.data as { changes: Array<{ ref: string }> }).changes.map((c) => c.ref), () => [])));
+  assert.deepEqual(quarantined, [[], [DemoBranches.broken]]);
 });
 
 test('a final check that fails on several services (one outside the release) reverts nothing and flags the release for triage', async (t) => {

@@ -40,6 +40,7 @@ export function rollbackOutcome(events: readonly IncidentEvent[], deploymentId: 
   const failed = findOf(events, 'rollback.failed', deploymentId);
   if (failed) return { kind: 'failed', promoted: true, mergeCommit: failed.data.mergeCommit, detail: `its rollback failed at ${failed.data.stage}: ${failed.data.error}` };
   const skipped = findOf(events, 'rollback.skipped', deploymentId);
+  if (skipped?.data.reason === 'already-rolled-back') return { kind: 'rolled-back', revertCommit: null, ...(skipped.data.mergeCommit ? { mergeCommit: skipped.data.mergeCommit } : {}), detail: `rolled back already: ${skipped.data.detail}` };
   if (skipped) return { kind: 'triage', promoted: true, ...(skipped.data.mergeCommit ? { mergeCommit: skipped.data.mergeCommit } : {}), detail: `not rolled back (${skipped.data.reason}): ${skipped.data.detail}` };
   return undefined;
 }

@@ -17,9 +17,10 @@ export const releaseService = defineService({
         concurrency: ctx.settings.RELEASE_CONCURRENCY,
         handlers: {
           'release.start': releaseStartHandler({ nc: ctx.nc, fleet, state, leases, leaseWaitMs: ctx.settings.RELEASE_LEASE_WAIT_MS }),
-          'release.abort': releaseAbortHandler({ state }),
         },
       },
+      // Its own consumer: an abort is never queued behind the releases it would stop.
+      'release-aborts': { concurrency: 1, handlers: { 'release.abort': releaseAbortHandler({ state }) } },
     };
   },
 });

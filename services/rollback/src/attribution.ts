@@ -10,7 +10,8 @@ type SkipReason = DataOf<AgentbusRegistry, 'rollback.skipped'>['reason'];
 
 /** `reason` and `detail` quote outside text (check errors, command output): built with safeText, bounded. */
 export type Attribution =
-  | { attributed: true; manifest: ReleaseManifest; failingChecks: string[]; reason: string }
+  /** `quarantine: false`: the change is rolled back though nothing showed it bad (a release undone as a whole): it is not quarantined. */
+  | { attributed: true; manifest: ReleaseManifest; failingChecks: string[]; reason: string; quarantine?: false }
   | { attributed: false; reason: SkipReason; detail: string; escalate: boolean };
 
 /**
@@ -97,7 +98,7 @@ export async function attributeFailure(
  * done only while it is the latest deployment of its service, not rolled back already, and not
  * itself a revert.
  */
-export async function attributeRequest(request: { deploymentId: string; reason: string }, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
+export async function attributeRequest(request: { deploymentId: string; reason: string; quarantine: boolean }, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
   const manifest = await currentManifest(state, service.name);
   if (!manifest) return { attributed: false, reason: 'unknown-deployment', detail: `no release manifest for ${service.name}: agentbus did not deploy it, so it cannot tell what to roll back`, escalate: true };
   if (manifest.deploymentId !== request.deploymentId) {
@@ -106,7 +107,7 @@ export async function attributeRequest(request: { deploymentId: string; reason: 
   if (manifest.status === 'rolled-back') return { attributed: false, reason: 'already-rolled-back', detail: `deployment ${request.deploymentId} was already rolled back at ${manifest.rolledBackAt ?? 'an earlier time'}`, escalate: false };
   const reverts = await repo.revertedCommitOf(manifest.mergeCommit);
   if (reverts) return { attributed: false, reason: 'revert-of-revert', detail: `${shortSha(manifest.mergeCommit)} is itself a revert of ${shortSha(reverts)}; agentbus does not revert a revert on its own`, escalate: true };
-  return { attributed: true, manifest, failingChecks: [], reason: safeText(request.reason, { max: 2_000 }) };
+  return { attributed: true, manifest, failingChecks: [], reason: safeText(request.reason, { max: 2_000 }), ...(request.quarantine ? {} : { quarantine: false as const }) };
 }
 
 async function currentManifest(state: StateStore, service: string): Promise<ReleaseManifest | undefined> {

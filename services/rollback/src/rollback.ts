@@ -216,8 +216,9 @@ export async function rollBack(
       taskId: trigger.id,
       writeId: `${deploymentId}.rolled-back`,
     });
-    // Never the same bad change twice: the deployer refuses this change from now on, unless asked.
-    await ctx.step('quarantine', () => quarantineChange(deps.state, repo, manifest, { incidentId: manifest.correlationId, reason: decision.reason, taskId: trigger.id }).then(() => true));
+    // Never the same bad change twice: the deployer refuses this change from now on, unless asked
+    // (not a change rolled back only because its release was: nothing showed it bad).
+    if (decision.quarantine !== false) await ctx.step('quarantine', () => quarantineChange(deps.state, repo, manifest, { incidentId: manifest.correlationId, reason: decision.reason, taskId: trigger.id }).then(() => true));
     await ctx.step('cancel-followups', () =>
       cancelPendingFollowups(deps.followups, ctx, { service: service.name, deploymentId }, { reason: 'rolled-back', detail: `deployment ${deploymentId} (${shortSha(manifest.mergeCommit)}) was rolled back` }).then((cancelled) => cancelled.length),
     );

@@ -5,7 +5,7 @@ import { parseFleetConfig } from '@agentbus/fleet';
 import { revertedShaIn } from '@agentbus/git';
 import { memoryStateStore } from '@agentbus/state/testing';
 import { DEPLOYED_AT, deployedManifest, MERGE, PREVIOUS } from './fixtures.ts';
-import { attributeDeployFailure, attributeFailure, type Attribution } from '../src/attribution.ts';
+import { attributeDeployFailure, attributeFailure, attributeRequest, type Attribution } from '../src/attribution.ts';
 
 // The decision tables of attribution: whether a failure is this deployment's to roll back, and
 // when it is not, the reason and whether a person is asked to decide. The rollback's int and e2e
@@ -312,4 +312,26 @@ describe('attributeDeployFailure: a deploy command that failed', () => {
       if (attribution?.attributed) assert.deepEqual(attribution.manifest, manifest, 'the manifest is built from the failure');
     });
   }
+});
+
+describe('attributeRequest: a rollback asked for by name (by a release)', () => {
+  const request = { deploymentId: 'dep-1', reason: 'release rel-1 is rolled back as a whole', quarantine: false };
+  test('the latest deployment is rolled back, quarantined only when the request says its change was found bad', async () => {
+    const state = await memoryStateStore({ 'releases/api': manifest });
+    const undone = await attributeRequest(request, service, state, clone());
+    assert.deepEqual(undone, { attributed: true, manifest, failingChecks: [], reason: 'release rel-1 is rolled back as a whole', quarantine: false });
+    const culprit = await attributeRequest({ ...request, quarantine: true }, service, state, clone());
+    assert.ok(culprit.attributed && !('quarantine' in culprit), 'a culprit is quarantined as after its own failed check');
+  });
+  test('a deployment that is not the latest, rolled back already, a revert, or unknown is not rolled back', async () => {
+    const rows: Array<[string, Record<string, unknown>, ReturnType<typeof clone>, Expected]> = [
+      ['not latest', { 'releases/api': { ...manifest, deploymentId: 'dep-2' } }, clone(), { attributed: false, reason: 'not-latest-deployment', detail: 'deployment dep-1 is no longer the latest of api (now dep-2); rolling it back would undo newer work', escalate: true }],
+      ['rolled back', { 'releases/api': { ...manifest, status: 'rolled-back', rolledBackAt: AT } }, clone(), { attributed: false, reason: 'already-rolled-back', detail: `deployment dep-1 was already rolled back at ${AT}`, escalate: false }],
+      ['a revert', { 'releases/api': manifest }, clone({ messages: { [MERGE]: revertMessage } }), { attributed: false, reason: 'revert-of-revert', detail: `${MERGE.slice(0, 12)} is itself a revert of ${REVERTED.slice(0, 12)}; agentbus does not revert a revert on its own`, escalate: true }],
+      ['unknown', {}, clone(), { attributed: false, reason: 'unknown-deployment', detail: 'no release manifest for api: agentbus did not deploy it, so it cannot tell what to roll back', escalate: true }],
+    ];
+    for (const [name, documents, repo, expected] of rows) {
+      assert.deepEqual(decisionOf(await attributeRequest(request, service, await memoryStateStore(documents), repo)), expected, name);
+    }
+  });
 });

@@ -24,6 +24,12 @@ export const rollbackTask = defineMessage({
     deploymentId: z.string().min(1),
     reason: z.string().min(1).max(2_000).transform((text) => safeLine(text, 2_000)),
     requestedBy: z.string().min(1).max(200).transform((text) => safeLine(text, 200)),
+    /**
+     * The change was found bad (a release's final check named its service): quarantine it, as after
+     * its own failed check. False for a change undone only because its release was (rollbackScope
+     * release, an abort with rollback): it may be deployed again.
+     */
+    quarantine: z.boolean().default(false),
   }),
 });
 

@@ -184,7 +184,7 @@ async function runRelease(run: Run): Promise<void> {
   if (!culprit) return triage(run, `the final check failed on ${told}: the failing service cannot be named unambiguously, so nothing was reverted`, { finalCheck: check.services.filter((s) => s.outcome !== 'passed').map((s) => s.service) });
 
   const reason = `the final check of release ${releaseId} failed on ${culprit.service} only: ${check.services.find((s) => s.service === culprit.service)?.detail ?? 'failed'}`;
-  const undone = spec.rollbackScope === 'release' ? await rollBackPromoted(run, reason) : await rollBackSteps(run, [culprit], reason);
+  const undone = spec.rollbackScope === 'release' ? await rollBackPromoted(run, reason, culprit) : await rollBackSteps(run, [culprit], reason, culprit);
   if (undone.failed) return end(run, 'failed', `${reason}; ${undone.failed}`);
   return end(run, 'rolled-back', `${reason}; rolled back: ${undone.rolledBack.join(', ')}`);
 }
@@ -236,18 +236,23 @@ async function promote(run: Run, step: PlannedStep): Promise<DecidedOutcome> {
 }
 
 /** Rolls back every promoted step that is still live, newest first (rollbackScope `release`, or an abort with rollback). */
-async function rollBackPromoted(run: Run, reason: string): Promise<{ rolledBack: string[]; failed?: string }> {
+async function rollBackPromoted(run: Run, reason: string, culprit?: PlannedStep): Promise<{ rolledBack: string[]; failed?: string }> {
   const live = [...run.steps].reverse().filter((step) => run.doc.steps[step.n - 1]!.status === 'promoted');
-  return rollBackSteps(run, live, reason);
+  return rollBackSteps(run, live, reason, culprit);
 }
 
-/** Asks the rollback agent to roll back each step in turn (rollback.rollback) and waits for each; stops at the first that does not end rolled back. */
-async function rollBackSteps(run: Run, steps: PlannedStep[], reason: string): Promise<{ rolledBack: string[]; failed?: string }> {
+/**
+ * Asks the rollback agent to roll back each step in turn (rollback.rollback) and waits for each;
+ * stops at the first that does not end rolled back. Only the culprit's change (the one the final
+ * check found failing) is quarantined: the others were undone with their release, not found bad.
+ */
+async function rollBackSteps(run: Run, steps: PlannedStep[], reason: string, culprit?: PlannedStep): Promise<{ rolledBack: string[]; failed?: string }> {
   const { ctx, spec } = run;
   const rolledBack: string[] = [];
   for (const step of steps) {
     await ctx.step(`rollback-${step.n}`, async () => {
-      await ctx.publish('rollback.rollback', { service: step.service, deploymentId: step.deploymentId, reason, requestedBy: `${spec.requestedBy} (release ${run.releaseId})` }, { id: `${step.deploymentId}.rollback-requested` });
+      const quarantine = step.deploymentId === culprit?.deploymentId;
+      await ctx.publish('rollback.rollback', { service: step.service, deploymentId: step.deploymentId, reason, requestedBy: `${spec.requestedBy} (release ${run.releaseId})`, quarantine }, { id: `${step.deploymentId}.rollback-requested` });
       return true;
     });
     const outcome = await run.events.until((events) => rollbackOutcome(events, step.deploymentId), () => ctx.working());
