@@ -37,6 +37,12 @@ export interface AppendRequest {
    */
   build(latest: VersionRecord | undefined): VersionRecord;
   retry: RetryPolicy;
+  /**
+   * The version the caller read and writes on top of (ifVersion). A backend whose head can lag
+   * its versions (a writer stopped in between) must give build() the true latest version when its
+   * head is behind this one, or build() refuses a write that is on top of the latest.
+   */
+  expectedVersion?: number | undefined;
 }
 
 export interface AppendResult {

@@ -209,9 +209,20 @@ class NatsKvBackend implements StateBackend {
     }
     if (!headRecord) await this.#createOnly(keys.index(path), JSON.stringify({ path: path.text }));
 
+    // A writer may have stopped after creating a version and before moving the head. A caller that
+    // read past the head (reads follow the versions) and writes on top of what it read (ifVersion)
+    // must not be refused against the stale head: start from the true latest version then. The
+    // versions walked get their index entries, and the head is moved below.
     let latest = headRecord;
-    let lastHead = head;
     const walked: VersionRecord[] = [];
+    while (request.expectedVersion !== undefined && (latest?.envelope.number ?? 0) < request.expectedVersion) {
+      const number = (latest?.envelope.number ?? 0) + 1;
+      const next = await this.#get(keys.version(path, number));
+      if (next.state !== 'present') break;
+      latest = readableRecord(next.raw, path, `version ${number}`);
+      walked.push(latest);
+    }
+    let lastHead = head;
     let attempts = 0;
     let result: { record: VersionRecord; created: boolean } | undefined;
     while (!result) {

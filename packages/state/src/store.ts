@@ -155,6 +155,7 @@ export class StateStore {
       writeKey: writeKeyOf(path, input.writeId),
       writeIdIsNew: input.writeIdIsNew,
       retry: this.#retry,
+      expectedVersion: ifVersion,
       build: (latest) => {
         const current = latest?.envelope.number ?? 0;
         if (ifVersion !== undefined && current !== ifVersion) throw new StateVersionConflictError(path.text, ifVersion, current);

@@ -130,10 +130,11 @@ export function conformanceSuite(harness: BackendHarness): void {
           assert.equal((await store.get(path)).envelope.number, 4, 'reads follow the version records, not the stale head');
           const report = await store.verify(path);
           assert.deepEqual([report.ok, report.head, report.warnings.map((w) => [w.number, w.reason])], [true, 3, [[4, 'head-behind']]]);
-          const retried = await store.put(path, { replicas: 9 }, { reason: 'cut off', agent: 'crashed', writeId: 'crash-1' });
-          assert.deepEqual([retried.created, retried.version.envelope.number], [false, 4], 'the writeId is found although its index entry was never written');
-          const next = await store.put(path, { replicas: 10 }, { reason: 'after the crash' });
+          // A reader saw version 4 (reads follow the versions) and writes on top of it: no conflict with the stale head.
+          const next = await store.put(path, { replicas: 10 }, { reason: 'after the crash', ifVersion: 4 });
           assert.equal(next.version.envelope.number, 5);
+          const retried = await store.put(path, { replicas: 9 }, { reason: 'cut off', agent: 'crashed', writeId: 'crash-1' });
+          assert.deepEqual([retried.created, retried.version.envelope.number], [false, 4], 'the writeId is found although the crashed writer never wrote its index entry');
           const healed = await store.verify(path);
           assert.deepEqual([healed.ok, healed.head, healed.warnings], [true, 5, []]);
         } else {
