@@ -171,3 +171,23 @@ test('a release agent killed (SIGKILL) in a guard window is resumed by the next 
   assert.deepEqual([api.deployRuns(), web.deployRuns()], [1, 1], 'each service deployed once');
   assert.equal((await releaseDoc(loop, releaseId)).status, 'healthy');
 });
+
+test('a final check that fails on one service of the release only rolls that one back, its change quarantined', async (t) => {
+  // api's change degrades 2.5 s after it starts: after its verdict and guard window, before the final check.
+  const loop = await startLoop({ services: ['api', 'web'], registry: { followupOffsetsMs: [] }, demo: { degradeAfterMs: 2_500 } });
+  t.after(() => loop.stop());
+  const [api, web] = loop.services as [typeof loop, typeof loop];
+  const run = await release(loop, { steps: [{ service: 'api', ref: DemoBranches.degradesLater, guardMs: 300 }, { service: 'web', ref: DemoBranches.good, guardMs: 4_000 }] });
+  const end = run.end.data as Extract<IncidentEvent, { type: 'release.completed' }>['data'];
+  assert.equal(end.status, 'rolled-back', `${end.detail}\n${loop.logTail()}`);
+  assert.deepEqual(byType(run.events, 'release.step-passed').map((e) => e.data.service), ['api', 'web'], 'both steps passed their verdict and guard window');
+  assert.deepEqual(byType(run.events, 'release.checked')[0]!.data.services.map((s) => [s.service, s.outcome]), [['api', 'failed'], ['web', 'passed']]);
+  assert.deepEqual(end.steps.map((s) => [s.service, s.status]), [['api', 'rolled-back'], ['web', 'promoted']]);
+  assert.match(end.detail, new RegExp(`^the final check of release ${run.releaseId} failed on api only: health: .*; rolled back: step 1 \\(api\\)$`));
+  const reverted = byType(run.events, 'rollback.completed');
+  assert.deepEqual(reverted.map((e) => e.data.service), ['api']);
+  assert.equal(await api.originHead(), reverted[0]!.data.revertCommit);
+  assert.equal(await web.originHead(), byType(run.events, 'deploy.merged')[1]!.data.mergeCommit, 'web stays');
+  const quarantine = (await (await stateOf(loop)).get('quarantine/api')).data as { changes: Array<{ ref: string; incidentId: string }> };
+  assert.deepEqual(quarantine.changes.map((c) => [c.ref, c.incidentId]), [[DemoBranches.degradesLater, run.releaseId]], 'the change the final check found bad is quarantined');
+});
