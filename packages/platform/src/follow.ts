@@ -54,13 +54,33 @@ export async function deployAndFollow(
 ): Promise<DeployRun> {
   const since = new Date(Date.now() - 1_000);
   const { taskId, requestedAt } = await requestDeploy(nc, task, { source: options.source });
+  const { result, events } = await followUntil(nc, taskId, since, (seen) => isFinalOutcome(summarizeIncident(taskId, seen, { requestedAt }).outcome), options);
+  const summary = summarizeIncident(taskId, events, { requestedAt });
+  assertFollowEnded(result, summary, { timeoutMs: options.timeoutMs, events });
+  return { taskId, requestedAt, summary, events };
+}
+
+/**
+ * Follows the incident `correlationId` on the bus from `since` (followIncident: across NATS
+ * restarts and failovers), telling `onEvent` each event, until `done` says so of the events seen,
+ * the time runs out or the caller interrupts. Then every stored event of the incident is read
+ * back, and those the live follow did not get to are told too. What deploy --wait and release
+ * --wait follow with.
+ */
+export async function followUntil(
+  nc: NatsConnection,
+  correlationId: string,
+  since: Date,
+  done: (seen: readonly IncidentEvent[]) => boolean,
+  options: { timeoutMs: number; onEvent?: (event: IncidentEvent) => void; signal?: Promise<unknown> },
+): Promise<{ result: 'done' | 'timeout' | 'interrupted'; events: IncidentEvent[] }> {
   const seen: IncidentEvent[] = [];
   const stopFollowing = new AbortController();
   const follow = (async () => {
-    for await (const event of followIncident(nc, taskId, { since, signal: stopFollowing.signal })) {
+    for await (const event of followIncident(nc, correlationId, { since, signal: stopFollowing.signal })) {
       seen.push(event);
       options.onEvent?.(event);
-      if (isFinalOutcome(summarizeIncident(taskId, seen, { requestedAt }).outcome)) return;
+      if (done(seen)) return;
     }
   })();
   let timer: NodeJS.Timeout | undefined;
@@ -75,13 +95,11 @@ export async function deployAndFollow(
     stopFollowing.abort();
     await follow.catch(() => {});
   }
-  const events = await collectIncidentEvents(nc, taskId, { since });
+  const events = await collectIncidentEvents(nc, correlationId, { since });
   // Events the live follow did not get to (it was cut off by the time-out or a restart) are still told.
   const told = new Set(seen.map((event) => event.id));
   for (const event of events) if (!told.has(event.id)) options.onEvent?.(event);
-  const summary = summarizeIncident(taskId, events, { requestedAt });
-  assertFollowEnded(result, summary, { timeoutMs: options.timeoutMs, events });
-  return { taskId, requestedAt, summary, events };
+  return { result, events };
 }
 
 /**

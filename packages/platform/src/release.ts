@@ -1,8 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentbusError, agentbusRegistry, createEnvelope, StreamNames, type DataInput, type AgentbusRegistry } from '@agentbus/contracts';
 import { Publisher, type PublishResult } from '@agentbus/bus';
-import { collectIncidentEvents, followIncident, type IncidentEvent } from '@agentbus/incident';
+import type { IncidentEvent } from '@agentbus/incident';
 import { PlatformErrorCodes } from './errors.ts';
+import { followUntil } from './follow.ts';
 
 export type ReleaseSpec = DataInput<AgentbusRegistry, 'release.start'>;
 export type ReleaseEnd = Extract<IncidentEvent, { type: 'release.completed' | 'release.planned' }>;
@@ -44,30 +45,8 @@ export async function releaseAndFollow(
   const since = new Date(Date.now() - 1_000);
   const { releaseId, requestedAt } = await requestRelease(nc, spec, { source: options.source });
   const isEnd = (event: IncidentEvent): event is ReleaseEnd => event.type === 'release.completed' || event.type === 'release.planned';
-  const stopFollowing = new AbortController();
-  let end: ReleaseEnd | undefined;
-  const follow = (async () => {
-    for await (const event of followIncident(nc, releaseId, { since, signal: stopFollowing.signal })) {
-      options.onEvent?.(event);
-      if (isEnd(event)) {
-        end = event;
-        return;
-      }
-    }
-  })();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
-  const interrupted = options.signal?.then(() => 'interrupted' as const) ?? new Promise<never>(() => {});
-  let result: 'done' | 'timeout' | 'interrupted';
-  try {
-    result = await Promise.race([follow.then(() => 'done' as const), timeout, interrupted]);
-  } finally {
-    clearTimeout(timer);
-    stopFollowing.abort();
-    await follow.catch(() => {});
-  }
-  const events = await collectIncidentEvents(nc, releaseId, { since });
-  end ??= events.find(isEnd);
+  const { result, events } = await followUntil(nc, releaseId, since, (seen) => seen.some(isEnd), options);
+  const end = events.find(isEnd);
   if (!end) {
     throw new AgentbusError(result === 'interrupted' ? PlatformErrorCodes.interrupted : PlatformErrorCodes.deployTimeout, `${result === 'interrupted' ? 'interrupted' : `no end after ${options.timeoutMs} ms`}: release ${releaseId} is still running (${events.length} events so far)`, {
       hint: `the release goes on; \`agentbus release status ${releaseId}\` shows where it stands, \`agentbus release abort ${releaseId}\` stops it before its next step; its events: \`agentbus replay --stream ${StreamNames.events} --from-seq ${events[0]?.seq ?? 1}\``,

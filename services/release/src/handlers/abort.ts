@@ -1,6 +1,7 @@
 import { AgentbusError, releaseRunPath, releaseRunSchema, type AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler } from '@agentbus/bus';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
+import { ReleaseErrorCodes } from '../errors.ts';
 
 /**
  * release.abort: tells a running release to stop before its next step (release.abort-requested,
@@ -16,7 +17,7 @@ export function releaseAbortHandler(deps: { state: StateStore }): Handler<Agentb
       status = releaseRunSchema.parse((await deps.state.get(releaseRunPath(releaseId))).data).status;
     } catch (error) {
       if (!isStateNotFound(error)) throw error;
-      throw new AgentbusError('release-invalid', `there is no release ${releaseId} (no ${releaseRunPath(releaseId)})`, { retryable: false, hint: 'agentbus release list shows the releases' });
+      throw new AgentbusError(ReleaseErrorCodes.releaseInvalid, `there is no release ${releaseId} (no ${releaseRunPath(releaseId)})`, { retryable: false, hint: 'agentbus release list shows the releases' });
     }
     if (status !== 'running') {
       ctx.log.info({ releaseId, status }, `release ${releaseId} has ended (${status}): nothing to abort`);

@@ -9,7 +9,6 @@ import {
   shortSha,
   type AgentbusRegistry,
   type DataOf,
-  type EnvelopeOf,
   type MetricBaseline,
   type ReleaseRun,
   type ReleaseStatus,
@@ -23,6 +22,7 @@ import type { StateStore } from '@agentbus/state';
 import { ReleaseEvents } from '../events.ts';
 import { abortRequested, finalCulprit, isDecided, rollbackOutcome, stepOutcome, type DecidedOutcome, type PlannedStep } from '../progress.ts';
 import { planLines } from '../plan.ts';
+import { ReleaseErrorCodes } from '../errors.ts';
 
 export interface ReleaseDeps {
   nc: NatsConnection;
@@ -30,19 +30,6 @@ export interface ReleaseDeps {
   state: StateStore;
   leases: LeaseManager;
   leaseWaitMs: number;
-}
-
-export const ReleaseErrorCodes = {
-  /** The release names a service the registry does not have, or a ref its origin does not have: nothing was merged. */
-  releaseInvalid: 'release-invalid',
-  /** The release could not get the lease of one of its services in time: nothing was merged. */
-  releaseBusy: 'release-busy',
-} as const;
-
-declare module '@agentbus/contracts' {
-  interface AgentbusErrorCodeMaps {
-    release: typeof ReleaseErrorCodes;
-  }
 }
 
 type Ctx = HandlerContext<AgentbusRegistry>;
@@ -396,7 +383,7 @@ async function planRelease(run: Run): Promise<void> {
   ctx.log.info({ steps: steps.length }, `dry run of release ${releaseId}: nothing changed`);
 }
 
-export function planTaskId(step: PlannedStep): string {
+function planTaskId(step: PlannedStep): string {
   return `${step.deploymentId}-plan`;
 }
 
@@ -423,6 +410,3 @@ function guardOf(events: readonly IncidentEvent[], step: PlannedStep): 'passed' 
 function rolledBackAt(events: readonly IncidentEvent[], deploymentId: string): string | undefined {
   return events.find((e) => e.type === 'rollback.completed' && e.data.deploymentId === deploymentId)?.time;
 }
-
-export type ReleaseStartEnvelope = EnvelopeOf<AgentbusRegistry, 'release.start'>;
-export type { Run };
