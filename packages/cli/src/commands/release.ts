@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { agentbusRegistry, formatIssues, getDefinition, newMessageId, RELEASE_RUNS, releaseRunPath, releaseRunSchema, RollbackScopes, safeLine, shortSha, type ReleaseRun, type ReleaseStatus } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
@@ -36,7 +37,13 @@ export function releaseSpecFrom(args: ParsedArgs): Record<string, unknown> {
   if (file !== undefined && stepWords.length) throw new UsageError('give the steps with --file or with --step, not both');
   let spec: Record<string, unknown> = {};
   if (file !== undefined) {
-    const parsed = parseJsonOption(file.startsWith('@') || file === '-' ? file : `@${file}`, '--file', 'message');
+    let text: string;
+    try {
+      text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--file ${file}: cannot read it: ${(error as Error).message}`, 'give the path of a release file (JSON), or - for standard input');
+    }
+    const parsed = parseJsonOption(text, '--file', 'message');
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--file ${file}: a release file is a JSON object, {"steps": [{"service": "api", "ref": "feature/x"}], …}`);
     spec = { ...(parsed as Record<string, unknown>) };
   } else {
