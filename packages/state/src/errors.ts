@@ -154,3 +154,6 @@ export const isStateConflict = errorGuard(StateConflictError);
 
 /** No such document, or no such version of it. */
 export const isStateNotFound = errorGuard(StateNotFoundError);
+
+/** A record that fails verification (getVerified), or a history that cannot be trusted: never act on it. */
+export const isStateIntegrityError = errorGuard(StateIntegrityError);

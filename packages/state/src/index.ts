@@ -27,5 +27,6 @@ export {
   isStateError,
   isStateConflict,
   isStateNotFound,
+  isStateIntegrityError,
   type StateErrorCode,
 } from './errors.ts';

@@ -206,6 +206,21 @@ export class StateStore {
     return { ...record!, integrity: checkRecord(record!, doc, number) };
   }
 
+  /**
+   * get(), for a read that decides something: a version whose own record fails verification (its
+   * data or envelope changed after it was written, or copied from another document) is refused
+   * with StateIntegrityError (`state-integrity`, details: path, number, reason) instead of
+   * returned. Nothing is ever acted on from tampered data.
+   */
+  async getVerified(path: string, options: { version?: number } = {}): Promise<StateVersion> {
+    const version = await this.get(path, options);
+    if (version.integrity) {
+      const { number, reason, message } = version.integrity;
+      throw new StateIntegrityError(`${version.envelope.path} fails verification: ${message}`, `nothing was done with it; \`agentbus state verify ${version.envelope.path}\` shows the damage, \`agentbus state restore\` writes an intact version back`, { path: version.envelope.path, number, reason });
+    }
+    return version;
+  }
+
   /** Reads versions that must exist; a missing one is a not-found error naming the range there is. */
   async #versions(path: DocumentPath, numbers: number[]): Promise<VersionRecord[]> {
     const raws = await this.backend.readVersions(path, numbers);

@@ -204,6 +204,14 @@ describe('agentbus state commands (nats-kv)', () => {
     assert.match(unsigned.stdout, /BAD {2}services\/signed: first bad version 3 \(unsigned\)/);
 
     await fixture.tamper.editVersion(path, 2, (record) => void (record.data.step = 20));
+    const refused = await runCli(['state', 'get', path, '--version', '2'], env);
+    assert.equal(refused.code, 1, 'a tampered version is not shown as if it were data');
+    assert.match(refused.stderr, /services\/signed version 2 fails verification \(data-changed\): version 2's data was changed after it was written/);
+    assert.doesNotMatch(refused.stdout, /"step": 20/);
+    const anyway = await runCli(['state', 'get', path, '--version', '2', '--unverified'], env);
+    assert.equal(anyway.code, 0, anyway.stderr);
+    assert.match(anyway.stdout, /"step": 20/);
+    assert.equal((await runCli(['state', 'get', path], env)).code, 0, 'the head (version 3) is intact');
     assert.equal((await runCli(['streams', 'apply'], env)).code, 0, 'the events stream exists, so the break can be escalated');
     const all = await runCli(['state', 'verify', '--all'], env);
     assert.equal(all.code, 1);

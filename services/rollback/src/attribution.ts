@@ -1,7 +1,7 @@
 import { releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type DataOf, type ReleaseManifest } from '@agentbus/contracts';
 import type { FleetService } from '@agentbus/fleet';
 import type { GitRepo } from '@agentbus/git';
-import { isStateNotFound, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, type StateStore } from '@agentbus/state';
 
 /** A failed judgment: health.failed after a deploy, or followup.failed hours later. */
 type JudgedFailure = Pick<DataOf<AgentbusRegistry, 'health.failed'>, 'deploymentId' | 'baseline' | 'checks' | 'metrics'>;
@@ -12,7 +12,26 @@ type SkipReason = DataOf<AgentbusRegistry, 'rollback.skipped'>['reason'];
 export type Attribution =
   /** `quarantine: false`: the change is rolled back though nothing showed it bad (a release undone as a whole): it is not quarantined. */
   | { attributed: true; manifest: ReleaseManifest; failingChecks: string[]; reason: string; quarantine?: false }
-  | { attributed: false; reason: SkipReason; detail: string; escalate: boolean };
+  | { attributed: false; reason: SkipReason; detail: string; escalate: boolean; chainBreak?: { path: string; number: number; reason: string } };
+
+/**
+ * The service's release manifest, read for a decision: undefined when there is none; a version
+ * that fails verification is a decision not to act (`tampered-state`), never data to act on.
+ */
+async function manifestFor(state: StateStore, service: string): Promise<ReleaseManifest | undefined | Extract<Attribution, { attributed: false }>> {
+  try {
+    return releaseManifestSchema.parse((await state.getVerified(`releases/${service}`)).data);
+  } catch (error) {
+    if (isStateNotFound(error)) return undefined;
+    if (isStateIntegrityError(error)) {
+      const { path, number, reason } = error.details as { path: string; number: number; reason: string };
+      return { attributed: false, reason: 'tampered-state', detail: safeText(`${error.message}; agentbus decides nothing on it`, { max: 2_000 }), escalate: true, chainBreak: { path, number, reason } };
+    }
+    throw error;
+  }
+}
+
+const noManifest = (service: string): Extract<Attribution, { attributed: false }> => ({ attributed: false, reason: 'unknown-deployment', detail: `no release manifest for ${service}: agentbus did not deploy it, so it cannot tell what to roll back`, escalate: true });
 
 /**
  * Decides whether a health failure is this deployment's fault (seed 002, lesson 2: temporal
@@ -32,13 +51,10 @@ export async function attributeFailure(
   /** Who found it, when not the verdict after the deploy: "the +4 h follow-up". */
   foundBy?: string,
 ): Promise<Attribution> {
-  let manifest: ReleaseManifest;
-  try {
-    manifest = releaseManifestSchema.parse((await state.get(`releases/${service.name}`)).data);
-  } catch (error) {
-    if (!isStateNotFound(error)) throw error;
-    return { attributed: false, reason: 'unknown-deployment', detail: `no release manifest for ${service.name}: agentbus did not deploy it, so it cannot tell what to roll back`, escalate: true };
-  }
+  const read = await manifestFor(state, service.name);
+  if (!read) return noManifest(service.name);
+  if ('attributed' in read) return read;
+  const manifest = read;
   if (manifest.deploymentId !== failure.deploymentId) {
     return {
       attributed: false,
@@ -99,8 +115,9 @@ export async function attributeFailure(
  * itself a revert.
  */
 export async function attributeRequest(request: { deploymentId: string; reason: string; quarantine: boolean }, service: FleetService, state: StateStore, repo: Pick<GitRepo, 'revertedCommitOf'>): Promise<Attribution> {
-  const manifest = await currentManifest(state, service.name);
-  if (!manifest) return { attributed: false, reason: 'unknown-deployment', detail: `no release manifest for ${service.name}: agentbus did not deploy it, so it cannot tell what to roll back`, escalate: true };
+  const manifest = await manifestFor(state, service.name);
+  if (!manifest) return noManifest(service.name);
+  if ('attributed' in manifest) return manifest;
   if (manifest.deploymentId !== request.deploymentId) {
     return { attributed: false, reason: 'not-latest-deployment', detail: `deployment ${request.deploymentId} is no longer the latest of ${service.name} (now ${manifest.deploymentId}); rolling it back would undo newer work`, escalate: true };
   }
@@ -108,15 +125,6 @@ export async function attributeRequest(request: { deploymentId: string; reason: 
   const reverts = await repo.revertedCommitOf(manifest.mergeCommit);
   if (reverts) return { attributed: false, reason: 'revert-of-revert', detail: `${shortSha(manifest.mergeCommit)} is itself a revert of ${shortSha(reverts)}; agentbus does not revert a revert on its own`, escalate: true };
   return { attributed: true, manifest, failingChecks: [], reason: safeText(request.reason, { max: 2_000 }), ...(request.quarantine ? {} : { quarantine: false as const }) };
-}
-
-async function currentManifest(state: StateStore, service: string): Promise<ReleaseManifest | undefined> {
-  try {
-    return releaseManifestSchema.parse((await state.get(`releases/${service}`)).data);
-  } catch (error) {
-    if (isStateNotFound(error)) return undefined;
-    throw error;
-  }
 }
 
 /**

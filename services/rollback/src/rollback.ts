@@ -90,7 +90,20 @@ export async function skipRollback(
     { deploymentId: failure.deploymentId, service: failure.service, ...(failure.mergeCommit ? { mergeCommit: failure.mergeCommit } : {}), reason: decision.reason, detail: decision.detail },
     { id: `${triggerId}.rollback.skipped` },
   );
-  if (decision.escalate) {
+  if (decision.chainBreak) {
+    // A data-integrity question no agent settles alone (seed 002): the chain-break escalation, as
+    // `agentbus state verify` raises it (one per document and first bad version).
+    const { path, number, reason } = decision.chainBreak;
+    const raised = escalation({
+      kind: 'chain-break',
+      severity: 'critical',
+      service: failure.service,
+      summary: `${failure.service} is failing, but agentbus will not roll back on its own: ${decision.detail}`,
+      details: { path, firstBad: { number, reason }, deploymentId: failure.deploymentId },
+      about: [path, number],
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+  } else if (decision.escalate) {
     const raised = escalation({
       kind: 'unattributed-failure',
       severity: 'error',

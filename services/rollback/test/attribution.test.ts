@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { agentbusRegistry, RollbackSkipReasons, validateData, type AgentbusRegistry, type CheckResult, type DataInput, type MetricResult, type ReleaseManifest } from '@agentbus/contracts';
 import { parseFleetConfig } from '@agentbus/fleet';
 import { revertedShaIn } from '@agentbus/git';
+import { StateIntegrityError, type StateStore } from '@agentbus/state';
 import { memoryStateStore } from '@agentbus/state/testing';
 import { DEPLOYED_AT, deployedManifest, MERGE, PREVIOUS } from './fixtures.ts';
 import { attributeDeployFailure, attributeFailure, attributeRequest, type Attribution } from '../src/attribution.ts';
@@ -99,8 +100,21 @@ function decisionOf(attribution: Attribution): Expected {
   return { attributed: true, reason: attribution.reason, failingChecks: attribution.failingChecks };
 }
 
+/** A state store whose release manifest fails verification, as StateStore.getVerified says it. */
+function tamperedState(): StateStore {
+  const refuse = () => Promise.reject(new StateIntegrityError("releases/api fails verification: version 1's data was changed after it was written", 'restore an intact version', { path: 'releases/api', number: 1, reason: 'data-changed' }));
+  return { getVerified: refuse, get: refuse } as unknown as StateStore;
+}
+
 describe('attributeFailure: a health.failed after a deploy', () => {
-  const rows: Array<{ name: string; manifest: ReleaseManifest | null; failure: ReturnType<typeof healthFailed>; messages?: Record<string, string>; foundBy?: string; expected: Expected }> = [
+  const rows: Array<{ name: string; manifest: ReleaseManifest | null; failure: ReturnType<typeof healthFailed>; messages?: Record<string, string>; foundBy?: string; tampered?: boolean; expected: Expected }> = [
+    {
+      name: 'tampered-state: the release manifest fails verification (nothing is decided on it)',
+      manifest,
+      tampered: true,
+      failure: healthFailed(),
+      expected: { attributed: false, reason: 'tampered-state', detail: "releases/api fails verification: version 1's data was changed after it was written; agentbus decides nothing on it", escalate: true },
+    },
     {
       name: 'unknown-deployment: no release manifest (agentbus did not deploy it)',
       manifest: null,
@@ -239,8 +253,9 @@ describe('attributeFailure: a health.failed after a deploy', () => {
 
   for (const row of rows) {
     test(row.name, async () => {
-      const state = await memoryStateStore(row.manifest ? { 'releases/api': row.manifest } : {});
+      const state = row.tampered ? tamperedState() : await memoryStateStore(row.manifest ? { 'releases/api': row.manifest } : {});
       const attribution = await attributeFailure(row.failure, service, state, clone({ messages: row.messages }), row.foundBy);
+      if (row.tampered) assert.deepEqual(!attribution.attributed && attribution.chainBreak, { path: 'releases/api', number: 1, reason: 'data-changed' }, 'a chain-break escalation names the document and version');
       assert.deepEqual(decisionOf(attribution), row.expected);
       if (attribution.attributed) assert.deepEqual(attribution.manifest, row.manifest, 'the manifest rolled back is the one recorded');
     });

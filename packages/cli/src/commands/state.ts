@@ -16,7 +16,7 @@ import {
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
 import { shortTime, table } from '../render.ts';
-import { agentbusRegistry, describeError, ellipsize, escalation, safeText } from '@agentbus/contracts';
+import { AgentbusError, agentbusRegistry, describeError, ellipsize, escalation, safeText } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 
 /**
@@ -135,15 +135,21 @@ export const statePut: Command = {
 
 export const stateGet: Command = {
   path: ['state', 'get'],
-  summary: 'show a document: the latest version, or --version N',
-  usage: '<collection>/<id> [--version <n>]',
+  summary: 'show a document: the latest version, or --version N; a version that fails verification is refused (exit 1) unless --unverified',
+  usage: '<collection>/<id> [--version <n>] [--unverified]',
   positionals: { min: 1, max: 1 },
-  options: { version: { type: 'string' } },
+  options: { version: { type: 'string' }, unverified: { type: 'boolean' } },
   async run(ctx, args) {
     const version = stringOption(args, 'version') === 'head' ? undefined : integerOption(args, 'version', 1);
     const store = await openStore(ctx);
     const record = await store.get(args.positionals[0]!, { version });
     const { envelope } = record;
+    if (record.integrity && !booleanOption(args, 'unverified')) {
+      throw new AgentbusError('state-integrity', `${envelope.path} version ${envelope.number} fails verification (${record.integrity.reason}): ${record.integrity.message}`, {
+        hint: `its data is not shown: \`agentbus state get ${envelope.path}${version ? ` --version ${version}` : ''} --unverified\` prints it anyway; \`agentbus state verify ${envelope.path}\` shows the damage; \`agentbus state restore\` writes an intact version back`,
+        details: { path: envelope.path, number: envelope.number, reason: record.integrity.reason },
+      });
+    }
     ctx.out.data({ path: envelope.path, number: envelope.number, envelope, data: record.data, signature: record.signature, committedAt: record.committedAt ?? null, integrity: record.integrity });
     ctx.out.line(`${envelope.path} version ${envelope.number}`);
     ctx.out.line(`  time:      ${envelope.timestamp}${record.committedAt ? ` (committed ${record.committedAt})` : ''}`);

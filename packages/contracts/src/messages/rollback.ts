@@ -85,7 +85,8 @@ export const rollbackFailed = defineMessage({
   }),
 });
 
-export const RollbackSkipReasons = ['baseline-unhealthy', 'not-latest-deployment', 'unknown-deployment', 'already-rolled-back', 'revert-of-revert', 'checks-not-owned'] as const;
+/** `tampered-state`: the release manifest the decision reads fails verification: nothing is decided on it (a chain-break escalation). */
+export const RollbackSkipReasons = ['baseline-unhealthy', 'not-latest-deployment', 'unknown-deployment', 'already-rolled-back', 'revert-of-revert', 'checks-not-owned', 'tampered-state'] as const;
 
 export const rollbackSkipped = defineMessage({
   type: 'rollback.skipped',
