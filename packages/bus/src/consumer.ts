@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import {
+  belongsOn,
   describeError,
   getDefinition,
   isAgentbusError,
@@ -439,10 +440,18 @@ export class ConsumerRunner<R extends Registry> {
     try {
       const raw = decodeEnvelope(m.data);
       const type = raw.type as MessageTypeOf<R>;
-      getDefinition(registry, type); // unknown types can never succeed
+      const definition = getDefinition(registry, type); // unknown types can never succeed
       handler = this.options.handlers[type] as Handler<R, MessageTypeOf<R>> | undefined;
       if (!handler) {
         await this.unhandled(m, delivery, type);
+        return;
+      }
+      // A message means what its subject says: a type a handler here takes, arrived on a subject
+      // that is not its own, was put there by someone who may publish there and not the type.
+      if (!belongsOn(definition, m.subject)) {
+        const error = `${type} belongs on ${definition.subject}, but this one arrived on ${m.subject}: no handler acts on it`;
+        this.log.warn({ consumer: this.options.consumer, seq: delivery.streamSeq, type, subject: m.subject, reason: DeadLetterReasons.subjectMismatch }, `${error}: dead-lettering it`);
+        await this.deadLetterAndTerm(m, delivery, DeadLetterReasons.subjectMismatch, error, type);
         return;
       }
       envelope = { ...raw, type, data: validateData(registry, type, raw.data) } as EnvelopeOf<R, MessageTypeOf<R>>;

@@ -12,6 +12,8 @@ export const DeadLetterReasons = {
   invalidData: 'invalid-data',
   /** A known type that no handler of the consumer takes, on a subject meant for that consumer (a task subject). */
   unhandledType: 'unhandled-type',
+  /** A type a handler takes, on a subject that is not its own (a forgery, or a misrouted publish): acted on by no handler. */
+  subjectMismatch: 'subject-mismatch',
   /** The handler failed for good (a non-retryable error). */
   handlerFailed: 'handler-failed',
   /** The handler failed on every one of max_deliver attempts. */

@@ -132,6 +132,25 @@ test('on the events stream, types without a handler on this consumer are acknowl
   }
 });
 
+test('a type a handler takes, arrived on a subject that is not its own, is dead-lettered (subject-mismatch) and acted on by no handler', async () => {
+  const f = await busFixture([testConsumer('tasks-subjects')]);
+  try {
+    const handled: number[] = [];
+    await f.runner('tasks-subjects', { 'worker.work': (e) => void handled.push(e.data.n), 'worker.other': (e) => void handled.push(e.data.n) });
+    // worker.work's envelope on worker.other's subject: whoever may publish there may not publish worker.work.
+    const forged = { id: 'forged-1', type: 'worker.work', source: 'rogue', time: new Date().toISOString(), correlationId: 'c1', data: { n: 1 } };
+    await jetstream(f.nc).publish('agents.worker.tasks.other', JSON.stringify(forged), { msgID: 'forged-1' });
+    await f.publisher.publish('worker.work', { n: 2 });
+    await waitFor('the dead letter and the handled message', async () => (await listDeadLetters(f.nc)).length === 1 && handled.length === 1);
+    const [letter] = await listDeadLetters(f.nc);
+    assert.deepEqual([letter!.reason, letter!.original.subject, letter!.consumer], ['subject-mismatch', 'agents.worker.tasks.other', 'tasks-subjects']);
+    assert.match(letter!.error, /^worker\.work belongs on agents\.worker\.tasks\.work, but this one arrived on agents\.worker\.tasks\.other: no handler acts on it$/);
+    assert.deepEqual(handled, [2], 'the forged one was never handled');
+  } finally {
+    await f.close();
+  }
+});
+
 test('on a task subject, a type no handler of this consumer takes is dead-lettered at once (unhandled-type), naming the type and the consumer; the consumer goes on', async () => {
   const f = await busFixture([testConsumer('tasks-strict')]);
   try {

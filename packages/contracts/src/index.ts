@@ -16,6 +16,7 @@ export {
   isMessageValidationError,
   MessageKinds,
   subjectOf,
+  belongsOn,
   type MessageKind,
   type MessageDefinition,
   type Registry,

@@ -36,6 +36,17 @@ export function defineMessage<const Type extends string, Schema extends z.ZodTyp
   return { ...definition, stream: streamForSubject(definition.subject) };
 }
 
+/**
+ * Whether a message of `definition` belongs on `subject`: its own subject, or one within its
+ * pattern (`schedule.followup.>`). A type is acted on only where it belongs, so permission to
+ * publish on a subject is permission to publish that subject's types and nothing else.
+ */
+export function belongsOn(definition: Pick<MessageDefinition, 'subject'>, subject: string): boolean {
+  if (!definition.subject.endsWith('.>')) return subject === definition.subject;
+  const prefix = definition.subject.slice(0, -1);
+  return subject.startsWith(prefix) && subject.length > prefix.length && subject.split('.').every(Boolean);
+}
+
 /** The subject a message of `definition` with this (validated) data is published on. */
 export function subjectOf(definition: MessageDefinition, data: unknown): string {
   if (!definition.subjectFor) return definition.subject;
