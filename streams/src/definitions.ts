@@ -152,6 +152,8 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   // runs of the e2e restart test; none when killed 3 s after, or stopped with SIGTERM), and the
   // timer then comes back one ack wait after its delivery instead, to be naked again with the
   // time left. A follow-up being judged is kept alive by in-progress acks every third of it.
+  // The integrity sweep: one timer, like the watch.
+  consumer({ stream: StreamNames.schedule, durable: 'integrity-sweep', service: 'health-monitor', description: 'the periodic verification of every versioned document (chain-break escalations)', filterSubject: 'schedule.integrity-sweep', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
   consumer({ stream: StreamNames.schedule, durable: 'followups', service: 'health-monitor', description: 'follow-up checks of deployments, each run once when due', filterSubject: 'schedule.followup.>', ackWaitMs: 5_000, ackBackoffMs: undefined, maxDeliver: -1, maxAckPending: 20_000 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'rollback-tasks', service: 'rollback', description: 'rollbacks asked for by name (by a release)', filterSubject: 'agents.rollback.tasks.>' }),

@@ -1,15 +1,18 @@
 // End to end: tampered state is never acted on (issue 13, "Tampered state is never acted on"). A
 // release manifest whose head was edited after it was written (its data no longer matches its
 // hash): the failing deploy it describes is not reverted on its word, one chain-break escalation
-// asks a human, and `agentbus state get` refuses to show it as data.
+// asks a human, and `agentbus state get` refuses to show it as data. The periodic integrity sweep
+// finds a tampered document by itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { DemoBranches } from '@agentbus/demo';
 import { requestDeploy } from '@agentbus/platform';
-import { DEFAULT_STATE_BUCKET } from '@agentbus/state';
-import { runCli } from '@agentbus/testkit';
+import { readStream } from '@agentbus/bus';
+import { StreamNames } from '@agentbus/contracts';
+import { DEFAULT_STATE_BUCKET, openStateBackend, StateStore } from '@agentbus/state';
+import { runCli, waitFor } from '@agentbus/testkit';
 import { eventOf, startLoop } from './harness.ts';
 
 test('a failing deploy whose release manifest was tampered with is not reverted: rollback.skipped (tampered-state), one chain-break escalation, state get exits 1', async (t) => {
@@ -41,4 +44,31 @@ test('a failing deploy whose release manifest was tampered with is not reverted:
   assert.equal(shown.code, 1);
   assert.match(shown.stderr, new RegExp(`releases/${loop.demo.name} version ${record.envelope.number} fails verification \\(data-changed\\)`));
   assert.doesNotMatch(shown.stdout, /someone-else/);
+});
+
+test('the periodic integrity sweep finds a document tampered with past the state store and raises one chain-break escalation for it, however often it finds it', async (t) => {
+  const loop = await startLoop({ registry: { followupOffsetsMs: [] }, env: { HEALTH_INTEGRITY_SWEEP_MS: '300' } });
+  t.after(() => loop.stop());
+  const store = new StateStore({ backend: await openStateBackend({ backend: 'nats-kv', nc: loop.nc }), agent: 'e2e-test' });
+  await store.put('config/limits', { maxDeploys: 4 }, { reason: 'first' });
+  await store.put('config/limits', { maxDeploys: 5 }, { reason: 'second' });
+  const kv = await new Kvm(jetstream(loop.nc)).open(DEFAULT_STATE_BUCKET);
+  const version = await kv.get('config.limits.v.1');
+  const record = JSON.parse(version!.string()) as { data: { maxDeploys: number } };
+  record.data.maxDeploys = 40;
+  await kv.put('config.limits.v.1', JSON.stringify(record));
+
+  const chainBreaks = async () => {
+    const found: Array<{ dedupKey: string; summary: string }> = [];
+    for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.escalation.raised' })) {
+      const data = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { kind: string; dedupKey: string; summary: string } }).data;
+      if (data.kind === 'chain-break') found.push(data);
+    }
+    return found;
+  };
+  const [first] = await waitFor('a chain-break escalation from the sweep', async () => ((await chainBreaks()).length ? chainBreaks() : undefined), 15_000);
+  assert.equal(first!.dedupKey, 'agentbus.chain-break.config_limits.1');
+  assert.match(first!.summary, /^hash chain of config\/limits is broken at version 1 \(data-changed\)/);
+  await waitFor('two more sweeps', () => loop.logTail(400).split('\n').filter((line) => line.includes('integrity sweep: 1 of')).length >= 3, 15_000);
+  assert.equal((await chainBreaks()).length, 1, 'found again, escalated once (the same id inside the duplicate window, the same page after it)');
 });

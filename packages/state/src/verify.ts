@@ -1,3 +1,4 @@
+import { escalation, type Escalation } from '@agentbus/contracts';
 import type { StateBackend } from './backend.ts';
 import type { DocumentPath } from './document-path.ts';
 import { parseRecord, recomputeHashes, type VersionRecord } from './envelope.ts';
@@ -237,4 +238,20 @@ function checkHead(
       : { number: last, reason: IntegrityReasons.headBehind, message: `the head is version ${head}, behind the last version ${last} (a writer stopped before moving it); reads use the versions, and the next write moves the head` };
   }
   return null;
+}
+
+/**
+ * A broken hash chain is a data-integrity question no agent may settle alone (seed 002): the
+ * chain-break escalation of a damaged document, one per document and first bad version (its
+ * dedup key), however often it is found — by `agentbus state verify` or the periodic sweep.
+ */
+export function chainBreakEscalation(report: VerifyReport): Escalation {
+  const first = report.firstBad!;
+  return escalation({
+    kind: 'chain-break',
+    severity: 'critical',
+    summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`,
+    details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
+    about: [report.path, first.number],
+  });
 }

@@ -8,10 +8,11 @@ import { healthMonitorSettings } from './config.ts';
 import { deployCompletedHandler } from './handlers/deploy-completed.ts';
 import { healthWatchHandler } from './handlers/health-watch.ts';
 import { followupHandler } from './handlers/followup.ts';
+import { integritySweepHandler } from './handlers/integrity-sweep.ts';
 
 export const healthMonitorService = defineService({
   name: 'health-monitor',
-  description: 'judges every deployment after its stabilization window (HTTP and metric checks) and again at its follow-ups; watches every service between deploys (one prober at a time)',
+  description: 'judges every deployment after its stabilization window (HTTP and metric checks) and again at its follow-ups; watches every service between deploys (one prober at a time); verifies every versioned document now and then',
   settings: healthMonitorSettings,
   resources: { fleet: fleetResource, leases: leasesResource, evidence: evidenceResource, followups: followupsResource, state: stateResource },
   async start(ctx) {
@@ -28,6 +29,8 @@ export const healthMonitorService = defineService({
     }
     const { started } = await startTimerOnce(ctx.publisher, 'schedule.health-watch', {});
     ctx.log.info({ started }, started ? 'started the watch timer' : 'the watch timer runs already');
+    const sweep = await startTimerOnce(ctx.publisher, 'schedule.integrity-sweep', {});
+    ctx.log.info({ started: sweep.started }, sweep.started ? 'started the integrity sweep timer' : 'the integrity sweep timer runs already');
     return {
       'health-monitor': {
         concurrency: ctx.settings.HEALTH_CONCURRENCY,
@@ -37,6 +40,10 @@ export const healthMonitorService = defineService({
       followups: {
         concurrency: ctx.settings.HEALTH_CONCURRENCY,
         handlers: { 'schedule.followup': followupHandler({ fleet, state, followups }) },
+      },
+      'integrity-sweep': {
+        concurrency: 1,
+        handlers: { 'schedule.integrity-sweep': integritySweepHandler({ state, intervalMs: ctx.settings.HEALTH_INTEGRITY_SWEEP_MS }) },
       },
       'health-watch': {
         concurrency: 1,

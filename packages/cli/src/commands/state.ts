@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import {
+  chainBreakEscalation,
   ensureStateBucket,
   formatChanges,
   generateSigningKey,
@@ -16,7 +17,7 @@ import {
 } from '@agentbus/state';
 import { booleanOption, parseInteger, parseJsonOption, requireOption, stringOption, UsageError, type Command, type CommandContext, type ParsedArgs } from '../command.ts';
 import { shortTime, table } from '../render.ts';
-import { AgentbusError, agentbusRegistry, describeError, ellipsize, escalation, safeText } from '@agentbus/contracts';
+import { AgentbusError, agentbusRegistry, describeError, ellipsize, safeText } from '@agentbus/contracts';
 import { Publisher } from '@agentbus/bus';
 
 /**
@@ -284,22 +285,12 @@ export const stateVerify: Command = {
   },
 };
 
-/**
- * A broken hash chain is a data-integrity question no agent may settle alone (seed 002): each
- * damaged document raises a chain-break escalation, one per document and first bad version.
- */
+/** Each damaged document raises its chain-break escalation (chainBreakEscalation). */
 async function escalateChainBreaks(ctx: CommandContext, damaged: readonly VerifyReport[]): Promise<void> {
   try {
     const publisher = new Publisher(await ctx.nats(), { registry: agentbusRegistry, source: 'agentbus-state-verify' });
     for (const report of damaged) {
-      const first = report.firstBad!;
-      const raised = escalation({
-        kind: 'chain-break',
-        severity: 'critical',
-        summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`,
-        details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
-        about: [report.path, first.number],
-      });
+      const raised = chainBreakEscalation(report);
       await publisher.publish('escalation.raised', raised.data, { id: raised.id });
     }
     ctx.out.note(`agentbus: raised ${damaged.length} chain-break escalation(s)`);

@@ -6,7 +6,7 @@ import { followupTimer, followupScheduled, followupPassed, followupFailed, follo
 import { rollbackTask, rollbackStarted, rollbackReverted, rollbackCompleted, rollbackFailed, rollbackSkipped } from './rollback.ts';
 import { escalationRaised, escalationResolved } from './escalation.ts';
 import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
-import { healthWatchTimer } from './schedule.ts';
+import { healthWatchTimer, integritySweepTimer } from './schedule.ts';
 import { releaseStartTask, releaseAbortTask, releaseStarted, releasePlanned, releaseStepStarted, releaseStepPassed, releaseChecked, releaseAbortRequested, releaseCompleted } from './release.ts';
 
 /** Every message type agentbus itself sends and receives. */
@@ -40,6 +40,7 @@ export const agentbusRegistry = defineRegistry([
   notificationDelivered,
   postmortemWritten,
   healthWatchTimer,
+  integritySweepTimer,
   followupTimer,
   releaseStartTask,
   releaseAbortTask,

@@ -16,3 +16,16 @@ export const healthWatchTimer = defineMessage({
   description: 'The between-deploy watch of every service: probed each time it comes due, then rescheduled.',
   schema: z.strictObject({}),
 });
+
+/**
+ * The periodic integrity sweep (seed 002): every versioned document verified, and a chain-break
+ * escalation raised for each damaged one, not only when someone runs `agentbus state verify`. One
+ * message, rescheduled after each sweep, like the watch.
+ */
+export const integritySweepTimer = defineMessage({
+  type: 'schedule.integrity-sweep',
+  kind: 'timer',
+  subject: scheduleSubject('integrity-sweep'),
+  description: 'The periodic verification of every versioned document: run each time it comes due, then rescheduled.',
+  schema: z.strictObject({}),
+});
