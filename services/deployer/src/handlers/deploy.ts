@@ -225,7 +225,8 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
 async function checkQuarantine(repo: GitRepo, service: string, ref: string, allowReverted: boolean, state: StateStore): Promise<{ patchId: string; incidentId: string; revertedMergeCommit: string } | undefined> {
   let stored: unknown;
   try {
-    stored = (await state.get(quarantinePath(service))).data;
+    // A version that fails verification (changed past the state store) is never acted on.
+    stored = (await state.getVerified(quarantinePath(service))).data;
   } catch (error) {
     if (isStateNotFound(error)) return undefined;
     throw error;
@@ -266,7 +267,7 @@ async function checkQuarantine(repo: GitRepo, service: string, ref: string, allo
  */
 async function captureBaseline(service: FleetService, deps: DeployDeps): Promise<Baseline | null> {
   const [previousDeployAt, newest] = await Promise.all([
-    deps.state.get(releaseManifestPath(service.name)).then(
+    deps.state.getVerified(releaseManifestPath(service.name)).then(
       (head) => Date.parse(releaseManifestSchema.parse(head.data).deployedAt),
       (error: unknown) => {
         if (isStateNotFound(error)) return -Infinity;
