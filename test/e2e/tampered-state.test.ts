@@ -72,3 +72,23 @@ test('the periodic integrity sweep finds a document tampered with past the state
   await waitFor('two more sweeps', () => loop.logTail(400).split('\n').filter((line) => line.includes('integrity sweep: 1 of')).length >= 3, 15_000);
   assert.equal((await chainBreaks()).length, 1, 'found again, escalated once (the same id inside the duplicate window, the same page after it)');
 });
+
+test('a follow-up whose release manifest was tampered with is not run: followup.cancelled (tampered-state) and one chain-break escalation', async (t) => {
+  const loop = await startLoop({ registry: { followupOffsetsMs: [2_000] } });
+  t.after(() => loop.stop());
+  const { taskId } = await requestDeploy(loop.nc, { service: loop.demo.name, ref: DemoBranches.good, requestedBy: 'e2e-test' }, { source: 'e2e-test' });
+  await loop.waitForEvent(taskId, 'followup.scheduled');
+  const kv = await new Kvm(jetstream(loop.nc)).open(DEFAULT_STATE_BUCKET);
+  const key = `releases.${loop.demo.name}`;
+  const record = JSON.parse((await kv.get(`${key}.head`))!.string()) as { envelope: { number: number }; data: { status: string } };
+  record.data.status = 'rolled-back';
+  await kv.put(`${key}.head`, JSON.stringify(record));
+  await kv.put(`${key}.v.${record.envelope.number}`, JSON.stringify(record));
+
+  const cancelled = await loop.waitForEvent(taskId, 'followup.cancelled');
+  assert.equal((cancelled.data as { reason: string }).reason, 'tampered-state');
+  assert.match((cancelled.data as { detail: string }).detail, new RegExp(`^releases/${loop.demo.name} fails verification: version ${record.envelope.number}'s data was changed after it was written .*; agentbus judges nothing on it$`));
+  const events = await loop.events(taskId);
+  assert.deepEqual(events.filter((e) => e.type === 'followup.passed' || e.type === 'followup.failed').map((e) => e.type), [], 'nothing judged');
+  assert.deepEqual(events.filter((e) => e.type === 'escalation.raised').map((e) => (e.data as { dedupKey: string }).dedupKey), [`agentbus.chain-break.releases_${loop.demo.name}.${record.envelope.number}`]);
+});

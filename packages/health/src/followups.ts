@@ -117,7 +117,7 @@ export async function cancelPendingFollowups(
   store: FollowupStore,
   ctx: Pick<HandlerContext<AgentbusRegistry>, 'publish'>,
   select: { service: string; deploymentId?: string; exceptDeploymentId?: string },
-  how: { reason: 'superseded' | 'rolled-back'; detail: string; supersededBy?: string },
+  how: { reason: 'superseded' | 'rolled-back' | 'tampered-state'; detail: string; supersededBy?: string },
 ): Promise<FollowupRecord[]> {
   const pending = (await store.list(select.service)).filter(
     (record) =>

@@ -114,10 +114,11 @@ export const followupCancelled = defineMessage({
   type: 'followup.cancelled',
   kind: 'event',
   subject: eventSubject('followup.cancelled'),
-  description: 'A follow-up was not run: a newer deployment of the service came, or this one was rolled back.',
+  description: 'A follow-up was not run: a newer deployment of the service came, this one was rolled back, or what runs cannot be told (its release manifest fails verification).',
   schema: z.object({
     ...which,
-    reason: z.enum(['superseded', 'rolled-back']),
+    /** tampered-state: the release manifest that says what runs fails verification, so nothing is judged or acted on (a chain-break escalation). */
+    reason: z.enum(['superseded', 'rolled-back', 'tampered-state']),
     /** The deployment that superseded it. */
     supersededBy: z.string().min(1).optional(),
     detail: outsideText({ max: 1_000 }),

@@ -2,7 +2,7 @@ import { escalation, followupLabel, FollowupStatuses, releaseManifestPath, relea
 import type { Handler } from '@agentbus/bus';
 import { failingSummary, judgeService, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, type FollowupRecord, type FollowupStore, type PrometheusSection } from '@agentbus/health';
-import { isStateNotFound, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, type StateStore } from '@agentbus/state';
 
 export interface FollowupDeps {
   fleet: { services: readonly FleetService[]; prometheus?: PrometheusSection | undefined };
@@ -51,7 +51,19 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
     }
     if (!stored) await deps.followups.put(record); // its record was lost: cancelling and listing need one
 
-    const decision = whyObsolete(deps.fleet.services.find((candidate) => candidate.name === t.service), await currentDeployment(deps.state, t.service), t);
+    const current = await currentDeployment(deps.state, t.service);
+    if (current && 'tampered' in current) {
+      // What runs cannot be told from a manifest that fails verification: nothing is judged or acted
+      // on, and a human is asked (the chain-break escalation, as `agentbus state verify` raises it).
+      const { path, number, reason, message } = current.tampered;
+      const detail = `${message}; agentbus judges nothing on it`;
+      await cancelPendingFollowups(deps.followups, ctx, { service: t.service, deploymentId: t.deploymentId }, { reason: 'tampered-state', detail });
+      const raised = escalation({ kind: 'chain-break', severity: 'critical', service: t.service, summary: `${t.service}: the ${label} follow-up of ${t.deploymentId} was not run: ${detail}`, details: { path, firstBad: { number, reason }, deploymentId: t.deploymentId }, about: [path, number] });
+      await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+      ctx.log.error({ path, number }, `the ${label} follow-up of ${t.deploymentId} was not run: ${detail}`);
+      return;
+    }
+    const decision = whyObsolete(deps.fleet.services.find((candidate) => candidate.name === t.service), current, t);
     if ('obsolete' in decision) {
       const how = decision.obsolete;
       await cancelPendingFollowups(deps.followups, ctx, { service: t.service, deploymentId: t.deploymentId }, how);
@@ -88,7 +100,7 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
   };
 }
 
-type Obsolete = { reason: 'superseded' | 'rolled-back'; detail: string; supersededBy?: string };
+type Obsolete = { reason: 'superseded' | 'rolled-back' | 'tampered-state'; detail: string; supersededBy?: string };
 
 /** Why a follow-up due now would judge code that no longer runs, or the service to judge when its deployment is still the latest. */
 function whyObsolete(service: FleetService | undefined, current: ReleaseManifest | undefined, t: { service: string; deploymentId: string }): { obsolete: Obsolete } | { service: FleetService } {
@@ -99,11 +111,13 @@ function whyObsolete(service: FleetService | undefined, current: ReleaseManifest
   return { service };
 }
 
-async function currentDeployment(state: StateStore, service: string): Promise<ReleaseManifest | undefined> {
+/** The service's release manifest (undefined: none), or why it cannot be trusted. */
+async function currentDeployment(state: StateStore, service: string): Promise<ReleaseManifest | { tampered: { path: string; number: number; reason: string; message: string } } | undefined> {
   try {
-    return releaseManifestSchema.parse((await state.get(releaseManifestPath(service))).data);
+    return releaseManifestSchema.parse((await state.getVerified(releaseManifestPath(service))).data);
   } catch (error) {
     if (isStateNotFound(error)) return undefined;
+    if (isStateIntegrityError(error)) return { tampered: { ...(error.details as { path: string; number: number; reason: string }), message: error.message } };
     throw error;
   }
 }
