@@ -15,7 +15,7 @@ import { isChatUpdate } from '@agentbus/notify';
 import { openStateBackend, StateStore } from '@agentbus/state';
 import { agentbusConsumers, type ConsumerDefinition } from '@agentbus/streams';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '@agentbus/testkit';
-import { startLoop, type Loop } from './harness.ts';
+import { eventOf, startLoop, type Loop } from './harness.ts';
 
 const ROUTING_KEY = 'r0utingkeye2er0utingkeye2er0utin';
 
@@ -82,12 +82,19 @@ test('two instances of every service: seed 000 is reverted once, written up once
   assert.equal(run.summary.outcome, 'rolled-back', loop.logTail());
   await loop.waitUntilConsumed();
   const events = await loop.events(run.taskId);
-  assert.equal(events.filter((e) => e.type === 'task.completed' && e.data.taskType === 'deployer.deploy').length, 1, 'the deploy task was handled once');
+  // Handled once: it completed, or (the watch's probe crashed the broken version before the deploy
+  // script saw it listen) its deploy command failed on pushed code, the task failed for good and
+  // the rollback came from deploy.failed, as in the burst below.
+  const ends = events.filter((e) => (e.type === 'task.completed' || (e.type === 'task.failed' && !e.data.willRetry)) && e.data.taskType === 'deployer.deploy');
+  assert.equal(ends.length, 1, `the deploy task was handled once: ${events.map((e) => e.type).join(', ')}`);
+  if (ends[0]!.type === 'task.failed') assert.equal(eventOf(events, 'deploy.failed')?.data.stage, 'deploy-command', 'a deploy task fails for good here only when its deploy command failed on pushed code');
   assert.equal(await loop.origin(['rev-list', '--count', `${loop.demo.initialCommit}..${await loop.originHead()}`, '--grep', 'This reverts commit']), '1', 'one revert');
   assert.deepEqual(await postmortemPaths(loop), [`postmortems/${run.taskId}`], 'one post-mortem');
-  await waitFor('the ticket and the chat message', () => deliveries(receiver, '/issues').distinct.size === 1 && deliveries(receiver, '/chat').distinct.size === 1, 15_000);
+  // One chat message per update: rolled back (and, on the deploy-command path, the failed deploy first).
+  const chats = ends[0]!.type === 'task.failed' ? 2 : 1;
+  await waitFor('the ticket and the chat messages', () => deliveries(receiver, '/issues').distinct.size === 1 && deliveries(receiver, '/chat').distinct.size === chats, 15_000);
   await loop.waitUntilConsumed();
-  assert.deepEqual([deliveries(receiver, '/issues').posts, deliveries(receiver, '/chat').posts, deliveries(receiver, '/pagerduty').posts], [1, 1, 0], 'one ticket, one chat message, no page');
+  assert.deepEqual([deliveries(receiver, '/issues').posts, deliveries(receiver, '/chat').posts, deliveries(receiver, '/pagerduty').posts], [1, chats, 0], 'one ticket, one chat message per update, no page');
 });
 
 test('two instances of every service, one service down past unhealthyAfterMs: one escalation, one page, one incident, one post-mortem; its recovery resolves the page once', async (t) => {
