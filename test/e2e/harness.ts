@@ -13,7 +13,8 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, read
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { listDeadLetters, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
 import { agentbusRegistry, releaseManifestPath, releaseManifestSchema, StreamNames, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { createDemoService, isRunning, type DemoConfigOptions, type DemoService, type DemoServiceOptions } from '@agentbus/demo';
@@ -21,7 +22,7 @@ import { runGit } from '@agentbus/git';
 import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
 import { deployAndFollow, RestartPolicies, serviceNames, startServicesInProcess, stopServices, Supervisor, type DeployRun, type ServiceName } from '@agentbus/platform';
 import type { RunningService } from '@agentbus/runtime';
-import { openStateBackend, StateStore } from '@agentbus/state';
+import { DEFAULT_STATE_BUCKET, openStateBackend, StateStore } from '@agentbus/state';
 import { agentbusTopology, applyTopology, isTimerConsumer, type ConsumerDefinition } from '@agentbus/streams';
 import { startNats, startNatsCluster, tempDir, waitFor, type NatsCluster, type NatsServer } from '@agentbus/testkit';
 
@@ -117,6 +118,12 @@ export interface Loop extends ServiceUnderTest {
   publisher(): Publisher<AgentbusRegistry>;
   /** Every event of one incident, in stream order. */
   events(correlationId: string): Promise<IncidentEvent[]>;
+  /**
+   * Edits the data of a document's latest version (its head copy and its version record) in the
+   * nats-kv bucket, past the state store, as someone with access to the bucket could: its hash no
+   * longer matches. Returns the version's number.
+   */
+  tamperHead(path: string, mutate: (data: Record<string, unknown>) => void): Promise<number>;
   /** Waits until the incident has an event of `type` and returns it. */
   waitForEvent(correlationId: string, type: IncidentEvent['type']): Promise<IncidentEvent>;
   /** The deploymentId (= the deploy task's id and correlationId) of the last deploy.merged on the bus. */
@@ -269,6 +276,15 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     serviceEnv,
     publisher: () => (publisher ??= new Publisher(nc, { registry: agentbusRegistry, source: 'e2e-test' })),
     events: (correlationId) => collectIncidentEvents(nc, correlationId),
+    async tamperHead(path, mutate) {
+      const kv = await new Kvm(jetstream(nc)).open(DEFAULT_STATE_BUCKET);
+      const key = path.replace('/', '.');
+      const record = JSON.parse((await kv.get(`${key}.head`))!.string()) as { envelope: { number: number }; data: Record<string, unknown> };
+      mutate(record.data);
+      await kv.put(`${key}.head`, JSON.stringify(record));
+      await kv.put(`${key}.v.${record.envelope.number}`, JSON.stringify(record));
+      return record.envelope.number;
+    },
     waitForEvent: (correlationId, type) =>
       waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),
     async latestDeployment() {

@@ -7,9 +7,6 @@ import assert from 'node:assert/strict';
 import { quarantineSchema } from '@agentbus/contracts';
 import { DemoBranches, serverSource } from '@agentbus/demo';
 import { runCli } from '@agentbus/testkit';
-import { Kvm } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
-import { DEFAULT_STATE_BUCKET } from '@agentbus/state';
 import { eventOf, startLoop } from './harness.ts';
 
 test('a reverted change is refused when it comes back unchanged, deployed again only when asked (recorded), and a changed fix deploys', async (t) => {
@@ -64,12 +61,7 @@ test('a reverted change is refused when it comes back unchanged, deployed again 
   assert.match(stopped.data.error, new RegExp(`^quarantine/${demo.name} is not a quarantine document \\(changes: .*\\), so agentbus cannot tell whether ${DemoBranches.flaky} was reverted before; nothing was merged`));
 
   // A quarantine changed past the state store (its data no longer matches its hash) is never acted on.
-  const kv = await new Kvm(jetstream(loop.nc)).open(DEFAULT_STATE_BUCKET);
-  const head = await kv.get(`quarantine.${demo.name}.head`);
-  const record = JSON.parse(head!.string()) as { envelope: { number: number }; data: Record<string, unknown> };
-  record.data = { service: demo.name, changes: [] };
-  await kv.put(`quarantine.${demo.name}.head`, JSON.stringify(record));
-  await kv.put(`quarantine.${demo.name}.v.${record.envelope.number}`, JSON.stringify(record));
+  const record = { envelope: { number: await loop.tamperHead(`quarantine/${demo.name}`, (data) => void (data.changes = [])) } };
   const headBefore2 = await loop.originHead();
   const tampered = await loop.deploy(DemoBranches.flaky);
   const refusedTampered = eventOf(tampered.events, 'deploy.failed');

@@ -22,13 +22,7 @@ test('a failing deploy whose release manifest was tampered with is not reverted:
   const completed = await loop.waitForEvent(taskId, 'deploy.completed');
   const mergeCommit = (completed.data as { mergeCommit: string }).mergeCommit;
   // In the stabilization window: someone edits the manifest's head (and its version record) in the bucket, past the state store.
-  const kv = await new Kvm(jetstream(loop.nc)).open(DEFAULT_STATE_BUCKET);
-  const key = `releases.${loop.demo.name}`;
-  const head = await kv.get(`${key}.head`);
-  const record = JSON.parse(head!.string()) as { envelope: { number: number }; data: { ref: string } };
-  record.data.ref = 'feature/someone-else';
-  await kv.put(`${key}.head`, JSON.stringify(record));
-  await kv.put(`${key}.v.${record.envelope.number}`, JSON.stringify(record));
+  const record = { envelope: { number: await loop.tamperHead(`releases/${loop.demo.name}`, (data) => void (data.ref = 'feature/someone-else')) } };
 
   const skipped = await loop.waitForEvent(taskId, 'rollback.skipped');
   assert.equal((skipped.data as { reason: string }).reason, 'tampered-state');
@@ -78,12 +72,7 @@ test('a follow-up whose release manifest was tampered with is not run: followup.
   t.after(() => loop.stop());
   const { taskId } = await requestDeploy(loop.nc, { service: loop.demo.name, ref: DemoBranches.good, requestedBy: 'e2e-test' }, { source: 'e2e-test' });
   await loop.waitForEvent(taskId, 'followup.scheduled');
-  const kv = await new Kvm(jetstream(loop.nc)).open(DEFAULT_STATE_BUCKET);
-  const key = `releases.${loop.demo.name}`;
-  const record = JSON.parse((await kv.get(`${key}.head`))!.string()) as { envelope: { number: number }; data: { status: string } };
-  record.data.status = 'rolled-back';
-  await kv.put(`${key}.head`, JSON.stringify(record));
-  await kv.put(`${key}.v.${record.envelope.number}`, JSON.stringify(record));
+  const record = { envelope: { number: await loop.tamperHead(`releases/${loop.demo.name}`, (data) => void (data.status = 'rolled-back')) } };
 
   const cancelled = await loop.waitForEvent(taskId, 'followup.cancelled');
   assert.equal((cancelled.data as { reason: string }).reason, 'tampered-state');

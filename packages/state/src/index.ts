@@ -4,7 +4,7 @@ export { openStateBackend, openStateBackendFrom, stateEnvSchema, stateResource, 
 export { openNatsKvBackend, stateBucketConfig, ensureStateBucket, DEFAULT_STATE_BUCKET, type NatsKvBackendOptions, type StateBucketConfig } from './nats-kv-backend.ts';
 export { openFirestoreBackend, FIRESTORE_INDEX_COLLECTION, type FirestoreBackendOptions } from './firestore-backend.ts';
 export { ENVELOPE_FORMAT, Operations, sealVersion, encodeRecord, parseRecord, recomputeHashes, type Operation, type VersionEnvelope, type VersionRecord, type VersionSignature, type EnvelopeInput } from './envelope.ts';
-export { IntegrityReasons, verifyDocument, checkRecord, chainBreakEscalation, type IntegrityReason, type VerifyFinding, type VerifyReport, type SignatureSummary } from './verify.ts';
+export { IntegrityReasons, verifyDocument, checkRecord, chainBreakEscalation, refusedVersionOf, refusedReadEscalation, type RefusedVersion, type IntegrityReason, type VerifyFinding, type VerifyReport, type SignatureSummary } from './verify.ts';
 export { diffData, formatChanges, ChangeKinds, type ChangeKind, type FieldChange } from './diff.ts';
 export { canonicalJson } from './canonical-json.ts';
 export { normalizeData, formatMicros, ValueTags, MAX_DATA_DEPTH, type JsonValue, type JsonObject } from './normalize.ts';

@@ -2,7 +2,7 @@ import { escalation, type Escalation } from '@agentbus/contracts';
 import type { StateBackend } from './backend.ts';
 import type { DocumentPath } from './document-path.ts';
 import { parseRecord, recomputeHashes, type VersionRecord } from './envelope.ts';
-import { documentNotFound } from './errors.ts';
+import { documentNotFound, type StateIntegrityError } from './errors.ts';
 import { SignatureStatus, type Keyring } from './signing.ts';
 
 /** Why a version (or the head) fails verification. Stable codes for scripts. */
@@ -253,5 +253,35 @@ export function chainBreakEscalation(report: VerifyReport): Escalation {
     summary: `hash chain of ${report.path} is broken at version ${first.number} (${first.reason}): ${first.message}`,
     details: { path: report.path, firstBad: first, problems: report.problems.length, versions: report.versions },
     about: [report.path, first.number],
+  });
+}
+
+/** What a read refused (StateStore.getVerified): the document, its version and why. */
+export interface RefusedVersion {
+  path: string;
+  number: number;
+  reason: string;
+  message: string;
+}
+
+/** The version a StateIntegrityError from getVerified refused. */
+export function refusedVersionOf(error: StateIntegrityError): RefusedVersion {
+  const { path, number, reason } = error.details as { path: string; number: number; reason: string };
+  return { path, number, reason, message: error.message };
+}
+
+/**
+ * The chain-break escalation of a decision skipped because the version it read fails
+ * verification: the same dedup key as chainBreakEscalation (document and version), so a sweep or
+ * `state verify` finding the same damage updates the same page.
+ */
+export function refusedReadEscalation(refused: RefusedVersion, what: { service: string; summary: string; details?: Record<string, unknown> }): Escalation {
+  return escalation({
+    kind: 'chain-break',
+    severity: 'critical',
+    service: what.service,
+    summary: what.summary,
+    details: { path: refused.path, firstBad: { number: refused.number, reason: refused.reason }, ...what.details },
+    about: [refused.path, refused.number],
   });
 }

@@ -1,7 +1,7 @@
 import { releaseManifestSchema, safeText, shortSha, type AgentbusRegistry, type DataOf, type ReleaseManifest } from '@agentbus/contracts';
 import type { FleetService } from '@agentbus/fleet';
 import type { GitRepo } from '@agentbus/git';
-import { isStateIntegrityError, isStateNotFound, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, refusedVersionOf, type RefusedVersion, type StateStore } from '@agentbus/state';
 
 /** A failed judgment: health.failed after a deploy, or followup.failed hours later. */
 type JudgedFailure = Pick<DataOf<AgentbusRegistry, 'health.failed'>, 'deploymentId' | 'baseline' | 'checks' | 'metrics'>;
@@ -12,7 +12,7 @@ type SkipReason = DataOf<AgentbusRegistry, 'rollback.skipped'>['reason'];
 export type Attribution =
   /** `quarantine: false`: the change is rolled back though nothing showed it bad (a release undone as a whole): it is not quarantined. */
   | { attributed: true; manifest: ReleaseManifest; failingChecks: string[]; reason: string; quarantine?: false }
-  | { attributed: false; reason: SkipReason; detail: string; escalate: boolean; chainBreak?: { path: string; number: number; reason: string } };
+  | { attributed: false; reason: SkipReason; detail: string; escalate: boolean; chainBreak?: RefusedVersion };
 
 /**
  * The service's release manifest, read for a decision: undefined when there is none; a version
@@ -24,8 +24,7 @@ async function manifestFor(state: StateStore, service: string): Promise<ReleaseM
   } catch (error) {
     if (isStateNotFound(error)) return undefined;
     if (isStateIntegrityError(error)) {
-      const { path, number, reason } = error.details as { path: string; number: number; reason: string };
-      return { attributed: false, reason: 'tampered-state', detail: safeText(`${error.message}; agentbus decides nothing on it`, { max: 2_000 }), escalate: true, chainBreak: { path, number, reason } };
+      return { attributed: false, reason: 'tampered-state', detail: safeText(`${error.message}; agentbus decides nothing on it`, { max: 2_000 }), escalate: true, chainBreak: refusedVersionOf(error) };
     }
     throw error;
   }

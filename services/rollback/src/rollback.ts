@@ -3,7 +3,7 @@ import type { GitRepo } from '@agentbus/git';
 import { willBeRetried, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type FollowupStore, type HealthEvidenceStore } from '@agentbus/health';
-import { isStateNotFound, type StateStore } from '@agentbus/state';
+import { isStateNotFound, refusedReadEscalation, type StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
 
 type Stage = 'revert' | 'push' | 'verify-push' | 'redeploy' | 'verify-health';
@@ -93,15 +93,7 @@ export async function skipRollback(
   if (decision.chainBreak) {
     // A data-integrity question no agent settles alone (seed 002): the chain-break escalation, as
     // `agentbus state verify` raises it (one per document and first bad version).
-    const { path, number, reason } = decision.chainBreak;
-    const raised = escalation({
-      kind: 'chain-break',
-      severity: 'critical',
-      service: failure.service,
-      summary: `${failure.service} is failing, but agentbus will not roll back on its own: ${decision.detail}`,
-      details: { path, firstBad: { number, reason }, deploymentId: failure.deploymentId },
-      about: [path, number],
-    });
+    const raised = refusedReadEscalation(decision.chainBreak, { service: failure.service, summary: `${failure.service} is failing, but agentbus will not roll back on its own: ${decision.detail}`, details: { deploymentId: failure.deploymentId } });
     await ctx.publish('escalation.raised', raised.data, { id: raised.id });
   } else if (decision.escalate) {
     const raised = escalation({

@@ -255,7 +255,7 @@ describe('attributeFailure: a health.failed after a deploy', () => {
     test(row.name, async () => {
       const state = row.tampered ? tamperedState() : await memoryStateStore(row.manifest ? { 'releases/api': row.manifest } : {});
       const attribution = await attributeFailure(row.failure, service, state, clone({ messages: row.messages }), row.foundBy);
-      if (row.tampered) assert.deepEqual(!attribution.attributed && attribution.chainBreak, { path: 'releases/api', number: 1, reason: 'data-changed' }, 'a chain-break escalation names the document and version');
+      if (row.tampered) assert.deepEqual(!attribution.attributed && attribution.chainBreak, { path: 'releases/api', number: 1, reason: 'data-changed', message: "releases/api fails verification: version 1's data was changed after it was written" }, 'a chain-break escalation names the document and version');
       assert.deepEqual(decisionOf(attribution), row.expected);
       if (attribution.attributed) assert.deepEqual(attribution.manifest, row.manifest, 'the manifest rolled back is the one recorded');
     });

@@ -2,7 +2,7 @@ import { escalation, followupLabel, FollowupStatuses, releaseManifestPath, relea
 import type { Handler } from '@agentbus/bus';
 import { failingSummary, judgeService, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, type FollowupRecord, type FollowupStore, type PrometheusSection } from '@agentbus/health';
-import { isStateIntegrityError, isStateNotFound, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, refusedReadEscalation, refusedVersionOf, type RefusedVersion, type StateStore } from '@agentbus/state';
 
 export interface FollowupDeps {
   fleet: { services: readonly FleetService[]; prometheus?: PrometheusSection | undefined };
@@ -55,10 +55,10 @@ export function followupHandler(deps: FollowupDeps): Handler<AgentbusRegistry, '
     if (current && 'tampered' in current) {
       // What runs cannot be told from a manifest that fails verification: nothing is judged or acted
       // on, and a human is asked (the chain-break escalation, as `agentbus state verify` raises it).
-      const { path, number, reason, message } = current.tampered;
+      const { path, number, message } = current.tampered;
       const detail = `${message}; agentbus judges nothing on it`;
       await cancelPendingFollowups(deps.followups, ctx, { service: t.service, deploymentId: t.deploymentId }, { reason: 'tampered-state', detail });
-      const raised = escalation({ kind: 'chain-break', severity: 'critical', service: t.service, summary: `${t.service}: the ${label} follow-up of ${t.deploymentId} was not run: ${detail}`, details: { path, firstBad: { number, reason }, deploymentId: t.deploymentId }, about: [path, number] });
+      const raised = refusedReadEscalation(current.tampered, { service: t.service, summary: `${t.service}: the ${label} follow-up of ${t.deploymentId} was not run: ${detail}`, details: { deploymentId: t.deploymentId } });
       await ctx.publish('escalation.raised', raised.data, { id: raised.id });
       ctx.log.error({ path, number }, `the ${label} follow-up of ${t.deploymentId} was not run: ${detail}`);
       return;
@@ -112,12 +112,12 @@ function whyObsolete(service: FleetService | undefined, current: ReleaseManifest
 }
 
 /** The service's release manifest (undefined: none), or why it cannot be trusted. */
-async function currentDeployment(state: StateStore, service: string): Promise<ReleaseManifest | { tampered: { path: string; number: number; reason: string; message: string } } | undefined> {
+async function currentDeployment(state: StateStore, service: string): Promise<ReleaseManifest | { tampered: RefusedVersion } | undefined> {
   try {
     return releaseManifestSchema.parse((await state.getVerified(releaseManifestPath(service))).data);
   } catch (error) {
     if (isStateNotFound(error)) return undefined;
-    if (isStateIntegrityError(error)) return { tampered: { ...(error.details as { path: string; number: number; reason: string }), message: error.message } };
+    if (isStateIntegrityError(error)) return { tampered: refusedVersionOf(error) };
     throw error;
   }
 }
