@@ -17,7 +17,7 @@ import {
 import { backoff } from './backoff.ts';
 import { TRANSIENT_RETRY_BACKOFF } from './retry.ts';
 import { BusError, isConsumerNotFound, isStreamNotFound, isTransientNatsError } from './errors.ts';
-import { Headers } from './headers.ts';
+import { Headers, headerValue, msgIdNamesEnvelope } from './headers.ts';
 import { deadLetter, DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
 import { KeepAlive } from './keep-alive.ts';
 import { watchMaxDeliveries } from './max-deliveries.ts';
@@ -238,14 +238,17 @@ class Slots {
 }
 
 /**
- * Runs handlers for one durable pull consumer: validate → (ledger check) → handle → ack.
+ * Runs handlers for one durable pull consumer: validate → ledger check → handle → ack.
  *
  * Every delivery ends in exactly one way:
  * - handled: ledger records it done, then ack;
  * - a known type without a handler on this consumer: per `unhandledTypes`, dead-lettered at once
  *   (`unhandled-type`, then term) or acknowledged and counted (`skipped-unhandled`);
- * - already done (redelivery, replay, redrive): ack without running the handler;
+ * - already done (redelivery, replay, redrive, the same envelope published again): ack without
+ *   running the handler — the ledger is asked on every delivery;
  * - not JSON, not an envelope, unknown type or invalid data: dead-lettered at once, then term;
+ * - a type on a subject not its own (`subject-mismatch`), or a Nats-Msg-Id that does not name the
+ *   envelope (`id-mismatch`): dead-lettered at once, acted on by no handler;
  * - handler error that may pass (plain errors, retryable AgentbusErrors): nak with the retry
  *   delay, until the delivery count reaches max_deliver; the last failure is dead-lettered;
  * - handler error that cannot pass (AgentbusError with retryable=false): dead-lettered at once.
@@ -454,6 +457,14 @@ export class ConsumerRunner<R extends Registry> {
         await this.deadLetterAndTerm(m, delivery, DeadLetterReasons.subjectMismatch, error, type);
         return;
       }
+      // The id JetStream deduplicated it by must be the id the ledger records it under.
+      const msgId = m.headers?.get(Headers.msgId) || undefined;
+      if (!msgIdNamesEnvelope(msgId, raw.id, delivery.resent)) {
+        const error = `${type} ${raw.id} arrived with ${Headers.msgId} ${msgId === undefined ? '(none)' : `"${headerValue(msgId, 200)}"`}, which is not its envelope id: no handler acts on it`;
+        this.log.warn({ consumer: this.options.consumer, seq: delivery.streamSeq, type, reason: DeadLetterReasons.idMismatch }, `${error}: dead-lettering it`);
+        await this.deadLetterAndTerm(m, delivery, DeadLetterReasons.idMismatch, error, type);
+        return;
+      }
       envelope = { ...raw, type, data: validateData(registry, type, raw.data) } as EnvelopeOf<R, MessageTypeOf<R>>;
     } catch (error) {
       const reason = isMessageValidationError(error) ? (error.code as DeadLetterReason) : DeadLetterReasons.malformedJson;
@@ -464,7 +475,9 @@ export class ConsumerRunner<R extends Registry> {
 
     const { ledger } = this.options;
     const log = this.log;
-    if (ledger && (delivery.deliveryCount > 1 || delivery.resent)) {
+    // On every delivery, not only on redeliveries: the same envelope may come back as a new stream
+    // message (re-sent after the duplicate window, replayed, redriven) with a delivery count of 1.
+    if (ledger) {
       try {
         if (await ledger.isDone(this.options.consumer, envelope.id)) {
           this.settle(() => m.ack());

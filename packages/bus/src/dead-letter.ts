@@ -14,6 +14,11 @@ export const DeadLetterReasons = {
   unhandledType: 'unhandled-type',
   /** A type a handler takes, on a subject that is not its own (a forgery, or a misrouted publish): acted on by no handler. */
   subjectMismatch: 'subject-mismatch',
+  /**
+   * The message's Nats-Msg-Id does not name its envelope (msgIdNamesEnvelope): JetStream's
+   * duplicate window would speak of another id than the idempotency ledger. Acted on by no handler.
+   */
+  idMismatch: 'id-mismatch',
   /** The handler failed for good (a non-retryable error). */
   handlerFailed: 'handler-failed',
   /** The handler failed on every one of max_deliver attempts. */

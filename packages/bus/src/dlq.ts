@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { StreamNames } from '@agentbus/contracts';
-import { Headers } from './headers.ts';
+import { Headers, resentMsgId } from './headers.ts';
 import { carriedHeaders, getStoredMessage, readStream, type StoredMessage } from './stream-reader.ts';
 import type { Publisher, PublishResult } from './publisher.ts';
 
@@ -70,7 +70,7 @@ export async function getDeadLetter(nc: NatsConnection, seq: number): Promise<De
  */
 export async function redriveDeadLetter(nc: NatsConnection, publisher: Publisher<any>, letter: DeadLetter): Promise<PublishResult> {
   const body = letter.bodyOmitted ? (await getStoredMessage(nc, letter.original.stream, letter.original.seq)).data : letter.data;
-  const msgId = `redrive.${StreamNames.dlq}.${letter.seq}`;
+  const msgId = resentMsgId(body, `redrive.${StreamNames.dlq}.${letter.seq}`);
   const ack = await publisher.publishRaw({
     subject: letter.original.subject,
     body,

@@ -28,6 +28,37 @@ export const Headers = {
   },
 } as const;
 
+/**
+ * The `Nats-Msg-Id` of a re-sent message (replay, redrive): `<envelope id>/<provenance>`. It
+ * still names the envelope (so the duplicate window and the idempotency ledger speak of the same
+ * id), and differs per resend, so a second replay of the same position inside the duplicate
+ * window is dropped while a replay of an original inside it is not. A body that is not an
+ * envelope keeps the bare provenance (its consumers dead-letter it as malformed anyway).
+ */
+export function resentMsgId(body: Uint8Array, provenance: string): string {
+  const id = envelopeIdOf(body);
+  return id === undefined ? provenance : `${id}/${provenance}`;
+}
+
+function envelopeIdOf(body: Uint8Array): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(body).toString('utf8'));
+    const id = parsed && typeof parsed === 'object' ? (parsed as { id?: unknown }).id : undefined;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a delivery's `Nats-Msg-Id` names its envelope: the envelope's id itself, or, on a
+ * re-sent message (replay or redrive header), `<envelope id>/<provenance>` (resentMsgId).
+ */
+export function msgIdNamesEnvelope(msgId: string | undefined, envelopeId: string, resent: boolean): boolean {
+  if (msgId === envelopeId) return true;
+  return resent && msgId !== undefined && msgId.startsWith(`${envelopeId}/`);
+}
+
 /** Headers that belong to one publish and must not be copied onto a re-sent message. */
 export function isPerPublishHeader(name: string): boolean {
   const lower = name.toLowerCase();

@@ -1,7 +1,7 @@
 import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, ReplayPolicy } from '@nats-io/jetstream';
 import { BusError, isStreamNotFound } from './errors.ts';
-import { Headers, isPerPublishHeader } from './headers.ts';
+import { Headers, isPerPublishHeader, resentMsgId } from './headers.ts';
 import { retryTransient } from './retry.ts';
 import type { Publisher, PublishResult } from './publisher.ts';
 
@@ -122,11 +122,12 @@ export function carriedHeaders(headers: Record<string, string>): Record<string, 
 
 /**
  * Re-sends a stored message to its subject with `Agentbus-Replayed-From: <stream>/<seq>`. The dedup
- * id is derived from the original's position, so replaying the same range twice inside the
- * duplicate window sends it once; consumers skip what they already handled (idempotency ledger).
+ * id is `<envelope id>/replay.<stream>.<seq>` (resentMsgId), so replaying the same range twice
+ * inside the duplicate window sends it once; consumers skip what they already handled
+ * (idempotency ledger).
  */
 export async function republish(publisher: Publisher<any>, message: StoredMessage): Promise<PublishResult> {
-  const msgId = `replay.${message.stream}.${message.seq}`;
+  const msgId = resentMsgId(message.data, `replay.${message.stream}.${message.seq}`);
   const ack = await publisher.publishRaw({
     subject: message.subject,
     body: message.data,

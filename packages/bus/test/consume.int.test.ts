@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { AgentbusError } from '@agentbus/contracts';
 import { Headers, listDeadLetters, readStream, republish, redriveDeadLetter, getDeadLetter } from '@agentbus/bus';
+import { agentbusStreams } from '@agentbus/streams';
 import { waitFor } from '@agentbus/testkit';
 import { busFixture, testConsumer } from './fixture.ts';
 
@@ -146,6 +147,48 @@ test('a type a handler takes, arrived on a subject that is not its own, is dead-
     assert.deepEqual([letter!.reason, letter!.original.subject, letter!.consumer], ['subject-mismatch', 'agents.worker.tasks.other', 'tasks-subjects']);
     assert.match(letter!.error, /^worker\.work belongs on agents\.worker\.tasks\.work, but this one arrived on agents\.worker\.tasks\.other: no handler acts on it$/);
     assert.deepEqual(handled, [2], 'the forged one was never handled');
+  } finally {
+    await f.close();
+  }
+});
+
+test('one envelope id has its effect once: published again under other message ids (replay, redrive), again after the duplicate window, and under a message id that does not name it (id-mismatch)', async () => {
+  // A duplicate window of 1 s on the tasks stream, so "after the window" takes a second.
+  const tasks = agentbusStreams.find((stream) => stream.name === 'AGENT_TASKS')!;
+  const f = await busFixture([testConsumer('tasks-once')], { streams: [{ ...tasks, duplicateWindowMs: 1_000 }] });
+  try {
+    const effects: string[] = [];
+    const outcomes: string[] = [];
+    await f.runner('tasks-once', { 'worker.work': (e) => void effects.push(`${e.id} ${e.data.n}`) }, { hooks: { onOutcome: (outcome) => void outcomes.push(outcome) } });
+    const sent = await f.publisher.publish('worker.work', { n: 1 }, { id: 'once-1' });
+    await waitFor('the first effect', () => effects.length === 1);
+    const js = jetstream(f.nc);
+    const body = JSON.stringify({ id: 'once-1', type: 'worker.work', source: 'tester', time: new Date().toISOString(), correlationId: sent.id, data: { n: 1 } });
+    const resend = (msgId: string, header: string, from: string) => {
+      const h = headers();
+      h.set(header, from);
+      return js.publish('agents.worker.tasks.work', body, { msgID: msgId, headers: h });
+    };
+    // Two re-sends under two more message ids, each of them stored (none is a duplicate to JetStream).
+    assert.equal((await resend('once-1/replay.AGENT_TASKS.1', Headers.replayedFrom, 'AGENT_TASKS/1')).duplicate, false);
+    assert.equal((await resend('once-1/redrive.AGENT_DLQ.9', Headers.redrivenFrom, 'AGENT_DLQ/9')).duplicate, false);
+    await sleep(1_300); // past the duplicate window: the same id is stored again, as a first delivery
+    assert.equal((await f.publisher.publish('worker.work', { n: 1 }, { id: 'once-1' })).duplicate, false);
+    // Ids that do not name the envelope: another id, another id without a resend header, none at all.
+    await js.publish('agents.worker.tasks.work', body, { msgID: 'not-once-1' });
+    await js.publish('agents.worker.tasks.work', body, { msgID: 'once-1/replay.AGENT_TASKS.1' });
+    await js.publish('agents.worker.tasks.work', body);
+    await waitFor('every delivery ended', () => outcomes.length === 7);
+    assert.deepEqual(effects, ['once-1 1'], 'one effect for one envelope id');
+    assert.deepEqual(outcomes, ['acked', 'skipped-duplicate', 'skipped-duplicate', 'skipped-duplicate', 'dead-lettered', 'dead-lettered', 'dead-lettered']);
+    const letters = await listDeadLetters(f.nc);
+    assert.deepEqual(letters.map((l) => [l.reason, l.original.msgId]), [
+      ['id-mismatch', 'not-once-1'],
+      ['id-mismatch', 'once-1/replay.AGENT_TASKS.1'],
+      ['id-mismatch', undefined],
+    ]);
+    assert.match(letters[0]!.error, /^worker\.work once-1 arrived with Nats-Msg-Id "not-once-1", which is not its envelope id: no handler acts on it$/);
+    assert.match(letters[2]!.error, /arrived with Nats-Msg-Id \(none\)/);
   } finally {
     await f.close();
   }

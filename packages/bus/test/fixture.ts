@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { defineMessage, defineRegistry, taskSubject, eventSubject } from '@agentbus/contracts';
 import { connectNats, IdempotencyLedger, Publisher, ConsumerRunner, type ConsumerHooks, type HandlerMap } from '@agentbus/bus';
-import { agentbusTopology, applyTopology, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
+import { agentbusTopology, applyTopology, unhandledTypePolicy, type ConsumerDefinition, type StreamDefinition } from '@agentbus/streams';
 import { startNats, type NatsServer } from '@agentbus/testkit';
 
 /** Message types for bus tests only. */
@@ -62,11 +62,11 @@ export interface BusFixture {
   close(): Promise<void>;
 }
 
-/** A real nats-server with the agentbus topology plus the given test consumers. */
-export async function busFixture(consumers: ConsumerDefinition[] = []): Promise<BusFixture> {
+/** A real nats-server with the agentbus topology plus the given test consumers (and streams replacing agentbus's by name). */
+export async function busFixture(consumers: ConsumerDefinition[] = [], options: { streams?: StreamDefinition[] } = {}): Promise<BusFixture> {
   const server = await startNats();
   const nc = await connectNats({ servers: server.url, name: 'bus-test' });
-  await applyTopology(nc, agentbusTopology({ replicas: 1, consumers }));
+  await applyTopology(nc, agentbusTopology({ replicas: 1, consumers, streams: options.streams }));
   const publisher = new Publisher(nc, { registry: testRegistry, source: 'tester' });
   const ledger = await IdempotencyLedger.open(nc);
   const runners: ConsumerRunner<TestRegistry>[] = [];
