@@ -22,6 +22,14 @@ export const BusErrorCodes = {
   natsUrlInvalid: 'nats-url-invalid',
   /** No NATS server answered the connection. */
   natsUnreachable: 'nats-unreachable',
+  /** The server refused this connection's credentials (or got none where it requires them). */
+  natsAuthFailed: 'nats-auth-failed',
+  /** A seed file that cannot be read or holds no nkey seed. */
+  natsCredentialsInvalid: 'nats-credentials-invalid',
+  /** Client TLS files given half (a certificate without its key). */
+  natsTlsInvalid: 'nats-tls-invalid',
+  /** The server refused a publish or subscription of this identity (its permissions). */
+  permissionDenied: 'permission-denied',
   /** A ledger key part with characters a KV key cannot have. */
   ledgerKeyInvalid: 'ledger-key-invalid',
   /** The idempotency ledger's bucket does not exist (`agentbus streams apply`). */
@@ -42,6 +50,37 @@ declare module '@agentbus/contracts' {
 }
 
 export const isBusError = errorGuard(BusError);
+
+/** nats-server refused a publish or a subscription for lack of permission (PermissionViolationError). */
+export function isPermissionViolation(error: unknown): error is InstanceType<typeof errors.PermissionViolationError> {
+  if (error instanceof errors.PermissionViolationError) return true;
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause !== undefined && cause !== error && isPermissionViolation(cause);
+}
+
+function violationOf(error: unknown): InstanceType<typeof errors.PermissionViolationError> | undefined {
+  if (error instanceof errors.PermissionViolationError) return error;
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause !== undefined && cause !== error ? violationOf(cause) : undefined;
+}
+
+/**
+ * A permission violation as the error to show: which identity the server refused, what it
+ * refused (publish or subscribe, and the subject) and what to do. Other errors are returned as
+ * they are.
+ */
+export function describePermissionDenied(error: unknown, identity: string): unknown {
+  const violation = violationOf(error);
+  if (!violation) return error;
+  const what = violation.operation === 'subscription' ? 'subscribe to' : 'publish to';
+  return new BusError('permission-denied', `NATS refused identity ${identity} permission to ${what} "${violation.subject}"`, {
+    cause: error,
+    hint: violation.subject.startsWith('$JS.API.STREAM.') || violation.subject.startsWith('$JS.API.CONSUMER.DURABLE')
+      ? 'only the admin identity may create or change streams and consumers: run it with the admin credentials (NATS_NKEY_SEED_FILE=<dir>/admin.nk)'
+      : `the permissions of ${identity} (derived from the topology by \`agentbus auth init\`) do not include it: use the identity that owns that subject, or regenerate the server's authorization after an upgrade`,
+    details: { identity, operation: violation.operation, subject: violation.subject },
+  });
+}
 
 /** A JetStream "no responders": no stream leader right now (election, restart) or no stream at all. */
 export function isNoResponders(error: unknown): boolean {

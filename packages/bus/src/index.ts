@@ -1,6 +1,7 @@
-export { connectNats, parseServers, inboxPrefixFor, natsEnvShape, natsAuthFrom, type ConnectOptions } from './connect.ts';
+export { connectNats, parseServers, inboxPrefixFor, natsEnvShape, natsAuthFrom, identityOf, type ConnectOptions, type NatsEnv } from './connect.ts';
+export { missingPermissions, type PermissionNeed } from './preflight.ts';
 export { Headers } from './headers.ts';
-export { BusError, BusErrorCodes, isBusError, isNoResponders, isTransientNatsError, isWrongLastSequence, isStreamNotFound, isMessageNotFound, isConsumerNotFound, MoreJetStreamApiCodes, type BusErrorCode } from './errors.ts';
+export { BusError, BusErrorCodes, isBusError, isPermissionViolation, describePermissionDenied, isNoResponders, isTransientNatsError, isWrongLastSequence, isStreamNotFound, isMessageNotFound, isConsumerNotFound, MoreJetStreamApiCodes, type BusErrorCode } from './errors.ts';
 export { backoff, backoffDelayMs, type BackoffOptions } from './backoff.ts';
 export { Publisher, type PublisherOptions, type PublishOptions, type PublishResult, type RawPublish } from './publisher.ts';
 export {

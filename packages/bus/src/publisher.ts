@@ -15,7 +15,8 @@ import {
 } from '@agentbus/contracts';
 import { backoff } from './backoff.ts';
 import { TRANSIENT_RETRY_BACKOFF } from './retry.ts';
-import { BusError, isNoResponders, isStreamNotFound, isTransientNatsError } from './errors.ts';
+import { BusError, describePermissionDenied, isNoResponders, isPermissionViolation, isStreamNotFound, isTransientNatsError } from './errors.ts';
+import { identityOf } from './connect.ts';
 import { Headers } from './headers.ts';
 
 export interface PublishResult {
@@ -153,6 +154,7 @@ export class Publisher<R extends Registry> {
       try {
         return await this.js.publish(subject, body, { msgID: msgId, headers: headers.msg, timeout: this.attemptTimeoutMs });
       } catch (error) {
+        if (isPermissionViolation(error)) throw describePermissionDenied(error, identityOf(this.nc));
         if (!isTransientNatsError(error)) throw error;
         const missing = streamCheck && (await settledWithin(streamCheck));
         if (missing) throw missing;

@@ -27,8 +27,13 @@ export interface Output {
 export interface CommandContext {
   config: CliConfig;
   out: Output;
-  /** Connects to NATS_URL, or to the embedded server (starting it if needed). Closed on exit. */
+  /** Connects to NATS_URL, or to the embedded server (starting it if needed), as the command's identity. Closed on exit. */
   nats(): Promise<NatsConnection>;
+  /**
+   * The connection variables the services get (after nats()): the embedded server's keys
+   * directory when it requires them (each service picks its own key there), else the user's.
+   */
+  serviceNatsEnv(): Record<string, string | undefined>;
   /** The NATS URL nats() connected to (after nats() resolved). */
   natsUrl(): string | undefined;
   /** Run at exit, after the command, in reverse order. */
@@ -46,6 +51,8 @@ export interface Command {
   options?: OptionSpecs;
   /** Positional arguments allowed (default 0..0). */
   positionals?: { min: number; max: number };
+  /** Who it connects as: the operator (default), or the admin (creates and changes streams). */
+  identity?: 'operator' | 'admin';
   /** Returns the exit code (0 when omitted). */
   run(ctx: CommandContext, args: ParsedArgs): Promise<number | void>;
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AgentbusError } from '@agentbus/contracts';
-import { natsAuthFrom, natsEnvShape } from '@agentbus/bus';
+import { natsEnvShape, type NatsEnv } from '@agentbus/bus';
 import { fleetEnvSchema } from '@agentbus/fleet';
 import { stateEnvSchema, type StateSettings } from '@agentbus/state';
 
@@ -16,6 +16,8 @@ const cliEnvSchema = z.object({
   AGENTBUS_HOME: z.string().min(1).default('.agentbus'),
   AGENTBUS_CONFIG: fleetEnvSchema.shape.AGENTBUS_CONFIG.optional(),
   NATS_SERVER_BIN: z.string().min(1).optional(),
+  /** The embedded server (no NATS_URL) requires an identity of every client: `on` (default) or `off`. */
+  AGENTBUS_NATS_AUTH: z.enum(['on', 'off'], { error: 'on or off' }).default('on'),
   /** Set by npm for `npm start`, `npm run …` and `npx`. */
   npm_lifecycle_event: z.string().optional(),
 });
@@ -23,7 +25,10 @@ const cliEnvSchema = z.object({
 export interface CliConfig {
   /** Undefined: use the embedded nats-server under `home`. */
   natsUrl: string | undefined;
-  natsAuth: { user?: string; pass?: string; token?: string };
+  /** The connection variables as given (natsAuthFrom picks the credentials of an identity from them). */
+  natsEnv: NatsEnv;
+  /** The embedded server runs with authorization (keys in `<home>/auth`). */
+  embeddedAuth: boolean;
   /** Where embedded NATS keeps its store, lock and pid file. */
   home: string;
   /** Where versioned state lives (stateEnvSchema). */
@@ -48,7 +53,8 @@ export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const e = parsed.data;
   return {
     natsUrl: e.NATS_URL,
-    natsAuth: natsAuthFrom(e),
+    natsEnv: { NATS_USER: e.NATS_USER, NATS_PASSWORD: e.NATS_PASSWORD, NATS_TOKEN: e.NATS_TOKEN, NATS_NKEY_SEED_FILE: e.NATS_NKEY_SEED_FILE, NATS_CREDENTIALS_DIR: e.NATS_CREDENTIALS_DIR, NATS_TLS_CA: e.NATS_TLS_CA, NATS_TLS_CERT: e.NATS_TLS_CERT, NATS_TLS_KEY: e.NATS_TLS_KEY },
+    embeddedAuth: e.AGENTBUS_NATS_AUTH === 'on',
     home: resolve(e.AGENTBUS_HOME),
     state: state.data,
     servicesConfigPath: e.AGENTBUS_CONFIG,

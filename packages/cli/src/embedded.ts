@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentbusError } from '@agentbus/contracts';
 import { CliErrorCodes } from './errors.ts';
 import { NatsServer } from '@agentbus/local-nats';
+import { writeCredentialFiles } from '@agentbus/streams';
 
 /**
  * Embedded NATS: a `nats-server -js` child process on a free port, its store under
@@ -15,6 +16,8 @@ import { NatsServer } from '@agentbus/local-nats';
  */
 export interface EmbeddedNats {
   url: string;
+  /** The keys of every identity (`agentbus auth init`'s files) when the server requires them. */
+  credentialsDir: string | undefined;
   /** True when this process started the server (and stops it on release). */
   owned: boolean;
   release(): Promise<void>;
@@ -23,6 +26,8 @@ export interface EmbeddedNats {
 interface Advertisement {
   url: string;
   pid: number;
+  /** The server requires an identity (keys in `<home>/auth`). */
+  auth?: boolean;
 }
 
 /** A live process that is not a zombie (a killed orphan stays one where init does not reap). */
@@ -47,10 +52,20 @@ function readJson<T>(path: string): T | undefined {
   }
 }
 
+/** The embedded server `agentbus up` is running, if one runs. */
+function findAdvertisement(home: string): Advertisement | undefined {
+  const ad = readJson<Advertisement>(join(home, 'nats.json'));
+  return ad && alive(ad.pid) ? ad : undefined;
+}
+
 /** The URL of the embedded server `agentbus up` is running, if one runs. */
 export function findAdvertisedNats(home: string): string | undefined {
-  const ad = readJson<Advertisement>(join(home, 'nats.json'));
-  return ad && alive(ad.pid) ? ad.url : undefined;
+  return findAdvertisement(home)?.url;
+}
+
+/** Where the embedded server's keys are (`agentbus auth init` writes them there for it). */
+export function embeddedCredentialsDir(home: string): string {
+  return join(home, 'auth');
 }
 
 function tryLock(lockPath: string): boolean {
@@ -98,6 +113,8 @@ export interface StartEmbeddedOptions {
   advertise?: boolean;
   /** How long to wait for another command's embedded server to be released. Default 60 s. */
   lockWaitMs?: number;
+  /** Run it with authorization: the keys and the server's fragment are (re)written in `<home>/auth` first. */
+  auth?: boolean;
 }
 
 export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<EmbeddedNats> {
@@ -106,8 +123,8 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
   const lockPath = join(home, 'nats.lock');
   const deadline = Date.now() + (options.lockWaitMs ?? 60_000);
   for (;;) {
-    const advertised = findAdvertisedNats(home);
-    if (advertised) return { url: advertised, owned: false, release: async () => {} };
+    const advertised = findAdvertisement(home);
+    if (advertised) return { url: advertised.url, credentialsDir: advertised.auth ? embeddedCredentialsDir(home) : undefined, owned: false, release: async () => {} };
     if (tryLock(lockPath)) break;
     if (Date.now() > deadline) {
       throw new AgentbusError(CliErrorCodes.embeddedNatsBusy, `another agentbus process (pid ${readFileSync(lockPath, 'utf8').trim()}) holds the embedded NATS store in ${home}`, {
@@ -121,12 +138,17 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
   const storeDir = join(home, 'nats');
   await stopOrphanedServer(serverPidPath, storeDir);
   let server: NatsServer;
+  let credentialsDir: string | undefined;
   try {
+    // The permissions follow this version's topology: the fragment is written again at each start (the keys stay).
+    const credentials = options.auth ? writeCredentialFiles(embeddedCredentialsDir(home)) : undefined;
+    credentialsDir = credentials?.dir;
     server = await NatsServer.start({
       storeDir,
       logFile: join(home, 'nats-server.log'),
       binary: options.binary,
       serverName: 'agentbus-embedded',
+      includes: credentials ? [credentials.authorizationFile] : [],
     });
   } catch (error) {
     rmSync(lockPath, { force: true });
@@ -134,9 +156,10 @@ export async function startEmbeddedNats(options: StartEmbeddedOptions): Promise<
   }
   writeFileSync(serverPidPath, String(server.pid));
   const adPath = join(home, 'nats.json');
-  if (options.advertise) writeFileSync(adPath, JSON.stringify({ url: server.url, pid: process.pid } satisfies Advertisement));
+  if (options.advertise) writeFileSync(adPath, JSON.stringify({ url: server.url, pid: process.pid, auth: Boolean(options.auth) } satisfies Advertisement));
   return {
     url: server.url,
+    credentialsDir,
     owned: true,
     release: async () => {
       if (options.advertise) rmSync(adPath, { force: true });

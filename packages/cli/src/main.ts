@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { AgentbusError, describeError, isAgentbusError } from '@agentbus/contracts';
-import { connectNats } from '@agentbus/bus';
+import { connectNats, describePermissionDenied, identityOf, natsAuthFrom } from '@agentbus/bus';
+import { ADMIN_IDENTITY, cliConnectionNames, OPERATOR_IDENTITY } from '@agentbus/streams';
 import { loadCliConfig, type CliConfig } from './config.ts';
 import { startEmbeddedNats } from './embedded.ts';
 import { disambiguateArgs, UsageError, type Command, type CommandContext, type Output, type ParsedArgs } from './command.ts';
@@ -181,6 +182,8 @@ async function runCommandLine(argv: string[]): Promise<number> {
   let connection: NatsConnection | undefined;
   let connectedUrl: string | undefined;
   let config: CliConfig | undefined;
+  const identity = command.identity ?? OPERATOR_IDENTITY;
+  let serviceEnv: Record<string, string | undefined> = {};
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -194,15 +197,23 @@ async function runCommandLine(argv: string[]): Promise<number> {
       stopSignal,
       onExit: (cleanup) => cleanups.push(cleanup),
       natsUrl: () => connectedUrl,
+      serviceNatsEnv: () => serviceEnv,
       nats: async () => {
         if (connection) return connection;
         let url = cfg.natsUrl;
+        let natsEnv = cfg.natsEnv;
         if (!url) {
-          const embedded = await startEmbeddedNats({ home: cfg.home, binary: cfg.natsServerBinary });
+          const embedded = await startEmbeddedNats({ home: cfg.home, binary: cfg.natsServerBinary, auth: cfg.embeddedAuth });
           cleanups.push(() => embedded.release());
           url = embedded.url;
+          // The embedded server knows only its own keys: the user's credentials are for NATS_URL.
+          natsEnv = { NATS_CREDENTIALS_DIR: embedded.credentialsDir };
+          serviceEnv = { NATS_CREDENTIALS_DIR: embedded.credentialsDir, NATS_NKEY_SEED_FILE: undefined, NATS_USER: undefined, NATS_PASSWORD: undefined, NATS_TOKEN: undefined };
         }
-        connection = await connectNats({ servers: url, name: 'agentbus-cli', ...cfg.natsAuth });
+        const auth = natsAuthFrom(natsEnv, identity);
+        // The inbox prefix follows the identity the credentials are (a seed file named admin.nk is the admin's).
+        const name = auth.identity === ADMIN_IDENTITY || auth.identity === OPERATOR_IDENTITY ? cliConnectionNames[auth.identity] : cliConnectionNames[identity];
+        connection = await connectNats({ servers: url, name, ...auth });
         connectedUrl = url;
         const nc = connection;
         cleanups.push(async () => {
@@ -215,7 +226,7 @@ async function runCommandLine(argv: string[]): Promise<number> {
     return code ?? 0;
   } catch (error) {
     if (error instanceof StdoutClosed) return stdoutFailure(error.writeError);
-    return reportError(error, json, command);
+    return reportError(describePermissionDenied(error, connection ? identityOf(connection) : identity), json, command);
   } finally {
     for (const cleanup of cleanups.reverse()) {
       try {

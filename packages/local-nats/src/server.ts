@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentbusError } from '@agentbus/contracts';
@@ -33,6 +33,12 @@ export interface NatsServerOptions {
   cluster?: ClusterMembership;
   /** How long to wait for the server to report healthy. Default 20 s. */
   readyTimeoutMs?: number;
+  /**
+   * Config fragments added to infra/nats's (absolute paths): the `authorization` block `agentbus
+   * auth init` writes, a `tls` block. The server then runs a config beside its log that includes
+   * them all.
+   */
+  includes?: string[];
 }
 
 const liveServers = new Set<NatsServer>();
@@ -143,7 +149,7 @@ export class NatsServer {
     mkdirSync(this.storeDir, { recursive: true });
     mkdirSync(dirname(this.logFile), { recursive: true });
     const cluster = this.options.cluster;
-    const config = natsConfigPath(cluster ? 'cluster' : 'single');
+    const config = this.configFile(natsConfigPath(cluster ? 'cluster' : 'single'));
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       NATS_SERVER_NAME: this.serverName,
@@ -182,6 +188,20 @@ export class NatsServer {
       hint: `see ${this.logFile}`,
       retryable: true,
     });
+  }
+
+  /**
+   * The config to run: infra/nats's, or one beside the log that includes it and the fragments.
+   * nats-server resolves an include relative to the including file (an absolute path is joined
+   * to it), so the includes are written as relative paths.
+   */
+  private configFile(base: string): string {
+    const includes = this.options.includes ?? [];
+    if (includes.length === 0) return base;
+    const path = join(dirname(this.logFile), `${this.serverName}.conf`);
+    const from = dirname(path);
+    writeFileSync(path, `# Written by agentbus at each start: infra/nats plus the fragments.\n${[base, ...includes].map((file) => `include "${relative(from, file)}"`).join('\n')}\n`);
+    return path;
   }
 
   private async isReady(): Promise<boolean> {

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '@agentbus/bus';
+import { connectNats, natsAuthFrom } from '@agentbus/bus';
 import { createDemoService, DemoBranches } from '@agentbus/demo';
 import { GitRepo } from '@agentbus/git';
 import { probeOnce } from '@agentbus/health';
 import { NatsServer } from '@agentbus/local-nats';
 import { timelineOf, type IncidentEvent, type TimelineRow } from '@agentbus/incident';
-import { agentbusTopology, applyTopology, detectReplicas } from '@agentbus/streams';
+import { ADMIN_IDENTITY, agentbusTopology, applyTopology, cliConnectionNames, detectReplicas, writeCredentialFiles } from '@agentbus/streams';
 import type { RunOptions } from '@agentbus/runtime';
 import { deployAndFollow } from './follow.ts';
 import { startServicesInProcess, stopServices } from './services.ts';
@@ -14,6 +14,8 @@ import { startServicesInProcess, stopServices } from './services.ts';
 export interface DemoOptions {
   nc: NatsConnection;
   natsUrl: string;
+  /** The services' keys (`agentbus auth init`'s directory) when the server requires them. */
+  credentialsDir?: string;
   /** An empty directory the demo may fill. */
   workDir: string;
   /** Seed 000 waits 60 s; the demo defaults to 0. */
@@ -71,7 +73,7 @@ export async function runSeed000Demo(options: DemoOptions): Promise<DemoResult> 
     });
     await applyTopology(options.nc, agentbusTopology({ replicas: detectReplicas(options.nc) }));
     services = await startServicesInProcess(
-      { NATS_URL: options.natsUrl, AGENTBUS_CONFIG: configPath, METRICS_PORT: '0', LOG_LEVEL: 'info', HEALTH_WATCH_INTERVAL_MS: '0' },
+      { NATS_URL: options.natsUrl, NATS_CREDENTIALS_DIR: options.credentialsDir, AGENTBUS_CONFIG: configPath, METRICS_PORT: '0', LOG_LEVEL: 'info', HEALTH_WATCH_INTERVAL_MS: '0' },
       { logDestination: options.logDestination },
     );
     const run = await deployAndFollow(
@@ -116,16 +118,25 @@ export interface OwnNatsDemoOptions extends Omit<DemoOptions, 'nc' | 'natsUrl'> 
 
 /**
  * Seed 000 on a nats-server of its own, its store and log in workDir: the demo never touches
- * another NATS (NATS_URL, or the server of a running `agentbus up`) nor its services. The
- * connection and the server are stopped when the demo ends, however it ends.
+ * another NATS (NATS_URL, or the server of a running `agentbus up`) nor its services. Its server
+ * runs with authorization on, as `agentbus up`'s does: each service under its own identity (keys
+ * in workDir/auth), the demo itself as the admin. The connection and the server are stopped when
+ * the demo ends, however it ends.
  */
 export async function runSeed000DemoOnOwnNats(options: OwnNatsDemoOptions): Promise<DemoResult> {
   const { natsServerBinary, ...demoOptions } = options;
-  const server = await NatsServer.start({ storeDir: join(options.workDir, 'nats'), logFile: join(options.workDir, 'nats-server.log'), binary: natsServerBinary, serverName: 'agentbus-demo' });
+  const credentials = writeCredentialFiles(join(options.workDir, 'auth'));
+  const server = await NatsServer.start({
+    storeDir: join(options.workDir, 'nats'),
+    logFile: join(options.workDir, 'nats-server.log'),
+    binary: natsServerBinary,
+    serverName: 'agentbus-demo',
+    includes: [credentials.authorizationFile],
+  });
   try {
-    const nc = await connectNats({ servers: server.url, name: 'agentbus-demo' });
+    const nc = await connectNats({ servers: server.url, name: cliConnectionNames.admin, ...natsAuthFrom({ NATS_CREDENTIALS_DIR: credentials.dir }, ADMIN_IDENTITY) });
     try {
-      return await runSeed000Demo({ ...demoOptions, nc, natsUrl: server.url });
+      return await runSeed000Demo({ ...demoOptions, nc, natsUrl: server.url, credentialsDir: credentials.dir });
     } finally {
       await nc.close();
     }

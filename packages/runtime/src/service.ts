@@ -1,8 +1,11 @@
 import type { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
-import { connectNats, natsAuthFrom, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap } from '@agentbus/bus';
-import { agentbusConsumers, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
+import { connectNats, describePermissionDenied, identityOf, isPermissionViolation, missingPermissions, natsAuthFrom, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap, type PermissionNeed } from '@agentbus/bus';
+import { agentbusConsumers, permissionNeeds, serviceIdentities, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
+
+/** How often a service that lacks a permission looks again (it logs every 20th look). */
+const PERMISSION_RECHECK_MS = 3_000;
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
 import type { OpenedResources, ResourceContext, ServiceResources } from './resource.ts';
@@ -83,15 +86,47 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
   const runners: ConsumerRunner<AgentbusRegistry>[] = [];
   let probe: ProbeServer | undefined;
   let nc: NatsConnection | undefined;
+  let missing: PermissionNeed[] = [];
+  let consumersStarted = false;
   try {
     log.info({ nats: runtime.NATS_URL }, `${definition.name} starting`);
-    nc = await connectNats({ servers: runtime.NATS_URL, name: definition.name, waitForServer: true, ...natsAuthFrom(runtime) });
+    const auth = natsAuthFrom(runtime, definition.name);
+    nc = await connectNats({ servers: runtime.NATS_URL, name: definition.name, waitForServer: true, ...auth });
     const connection = nc;
     void (async () => {
       for await (const status of connection.status()) {
         if (status.type === 'disconnect' || status.type === 'reconnect') log.warn({ status: status.type }, `NATS ${status.type}`);
+        else if (status.type === 'error' && isPermissionViolation(status.error)) log.error({ identity: identityOf(connection), err: describeError(describePermissionDenied(status.error, identityOf(connection))) }, 'NATS refused a permission');
       }
     })();
+    const consumers = options.consumers ?? agentbusConsumers;
+    probe = await startProbeServer({
+      host: runtime.METRICS_HOST,
+      port: runtime.METRICS_PORT,
+      registry: metrics.registry,
+      healthy: () => !connection.isClosed(),
+      ready: () => consumersStarted && !connection.isClosed() && runners.every((r) => r.ready),
+      detail: () => ({
+        consumers: Object.fromEntries(runners.map((r) => [r.name, r.ready ? 'bound' : 'waiting'])),
+        ...(missing.length ? { missingPermissions: missing.map((need) => `${need.kind} ${need.subject} (${need.why})`) } : {}),
+      }),
+    });
+    // With credentials, the identity's permissions are checked before anything else: a service
+    // that lacks one stays not ready, says which, and looks again (a fixed server config is picked up).
+    if ((auth.seedFile || auth.user || auth.token) && serviceIdentities.some((identity) => identity.service === definition.name)) {
+      const needs = permissionNeeds(definition.name, consumers);
+      for (let looks = 0; ; looks++) {
+        missing = await missingPermissions(connection, needs);
+        if (missing.length === 0) break;
+        if (looks % 20 === 0) {
+          log.error(
+            { identity: identityOf(connection), missing: missing.map((need) => `${need.kind} ${need.subject}`) },
+            `${definition.name} is not ready: NATS refuses identity ${identityOf(connection)} what it needs: ${missing.map((need) => `${need.kind} "${need.subject}" (${need.why})`).join('; ')}. Regenerate the server's authorization from this version's topology (\`agentbus auth init\`) and reload the server`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, PERMISSION_RECHECK_MS));
+      }
+    }
     const publisher = new Publisher(connection, { registry: agentbusRegistry, source: definition.name });
     const resourceCtx: ResourceContext = { service: definition.name, nc: connection, log, onStop: (cleanup) => cleanups.push(cleanup) };
     const opened: Record<string, unknown> = {};
@@ -110,7 +145,6 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
     };
     const byConsumer = await definition.start(ctx);
     const ledger = await IdempotencyLedger.open(connection);
-    const consumers = options.consumers ?? agentbusConsumers;
     for (const [consumer, parts] of Object.entries(byConsumer)) {
       const declaration = consumers.find((c) => c.durable === consumer);
       if (!declaration) throw new Error(`${definition.name} handles consumer "${consumer}", which streams/ does not declare`);
@@ -132,15 +166,8 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
         }),
       );
     }
-    probe = await startProbeServer({
-      host: runtime.METRICS_HOST,
-      port: runtime.METRICS_PORT,
-      registry: metrics.registry,
-      healthy: () => !connection.isClosed(),
-      ready: () => !connection.isClosed() && runners.every((r) => r.ready),
-      detail: () => ({ consumers: Object.fromEntries(runners.map((r) => [r.name, r.ready ? 'bound' : 'waiting'])) }),
-    });
     await Promise.all(runners.map((runner) => runner.start()));
+    consumersStarted = true;
     const readyTimer = setInterval(() => metrics.ready.set(runners.every((r) => r.ready) && !connection.isClosed() ? 1 : 0), 1_000);
     readyTimer.unref();
     cleanups.unshift(() => clearInterval(readyTimer));

@@ -10,6 +10,7 @@ import { stateCommands } from './state.ts';
 import { incidents, postmortemShow } from './incidents.ts';
 import { followupsList } from './followups.ts';
 import { releaseCommands } from './release.ts';
+import { authInit } from './auth.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, followupsList, ...releaseCommands, ...stateCommands];
+export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, followupsList, ...releaseCommands, ...stateCommands, authInit];

@@ -3,6 +3,7 @@ import { booleanOption, parseInteger, stringOption, type Command } from '../comm
 
 export const streamsApply: Command = {
   path: ['streams', 'apply'],
+  identity: 'admin',
   summary: 'create or update the streams, consumers and KV buckets declared in streams/ (idempotent)',
   usage: '[--dry-run] [--replicas N]',
   options: { 'dry-run': { type: 'boolean' }, replicas: { type: 'string' } },

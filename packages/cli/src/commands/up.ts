@@ -17,6 +17,7 @@ function describeSupervisorEvent(event: SupervisorEvent): string {
 
 export const up: Command = {
   path: ['up'],
+  identity: 'admin', // it applies the topology; the services run under their own identities
   summary: 'start everything locally: NATS (embedded unless NATS_URL), the streams, and every service; Ctrl-C stops them',
   usage: '[--services deployer,health-monitor,…]',
   options: { services: { type: 'string' } },
@@ -29,21 +30,25 @@ export const up: Command = {
 
     let natsUrl: string | undefined = ctx.config.natsUrl;
     if (natsUrl === undefined) {
-      const embedded = await startEmbeddedNats({ home: ctx.config.home, binary: ctx.config.natsServerBinary, advertise: true });
+      const embedded = await startEmbeddedNats({ home: ctx.config.home, binary: ctx.config.natsServerBinary, advertise: true, auth: ctx.config.embeddedAuth });
       ctx.onExit(() => embedded.release());
       if (!embedded.owned) throw new AgentbusError(CliErrorCodes.alreadyUp, `agentbus is already up in ${ctx.config.home} (NATS at ${embedded.url})`, { hint: 'stop the other `agentbus up` first (Ctrl-C in its terminal)' });
       natsUrl = embedded.url;
     }
     const nc = await ctx.nats();
     const { topology, registry } = await prepareUp(nc, { registryPath: ctx.config.servicesConfigPath, home: ctx.config.home });
+    const serviceEnv = ctx.serviceNatsEnv();
     ctx.out.line(`NATS        ${natsUrl}${ctx.config.natsUrl ? '' : ` (embedded, store in ${join(ctx.config.home, 'nats')})`}`);
+    if (!ctx.config.natsUrl) {
+      ctx.out.line(`auth        ${serviceEnv.NATS_CREDENTIALS_DIR ? `on: every service under its own NATS identity (keys in ${serviceEnv.NATS_CREDENTIALS_DIR})` : 'off (AGENTBUS_NATS_AUTH=off): any local client may publish anything'}`);
+    }
     ctx.out.line(`streams     ${topology.changed ? `applied (${topology.changes.filter((c) => c.action !== 'unchanged').length} changes)` : 'up to date'}`);
     ctx.out.line(`registry    ${registry.path}: ${registry.services.length} service(s) under watch${registry.created ? ' (created empty: add services, see infra/config/agentbus.example.json)' : ''}`);
     ctx.out.data({ nats: natsUrl, registry: registry.path, services: registry.services });
 
     const logDir = join(ctx.config.home, 'logs');
     const supervisor = new Supervisor({
-      env: { ...process.env, NATS_URL: natsUrl, AGENTBUS_CONFIG: registry.path },
+      env: { ...process.env, ...serviceEnv, NATS_URL: natsUrl, AGENTBUS_CONFIG: registry.path },
       logPath: (name) => join(logDir, `${name}.log`),
       restart: RestartPolicies.always,
       onEvent: (event) => ctx.out.note(describeSupervisorEvent(event)),
