@@ -53,7 +53,7 @@ export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const e = parsed.data;
   return {
     natsUrl: e.NATS_URL,
-    natsEnv: { NATS_USER: e.NATS_USER, NATS_PASSWORD: e.NATS_PASSWORD, NATS_TOKEN: e.NATS_TOKEN, NATS_NKEY_SEED_FILE: e.NATS_NKEY_SEED_FILE, NATS_CREDENTIALS_DIR: e.NATS_CREDENTIALS_DIR, NATS_TLS_CA: e.NATS_TLS_CA, NATS_TLS_CERT: e.NATS_TLS_CERT, NATS_TLS_KEY: e.NATS_TLS_KEY },
+    natsEnv: Object.fromEntries(Object.keys(natsEnvShape).filter((name) => name !== 'NATS_URL').map((name) => [name, e[name as keyof typeof e]])) as NatsEnv,
     embeddedAuth: e.AGENTBUS_NATS_AUTH === 'on',
     home: resolve(e.AGENTBUS_HOME),
     state: state.data,
