@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from '@nats-io/transport-node';
+import { connectNats, natsAuthFrom } from '@agentbus/bus';
+import { cliConnectionNames } from '@agentbus/streams';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { serviceNames } from '@agentbus/platform';
 import { isRunning } from '@agentbus/demo';
@@ -122,7 +123,9 @@ test('a service whose supervisor was killed (SIGKILL) exits by itself; the nats-
 test('agentbus demo runs beside a running agentbus up, on its own NATS server, touches nothing of up, and leaves nothing in the temp dir', async (t) => {
   const { home, env, up, tree } = await startUp(t);
   const upUrl = (JSON.parse(readFileSync(join(home, 'nats.json'), 'utf8')) as { url: string }).url;
-  const nc = await connect({ servers: upUrl });
+  // up's server requires an identity: a client without one is refused; the operator's key is in <home>/auth.
+  await assert.rejects(connectNats({ servers: upUrl, name: 'stranger' }), (error: Error) => /refused identity anonymous \(no credentials\): Authorization Violation/.test(error.message));
+  const nc = await connectNats({ servers: upUrl, name: cliConnectionNames.operator, ...natsAuthFrom({ NATS_CREDENTIALS_DIR: join(home, 'auth') }, 'operator') });
   t.after(() => nc.close());
   const jsm = await jetstreamManager(nc);
   const eventsBefore = (await jsm.streams.info('AGENT_EVENTS')).state.messages;
