@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes a fresh Debian machine with Node 20 ready to run agentbus and its tests.
 # Runs before `npm start` and `npm test` (npm's prestart/pretest): installs the npm packages
-# when they are missing or older than package-lock.json, and nats-server, git and prometheus through apt
+# when they are missing or older than package-lock.json, and nats-server, git, prometheus and openssl through apt
 # when they are absent. Safe to run again: it does nothing when everything is in place.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -27,6 +27,8 @@ have git || missing="$missing git"
 # Metric checks read a Prometheus; the tests start private ones on free ports. (On a systemd host
 # the package also starts its own service on :9090, which agentbus never uses.)
 have prometheus || missing="$missing prometheus"
+# The TLS tests make their CA and certificates with openssl.
+have openssl || missing="$missing openssl"
 if [ -n "$missing" ]; then
   say "installing$missing through apt…"
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else

@@ -116,9 +116,20 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     throw new AgentbusError('nats-unreachable', `cannot connect to NATS at ${servers.join(', ')}: ${describeError(error)}`, {
       cause: error,
       retryable: true,
-      hint: 'check that nats-server is running with JetStream (-js) and that NATS_URL is right; unset NATS_URL to use the embedded server',
+      hint: unreachableHint(error, options.tls),
     });
   }
+}
+
+/** What to check when no server could be reached: TLS first when TLS is the likely cause. */
+function unreachableHint(error: unknown, tls: ConnectOptions['tls']): string {
+  if (/certificate|tls|ssl/i.test(describeError(error))) {
+    return 'the server speaks TLS and its certificate could not be verified: set NATS_TLS_CA to the CA that signed it (and NATS_TLS_CERT/NATS_TLS_KEY when it verifies clients)';
+  }
+  if (tls?.caFile && !tls.certFile) {
+    return 'if the server verifies clients (tls { verify: true }), it refuses a client without a certificate: set NATS_TLS_CERT and NATS_TLS_KEY; otherwise check that nats-server runs and NATS_URL is right';
+  }
+  return 'check that nats-server is running with JetStream (-js) and that NATS_URL is right; unset NATS_URL to use the embedded server';
 }
 
 /**

@@ -8,6 +8,8 @@ export interface NatsClusterOptions {
   size?: number;
   name?: string;
   binary?: string;
+  /** Config fragments every node includes (NatsServerOptions.includes). */
+  includes?: string[];
 }
 
 /** A JetStream cluster of real nats-server processes on loopback (infra/nats/cluster.conf). */
@@ -30,6 +32,7 @@ export class NatsCluster {
           binary: options.binary,
           cluster: { name: options.name ?? 'agentbus', port, routes },
           readyTimeoutMs: 30_000,
+          includes: options.includes,
         }),
       ),
     );

@@ -10,6 +10,7 @@ import { PrometheusServer } from './prometheus.ts';
 export { NatsCluster, NatsServer } from '@agentbus/local-nats';
 export { startWebhookReceiver, type WebhookReceiver, type ReceivedRequest, type ReceiverAnswer } from './webhook-receiver.ts';
 export { PrometheusServer, findPrometheusBinary } from './prometheus.ts';
+export { makeTlsFiles, type TlsFiles } from './tls.ts';
 
 const tempDirs: string[] = [];
 process.on('exit', () => {
@@ -40,10 +41,10 @@ function refuseInUnitTier(what: string): void {
 }
 
 /** One real nats-server with JetStream on free ports and a temp store. stop() it when done. */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(options: { includes?: string[] } = {}): Promise<NatsServer> {
   refuseInUnitTier('a nats-server');
   const dir = tempDir('agentbus-nats-');
-  return NatsServer.start({ storeDir: join(dir, 'store'), logFile: join(dir, 'nats-server.log') });
+  return NatsServer.start({ storeDir: join(dir, 'store'), logFile: join(dir, 'nats-server.log'), includes: options.includes });
 }
 
 /** A private Prometheus (Debian's package) on a free port, scraping `targets` every second; stop() it when done. */
@@ -53,9 +54,9 @@ export async function startPrometheus(targets: string[], options: { scrapeInterv
 }
 
 /** A 3-node JetStream cluster on loopback, each node with its own temp store. */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, options: { includes?: string[] } = {}): Promise<NatsCluster> {
   refuseInUnitTier('a nats-server cluster');
-  return NatsCluster.start({ baseDir: tempDir('agentbus-cluster-'), size });
+  return NatsCluster.start({ baseDir: tempDir('agentbus-cluster-'), size, includes: options.includes });
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out (then throws, naming `what`). */
