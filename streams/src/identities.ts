@@ -66,7 +66,7 @@ export const serviceIdentities: ServiceIdentity[] = [
     publishes: ['notification.delivered', 'notifier.deliver', 'escalation.resolved'],
     reads: [StreamNames.events],
     deletesFrom: [],
-    buckets: { ...ledger, [DEFAULT_STATE_BUCKET]: 'read' },
+    buckets: { ...ledger, [DEFAULT_STATE_BUCKET]: 'write' }, // pages/<service>: what it paged, to resolve it
   },
   {
     service: 'release',

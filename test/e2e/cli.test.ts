@@ -14,7 +14,7 @@ import { getJson, startLoop } from './harness.ts';
 test('agentbus deploy --wait: a broken branch exits 3 naming the rollback, a good one exits 0', async (t) => {
   const loop = await startLoop();
   t.after(() => loop.stop());
-  const env = { NATS_URL: loop.nats.url };
+  const env = loop.cliEnv;
 
   const broken = await runCli(['deploy', loop.demo.name, '--ref', DemoBranches.broken, '--wait', '--timeout-ms', '60000'], { env });
   assert.equal(broken.code, 3, broken.stderr);
@@ -62,7 +62,7 @@ test('agentbus up: a ready line per service with a metrics URL that answers, the
   t.after(() => loop.stop());
   const up = spawn(process.execPath, [AGENTBUS_BIN, 'up'], {
     cwd: tempDir('agentbus-up-'),
-    env: { ...process.env, NATS_URL: loop.nats.url, AGENTBUS_CONFIG: loop.configPath, LOG_LEVEL: 'debug', HEALTH_WATCH_INTERVAL_MS: '0' },
+    env: { ...process.env, ...loop.cliEnv, AGENTBUS_CONFIG: loop.configPath, LOG_LEVEL: 'debug', HEALTH_WATCH_INTERVAL_MS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | string>((resolve) => up.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));

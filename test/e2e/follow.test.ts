@@ -10,7 +10,7 @@ test('deploy --wait follows the incident across a NATS restart mid-loop and repo
   const loop = await startLoop();
   t.after(() => loop.stop());
   loop.holdDeployRun(1);
-  const wait = runCli(['deploy', loop.demo.name, '--ref', DemoBranches.broken, '--wait', '--timeout-ms', '90000'], { env: { NATS_URL: loop.nats.url }, timeoutMs: 120_000 });
+  const wait = runCli(['deploy', loop.demo.name, '--ref', DemoBranches.broken, '--wait', '--timeout-ms', '90000'], { env: loop.cliEnv, timeoutMs: 120_000 });
   await waitFor('the deploy command to be running', () => loop.heldDeployPid(1), 30_000, 50);
   await loop.nats.restart();
   loop.releaseDeployRun(1);
@@ -25,7 +25,7 @@ test('deploy --wait follows the incident across a NATS restart mid-loop and repo
 test('deploy --wait exit codes: 0 healthy, 5 failed (the remote refuses the push)', async (t) => {
   const loop = await startLoop();
   t.after(() => loop.stop());
-  const env = { NATS_URL: loop.nats.url };
+  const env = loop.cliEnv;
   const deploy = (ref: string) => runCli(['deploy', loop.demo.name, '--ref', ref, '--wait', '--timeout-ms', '60000'], { env, timeoutMs: 90_000 });
 
   const good = await deploy(DemoBranches.good);
@@ -43,7 +43,7 @@ test('deploy --wait exits 4 when agentbus escalates instead of rolling back', as
   // The dependency is down before the services start: the baseline is unhealthy, so a failing deploy is not this deploy's fault.
   const loop = await startLoop({ beforeServices: (l) => l.demo.setDependencyDown(true) });
   t.after(() => loop.stop());
-  const skipped = await runCli(['deploy', loop.demo.name, '--ref', DemoBranches.good, '--wait', '--timeout-ms', '60000'], { env: { NATS_URL: loop.nats.url }, timeoutMs: 90_000 });
+  const skipped = await runCli(['deploy', loop.demo.name, '--ref', DemoBranches.good, '--wait', '--timeout-ms', '60000'], { env: loop.cliEnv, timeoutMs: 90_000 });
   assert.equal(skipped.code, 4, `${skipped.stdout}\n${skipped.stderr}\n${loop.logTail()}`);
   assert.match(skipped.stdout, /no rollback \(baseline-unhealthy\)/);
   assert.match(skipped.stdout, /primerouter: rollback-skipped — the deploy did not end healthy \(exit 4\)/);

@@ -12,7 +12,7 @@ import { serviceNames } from '@agentbus/platform';
 import { runCli, waitFor } from '@agentbus/testkit';
 import { eventOf, startLoop, type Loop } from './harness.ts';
 
-const cli = (loop: Loop, args: string[]) => runCli(args, { env: { NATS_URL: loop.natsUrl } });
+const cli = (loop: Loop, args: string[]) => runCli(args, { env: loop.cliEnv });
 
 async function followupsOf(loop: Loop): Promise<Array<{ deploymentId: string; n: number; status: string; dueAt: string; firedAt?: string; detail?: string; supersededBy?: string }>> {
   const listed = await cli(loop, ['followups', 'list', '--json']);

@@ -12,10 +12,10 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { listDeadLetters, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
+import { connectNats, listDeadLetters, natsAuthFrom, Publisher, readStream, type DeadLetter } from '@agentbus/bus';
 import { agentbusRegistry, releaseManifestPath, releaseManifestSchema, StreamNames, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { createDemoService, isRunning, type DemoConfigOptions, type DemoService, type DemoServiceOptions } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
@@ -23,8 +23,8 @@ import { collectIncidentEvents, type IncidentEvent } from '@agentbus/incident';
 import { deployAndFollow, RestartPolicies, serviceNames, startServicesInProcess, stopServices, Supervisor, type DeployRun, type ServiceName } from '@agentbus/platform';
 import type { RunningService } from '@agentbus/runtime';
 import { DEFAULT_STATE_BUCKET, openStateBackend, StateStore } from '@agentbus/state';
-import { agentbusTopology, applyTopology, isTimerConsumer, type ConsumerDefinition } from '@agentbus/streams';
-import { startNats, startNatsCluster, tempDir, waitFor, type NatsCluster, type NatsServer } from '@agentbus/testkit';
+import { ADMIN_IDENTITY, agentbusTopology, applyTopology, cliConnectionNames, isTimerConsumer, writeCredentialFiles, type ConsumerDefinition, type Topology } from '@agentbus/streams';
+import { makeTlsFiles, startNats, startNatsCluster, tempDir, waitFor, type NatsCluster, type NatsServer } from '@agentbus/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RECORDING_DEPLOY = join(here, 'fixtures', 'recording-deploy.mjs');
@@ -51,6 +51,18 @@ export interface LoopOptions {
   env?: Record<string, string>;
   /** Run on a 3-node JetStream cluster (replicas 3) instead of one server. */
   cluster?: boolean;
+  /**
+   * The server requires an identity (`agentbus auth init`'s keys in `<dir>/auth`): every service
+   * runs under its own, the test's connection is the admin, the CLI the operator. @default true
+   */
+  auth?: boolean;
+  /** The server speaks TLS only and verifies client certificates (a CA and certificates made by openssl). */
+  tls?: boolean;
+  /**
+   * A permission the server refused anyone during the test fails it at stop() (every service and
+   * the CLI must have what they need), unless the test provokes refusals on purpose.
+   */
+  allowPermissionViolations?: boolean;
   /** Runs when the demo service is up and before any agentbus service starts (hooks, an outage). */
   beforeServices?: (loop: Loop) => void | Promise<void>;
 }
@@ -103,6 +115,10 @@ export interface Loop extends ServiceUnderTest {
   cluster: NatsCluster | undefined;
   /** What the services and the CLI are given as NATS_URL (every node of a cluster). */
   natsUrl: string;
+  /** The environment a client of the loop's server needs beyond NATS_URL: its keys and TLS files. */
+  natsEnv: Record<string, string>;
+  /** NATS_URL and natsEnv: what `agentbus` (as the operator) is run with. */
+  cliEnv: Record<string, string>;
   /** The test's own connection (publishing tasks, reading events). */
   nc: NatsConnection;
   dir: string;
@@ -138,13 +154,35 @@ export interface Loop extends ServiceUnderTest {
   stop(): Promise<void>;
 }
 
+/** The refusals in the servers' logs: `<client> <Publish|Subscription> Violation <subject>`, one line each. */
+function permissionViolations(servers: readonly NatsServer[]): string[] {
+  const lines = servers.flatMap((server) => {
+    try {
+      return readFileSync(server.logFile, 'utf8').split('\n');
+    } catch {
+      return [];
+    }
+  });
+  const found = lines.flatMap((line) => {
+    const match = /"v[^"]*:nats\.js:([^"]*)" - (Publish|Subscription) Violation - .*Subject "([^"]*)"/.exec(line);
+    return match ? [`${match[1]} ${match[2]} ${match[3]}`] : [];
+  });
+  return [...new Set(found)];
+}
+
 /** Starts the whole loop for one test. Call stop() (t.after) whatever happens. */
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const dir = tempDir('agentbus-e2e-');
-  const cluster = options.cluster ? await startNatsCluster(3) : undefined;
-  const nats = cluster ? cluster.server(0) : await startNats();
+  const topology = agentbusTopology({ replicas: options.cluster ? 3 : 1, consumers: options.consumers });
+  const credentials = options.auth === false ? undefined : writeCredentialFiles(join(dir, 'auth'), topology.consumers);
+  const tls = options.tls ? makeTlsFiles(join(dir, 'tls')) : undefined;
+  const includes = [credentials?.authorizationFile, tls?.serverFragment].filter((file): file is string => file !== undefined);
+  const natsEnv: Record<string, string> = { ...(credentials ? { NATS_CREDENTIALS_DIR: credentials.dir } : {}), ...tls?.clientEnv };
+  const cluster = options.cluster ? await startNatsCluster(3, { includes }) : undefined;
+  const nats = cluster ? cluster.server(0) : await startNats({ includes });
   const cleanups: Array<() => Promise<unknown> | unknown> = [() => (cluster ? cluster.stop() : nats.stop())];
   const stop = async () => {
+    const refused = options.allowPermissionViolations ? [] : permissionViolations(cluster ? cluster.servers : [nats]);
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
         await cleanup();
@@ -152,20 +190,30 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
         process.stderr.write(`e2e harness: clean-up failed: ${String(error)}\n`);
       }
     }
+    if (refused.length) throw new Error(`NATS refused permissions during the test (fix the identities in streams/src/identities.ts):\n${refused.join('\n')}`);
   };
   try {
-    return await buildLoop(options, dir, nats, cluster, cleanups, stop);
+    return await buildLoop(options, { dir, nats, cluster, topology, natsEnv }, cleanups, stop);
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cluster: NatsCluster | undefined, cleanups: Array<() => Promise<unknown> | unknown>, stop: () => Promise<void>): Promise<Loop> {
+interface LoopServer {
+  dir: string;
+  nats: NatsServer;
+  cluster: NatsCluster | undefined;
+  topology: Topology;
+  natsEnv: Record<string, string>;
+}
+
+async function buildLoop(options: LoopOptions, server: LoopServer, cleanups: Array<() => Promise<unknown> | unknown>, stop: () => Promise<void>): Promise<Loop> {
+  const { dir, nats, cluster, topology, natsEnv } = server;
   const natsUrl = cluster ? cluster.urls.join(',') : nats.url;
-  const nc = await connect({ servers: cluster ? cluster.urls : nats.url, name: 'e2e-test', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  // The test is the admin: it provisions, publishes any type and edits state behind the store's back.
+  const nc = await connectNats({ servers: natsUrl, name: cliConnectionNames.admin, ...natsAuthFrom(natsEnv, ADMIN_IDENTITY) });
   cleanups.push(() => nc.close());
-  const topology = agentbusTopology({ replicas: cluster ? 3 : 1, consumers: options.consumers });
   await applyTopology(nc, topology);
 
   const names = options.services ?? [options.service ?? 'primerouter'];
@@ -195,6 +243,7 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
   cleanups.push(() => new Promise<void>((resolve) => log.end(() => resolve())));
   const serviceEnv: Record<string, string> = {
     NATS_URL: natsUrl,
+    ...natsEnv,
     AGENTBUS_CONFIG: configPath,
     METRICS_PORT: '0',
     LOG_LEVEL: 'debug',
@@ -267,6 +316,8 @@ async function buildLoop(options: LoopOptions, dir: string, nats: NatsServer, cl
     nats,
     cluster,
     natsUrl,
+    natsEnv,
+    cliEnv: { NATS_URL: natsUrl, ...natsEnv },
     nc,
     dir,
     ...services[0]!,

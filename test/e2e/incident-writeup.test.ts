@@ -4,11 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { nkeys } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { agentbusRegistry, StreamNames } from '@agentbus/contracts';
 import { Publisher, readStream, republish } from '@agentbus/bus';
 import { DemoBranches } from '@agentbus/demo';
 import type { Postmortem } from '@agentbus/incident';
+import { serviceNames } from '@agentbus/platform';
 import { openStateBackend, StateStore } from '@agentbus/state';
 import { agentbusConsumers, isTimerConsumer } from '@agentbus/streams';
 import { startWebhookReceiver, waitFor, type WebhookReceiver } from '@agentbus/testkit';
@@ -49,11 +51,20 @@ async function settled(loop: Loop): Promise<void> {
   );
 }
 
-test('after seed 000: exactly one post-mortem, its timeline is every event in order, its durations are the events\', its history verifies; one ticket; a replay repeats nothing', async (t) => {
+test('after seed 000, over TLS with every service under its own NATS identity: exactly one post-mortem, its timeline is every event in order, its durations are the events\', its history verifies; one ticket; a replay repeats nothing', async (t) => {
   const receiver = await startWebhookReceiver();
   t.after(() => receiver.close());
-  const loop = await startLoop({ sections: notificationSections(receiver) });
+  const loop = await startLoop({ sections: notificationSections(receiver), tls: true });
   t.after(() => loop.stop());
+  // Each service's connection is its own identity's key, over TLS.
+  const connz = (await (await fetch(`http://127.0.0.1:${loop.nats.httpPort}/connz?auth=true`)).json()) as { connections: Array<{ name?: string; authorized_user?: string; tls_version?: string }> };
+  const keys = Object.fromEntries(serviceNames.map((name) => [name, nkeys.fromSeed(new TextEncoder().encode(readFileSync(join(loop.natsEnv.NATS_CREDENTIALS_DIR!, `${name}.nk`), 'utf8').trim())).getPublicKey()]));
+  for (const name of serviceNames) {
+    const connection = connz.connections.find((c) => c.name === name);
+    assert.equal(connection?.authorized_user, keys[name], `${name} connected as its own key`);
+    assert.match(connection?.tls_version ?? '', /^1\.[23]$/, `${name} connected over TLS`);
+  }
+  assert.equal(new Set(Object.values(keys)).size, serviceNames.length, 'one key per service');
 
   const run = await loop.deploy(DemoBranches.broken);
   assert.equal(run.summary.outcome, 'rolled-back');

@@ -64,7 +64,7 @@ export async function startLeaderKills(): Promise<LeaderKills> {
   const run = async (ref: string, fault: boolean): Promise<LeaderKillRun> => {
     await loop.pushBranch(ref, { 'server.mjs': `${serverSource(loop.demo.name, 'broken')}// broken change ${ref}\n` });
     const started = Date.now();
-    const cli = runCli(['deploy', loop.demo.name, '--ref', ref, '--wait', '--timeout-ms', '120000', '--json'], { env: { NATS_URL: loop.natsUrl }, timeoutMs: 150_000 });
+    const cli = runCli(['deploy', loop.demo.name, '--ref', ref, '--wait', '--timeout-ms', '120000', '--json'], { env: loop.cliEnv, timeoutMs: 150_000 });
     // The deploy command ending first (an error, a refusal) is the answer: say it, with what the services logged.
     const exitedEarly = cli.then((r) => {
       throw new Error(`deploy --wait of ${ref} exited ${r.code} before its deploy ended\n${r.stdout}\n${r.stderr}`);

@@ -16,7 +16,7 @@ test('a reverted change is refused when it comes back unchanged, deployed again 
   const first = await loop.deploy(DemoBranches.broken);
   assert.equal(first.summary.outcome, 'rolled-back', loop.logTail());
 
-  const shown = await runCli(['state', 'get', `quarantine/${demo.name}`, '--json'], { env: { NATS_URL: loop.natsUrl } });
+  const shown = await runCli(['state', 'get', `quarantine/${demo.name}`, '--json'], { env: loop.cliEnv });
   assert.equal(shown.code, 0, shown.stderr);
   const quarantine = quarantineSchema.parse(shown.json<{ data: unknown }>()[0]!.data);
   assert.deepEqual(quarantine.changes.map((c) => [c.ref, c.incidentId, c.mergeCommit]), [[DemoBranches.broken, first.taskId, eventOf(first.events, 'deploy.merged')!.data.mergeCommit]]);
@@ -53,7 +53,7 @@ test('a reverted change is refused when it comes back unchanged, deployed again 
   // Bad input: an unknown ref is named by the merge, as without a quarantine; a document that is not a quarantine stops the deploy, saying so.
   const unknown = await loop.deploy('feature/does-not-exist');
   assert.deepEqual([unknown.summary.outcome, eventOf(unknown.events, 'deploy.failed')?.data.stage], ['deploy-failed', 'merge']);
-  const written = await runCli(['state', 'put', `quarantine/${demo.name}`, '--data', '{"service":"primerouter","changes":"none"}', '--reason', 'by hand'], { env: { NATS_URL: loop.natsUrl } });
+  const written = await runCli(['state', 'put', `quarantine/${demo.name}`, '--data', '{"service":"primerouter","changes":"none"}', '--reason', 'by hand'], { env: loop.cliEnv });
   assert.equal(written.code, 0, written.stderr);
   const blocked = await loop.deploy(DemoBranches.flaky);
   const stopped = eventOf(blocked.events, 'deploy.failed');

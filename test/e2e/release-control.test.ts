@@ -20,7 +20,7 @@ async function stateOf(loop: Loop): Promise<StateStore> {
   return new StateStore({ backend: await openStateBackend({ backend: 'nats-kv', nc: loop.nc }), agent: 'e2e-test' });
 }
 
-const cli = (loop: Loop, args: string[]) => runCli(args, { env: { NATS_URL: loop.natsUrl }, timeoutMs: 90_000 });
+const cli = (loop: Loop, args: string[]) => runCli(args, { env: loop.cliEnv, timeoutMs: 90_000 });
 type Completed = Extract<IncidentEvent, { type: 'release.completed' }>;
 
 /** What a dry run must leave as it found it: every ref of origins and clones, the clones' work trees, the deploy commands' runs, every document, the timers and follow-ups. */

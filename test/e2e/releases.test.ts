@@ -67,13 +67,13 @@ test('a three-service release whose second step breaks: step 1 stays, step 2 is 
   assert.equal(doc.steps[1]!.revertCommit, reverted[0]!.data.revertCommit);
   const history = await (await stateOf(loop)).history(releaseRunPath(run.releaseId));
   assert.ok(history.entries.length >= 5, `a version at each change (${history.entries.length})`);
-  const shown = await runCli(['release', 'status', run.releaseId, '--json'], { env: { NATS_URL: loop.natsUrl } });
+  const shown = await runCli(['release', 'status', run.releaseId, '--json'], { env: loop.cliEnv });
   assert.equal(shown.code, 0, shown.stderr);
   const status = shown.json<ReleaseRun>()[0]!;
   assert.equal(status.releaseId, run.releaseId);
   assert.equal(status.status, 'rolled-back');
   assert.deepEqual(status.steps.map((s) => [s.service, s.ref, s.status]), [['api', DemoBranches.good, 'promoted'], ['web', DemoBranches.broken, 'rolled-back'], ['billing', DemoBranches.good, 'skipped']]);
-  const listed = await runCli(['release', 'list'], { env: { NATS_URL: loop.natsUrl } });
+  const listed = await runCli(['release', 'list'], { env: loop.cliEnv });
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, new RegExp(`${run.releaseId} +rolled-back .* api:promoted web:rolled-back billing:skipped`));
 

@@ -34,7 +34,7 @@ test('a failing deploy whose release manifest was tampered with is not reverted:
   const escalations = events.filter((e) => e.type === 'escalation.raised').map((e) => (e.data as { kind: string; dedupKey: string }));
   assert.deepEqual(escalations.map((e) => [e.kind, e.dedupKey]), [['chain-break', `agentbus.chain-break.releases_${loop.demo.name}.${record.envelope.number}`]], 'one chain-break escalation, as `state verify` raises it');
 
-  const shown = await runCli(['state', 'get', `releases/${loop.demo.name}`], { env: { NATS_URL: loop.natsUrl } });
+  const shown = await runCli(['state', 'get', `releases/${loop.demo.name}`], { env: loop.cliEnv });
   assert.equal(shown.code, 1);
   assert.match(shown.stderr, new RegExp(`releases/${loop.demo.name} version ${record.envelope.number} fails verification \\(data-changed\\)`));
   assert.doesNotMatch(shown.stdout, /someone-else/);
