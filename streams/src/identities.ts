@@ -63,7 +63,7 @@ export const serviceIdentities: ServiceIdentity[] = [
   },
   {
     service: 'notifier',
-    publishes: ['notification.delivered', 'notifier.deliver', 'escalation.resolved'],
+    publishes: ['notification.delivered', 'notifier.deliver', 'escalation.raised', 'escalation.resolved'],
     reads: [StreamNames.events],
     deletesFrom: [],
     buckets: { ...ledger, [DEFAULT_STATE_BUCKET]: 'write' }, // pages/<service>: what it paged, to resolve it

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EscalationKinds, isoTime, serviceName } from '@agentbus/contracts';
-import { isStateNotFound, StateVersionConflictError, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, refusedVersionOf, StateVersionConflictError, type RefusedVersion, type StateStore } from '@agentbus/state';
 
 /**
  * The pages still open per service, as the versioned document `pages/<service>`: a restarted
@@ -47,7 +47,15 @@ export type OpenResult = 'opened' | 'already-open' | 'already-over';
  * top of the version read (ifVersion), read again when another notifier wrote in between.
  */
 export class OpenPages {
-  constructor(private readonly state: StateStore) {}
+  /**
+   * `onTampered`: a pages document that fails verification is told here (once per read) and read
+   * as empty: a page is never held "already open" or "already over" on data changed past the state
+   * store, and the next write starts the document afresh on top of it.
+   */
+  constructor(
+    private readonly state: StateStore,
+    private readonly onTampered: (refused: RefusedVersion, service: string) => Promise<void> = async () => {},
+  ) {}
 
   async list(service: string): Promise<OpenPage[]> {
     return (await this.read(service)).doc.open;
@@ -88,10 +96,15 @@ export class OpenPages {
 
   private async read(service: string): Promise<{ version: number; doc: PagesDocument }> {
     try {
-      const current = await this.state.get(openPagesPath(service));
+      const current = await this.state.getVerified(openPagesPath(service));
       return { version: current.envelope.number, doc: documentSchema.parse(current.data) };
     } catch (error) {
       if (isStateNotFound(error)) return { version: 0, doc: { service, open: [] } };
+      if (isStateIntegrityError(error)) {
+        const refused = refusedVersionOf(error);
+        await this.onTampered(refused, service);
+        return { version: refused.number, doc: { service, open: [] } };
+      }
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { collectIncidentEvents } from '@agentbus/incident';
 import { fleetResource } from '@agentbus/fleet';
 import { defineService } from '@agentbus/runtime';
-import { stateResource } from '@agentbus/state';
+import { refusedReadEscalation, stateResource } from '@agentbus/state';
 import type { NotifierDeps } from './announce.ts';
 import { notifierSettings } from './config.ts';
 import { deliverHandler } from './handlers/deliver.ts';
@@ -23,7 +23,11 @@ export const notifierService = defineService({
     const lookbackMs = ctx.settings.NOTIFIER_INCIDENT_LOOKBACK_MS;
     const deps: NotifierDeps = {
       targets,
-      pages: new OpenPages(state),
+      pages: new OpenPages(state, async (refused, service) => {
+        ctx.log.error({ path: refused.path, version: refused.number, reason: refused.reason }, `${refused.message}: its open pages are not trusted (read as none)`);
+        const raised = refusedReadEscalation(refused, { service, summary: `${service}'s open pages (${refused.path}) fail verification (version ${refused.number}: ${refused.reason}): agentbus no longer knows which of its pages are open` });
+        await ctx.publisher.publish('escalation.raised', raised.data, { id: raised.id });
+      }),
       incidentEvents: (correlationId, time) => collectIncidentEvents(ctx.nc, correlationId, { since: new Date(Date.parse(time) - lookbackMs) }),
     };
     ctx.log.info({ targets: targets.names }, targets.names.length ? `notifying ${targets.names.join(', ')}` : 'no notification targets configured: escalations are tracked, nothing is sent');

@@ -3,7 +3,7 @@ import type { GitRepo } from '@agentbus/git';
 import { willBeRetried, type HandlerContext, type HeldLease, type LeaseManager } from '@agentbus/bus';
 import { openServiceRepo, pushAndVerify, pushStageOf, rollbackLeaseMs, runDeployCommand, syncCloneToRemote, type FleetService } from '@agentbus/fleet';
 import { cancelPendingFollowups, evidenceOf, runProbes, toCheckResults, waitUntilHealthy, type FollowupStore, type HealthEvidenceStore } from '@agentbus/health';
-import { isStateNotFound, refusedReadEscalation, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, refusedReadEscalation, refusedVersionOf, type RefusedVersion, type StateStore } from '@agentbus/state';
 import type { Attribution } from './attribution.ts';
 
 type Stage = 'revert' | 'push' | 'verify-push' | 'redeploy' | 'verify-health';
@@ -115,17 +115,20 @@ export async function skipRollback(
  * (GitRepo.mergedChangeId), so the deployer refuses it unchanged. Idempotent: a change already
  * there is not added again.
  */
-async function quarantineChange(state: StateStore, repo: GitRepo, manifest: ReleaseManifest, what: { incidentId: string; reason: string; taskId: string }): Promise<void> {
+async function quarantineChange(state: StateStore, repo: GitRepo, manifest: ReleaseManifest, what: { incidentId: string; reason: string; taskId: string }): Promise<RefusedVersion | undefined> {
   const patchId = await repo.mergedChangeId(manifest.mergeCommit);
-  if (!patchId) return; // a merge that changed nothing has nothing to refuse
+  if (!patchId) return undefined; // a merge that changed nothing has nothing to refuse
   const path = quarantinePath(manifest.service);
   let current: Quarantine = { service: manifest.service, changes: [] };
   try {
-    current = quarantineSchema.parse((await state.get(path)).data);
+    current = quarantineSchema.parse((await state.getVerified(path)).data);
   } catch (error) {
+    // A quarantine changed past the state store is not built on (its edit would be carried into a
+    // fresh, verifying version): left as it is, for a human (the deployer refuses to deploy over it).
+    if (isStateIntegrityError(error)) return refusedVersionOf(error);
     if (!isStateNotFound(error)) throw error;
   }
-  if (current.changes.some((change) => change.patchId === patchId)) return;
+  if (current.changes.some((change) => change.patchId === patchId)) return undefined;
   const change = { patchId, ref: manifest.ref, mergeCommit: manifest.mergeCommit, deploymentId: manifest.deploymentId, incidentId: what.incidentId, revertedAt: new Date().toISOString(), reason: safeText(what.reason, { max: 1_000 }) };
   await state.put(path, { ...current, changes: [...current.changes, change] }, {
     reason: `quarantined ${manifest.ref} (${shortSha(manifest.mergeCommit)}, patch ${patchId.slice(0, 12)}): reverted by deployment ${manifest.deploymentId}'s rollback`,
@@ -133,6 +136,7 @@ async function quarantineChange(state: StateStore, repo: GitRepo, manifest: Rele
     taskId: what.taskId,
     writeId: `${manifest.deploymentId}.quarantined`,
   });
+  return undefined;
 }
 
 /**
@@ -223,7 +227,13 @@ export async function rollBack(
     });
     // Never the same bad change twice: the deployer refuses this change from now on, unless asked
     // (not a change rolled back only because its release was: nothing showed it bad).
-    if (decision.quarantine !== false) await ctx.step('quarantine', () => quarantineChange(deps.state, repo, manifest, { incidentId: manifest.correlationId, reason: decision.reason, taskId: trigger.id }).then(() => true));
+    if (decision.quarantine !== false) {
+      const refused = await ctx.step('quarantine', () => quarantineChange(deps.state, repo, manifest, { incidentId: manifest.correlationId, reason: decision.reason, taskId: trigger.id }).then((tampered) => tampered ?? null));
+      if (refused) {
+        const raised = refusedReadEscalation(refused, { service: service.name, summary: `${service.name} was rolled back, but its quarantine fails verification (${refused.reason}): the reverted change was not quarantined`, details: { deploymentId } });
+        await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+      }
+    }
     await ctx.step('cancel-followups', () =>
       cancelPendingFollowups(deps.followups, ctx, { service: service.name, deploymentId }, { reason: 'rolled-back', detail: `deployment ${deploymentId} (${shortSha(manifest.mergeCommit)}) was rolled back` }).then((cancelled) => cancelled.length),
     );

@@ -8,7 +8,7 @@ import { type FleetService } from '@agentbus/fleet';
 import { z } from 'zod';
 import { buildPostmortem, collectIncidentEvents, postmortemSchema, renderPostmortemMarkdown, summarizeIncident, type ChangeFacts, type IncidentEvent, type Postmortem } from '@agentbus/incident';
 import { ticketRequest } from '@agentbus/notify';
-import { canonicalJson, isStateNotFound, StateVersionConflictError, type StateStore } from '@agentbus/state';
+import { canonicalJson, isStateIntegrityError, isStateNotFound, refusedReadEscalation, refusedVersionOf, StateVersionConflictError, type RefusedVersion, type StateStore } from '@agentbus/state';
 import { changeFacts, collectDeadLetters, collectTasks } from '../records.ts';
 
 /** The stored document: the post-mortem, and when its ticket was requested (once per incident). */
@@ -60,15 +60,23 @@ async function writeOnce(deps: PostmortemDeps, trigger: Envelope, ctx: HandlerCo
   const path = postmortemPath(incidentId);
   let current: StoredPostmortem | undefined;
   let currentVersion = 0;
+  let refusedHead: RefusedVersion | undefined;
   try {
-    const head = await deps.state.get(path);
+    const head = await deps.state.getVerified(path);
     const parsed = storedPostmortemSchema.safeParse(head.data);
     // Anyone may write a document there (agentbus state put): what is not a post-mortem is written over, as one that changed.
     if (parsed.success) current = parsed.data;
     else ctx.log.warn({ path, problems: parsed.error.issues.length }, `${path} is not a post-mortem document: writing the post-mortem over it`);
     currentVersion = head.envelope.number;
   } catch (error) {
-    if (!isStateNotFound(error)) throw error;
+    if (isStateIntegrityError(error)) {
+      // Changed past the state store: nothing of it is kept or trusted (not "ticket already
+      // requested", not "unchanged"); the post-mortem is written again from the bus, on top of it.
+      const refused = refusedVersionOf(error);
+      currentVersion = refused.number;
+      ctx.log.error({ path, version: refused.number, reason: refused.reason }, `${refused.message}: writing the post-mortem again from the bus's events, ignoring that version`);
+      refusedHead = refused;
+    } else if (!isStateNotFound(error)) throw error;
   }
 
   const since = new Date(Date.parse(trigger.time) - deps.lookbackMs);
@@ -77,6 +85,14 @@ async function writeOnce(deps: PostmortemDeps, trigger: Envelope, ctx: HandlerCo
   if (!events.some((e) => e.id === trigger.id)) events.push({ ...(trigger as IncidentEvent), seq: Number.MAX_SAFE_INTEGER });
   const [tasks, deadLetters] = await Promise.all([collectTasks(deps.nc, incidentId, since), collectDeadLetters(deps.nc, incidentId, since)]);
   const facts = summarizeIncident(incidentId, events);
+  if (refusedHead) {
+    const raised = refusedReadEscalation(refusedHead, {
+      service: facts.service ?? 'agentbus',
+      summary: `the post-mortem ${path} fails verification (version ${refusedHead.number}: ${refusedHead.reason}); it is written again from the bus's events`,
+      details: { incidentId },
+    });
+    await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+  }
   let change: ChangeFacts | null = null;
   const service = deps.services.find((s) => s.name === facts.service);
   if (service && facts.mergeCommit) {

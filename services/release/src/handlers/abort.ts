@@ -1,6 +1,6 @@
 import { AgentbusError, releaseRunPath, releaseRunSchema, type AgentbusRegistry } from '@agentbus/contracts';
 import type { Handler } from '@agentbus/bus';
-import { isStateNotFound, type StateStore } from '@agentbus/state';
+import { isStateIntegrityError, isStateNotFound, refusedReadEscalation, refusedVersionOf, type StateStore } from '@agentbus/state';
 import { ReleaseErrorCodes } from '../errors.ts';
 
 /**
@@ -14,10 +14,18 @@ export function releaseAbortHandler(deps: { state: StateStore }): Handler<Agentb
     const { releaseId, rollback, requestedBy } = task.data;
     let status: string;
     try {
-      status = releaseRunSchema.parse((await deps.state.get(releaseRunPath(releaseId))).data).status;
+      status = releaseRunSchema.parse((await deps.state.getVerified(releaseRunPath(releaseId))).data).status;
     } catch (error) {
-      if (!isStateNotFound(error)) throw error;
-      throw new AgentbusError(ReleaseErrorCodes.releaseInvalid, `there is no release ${releaseId} (no ${releaseRunPath(releaseId)})`, { retryable: false, hint: 'agentbus release list shows the releases' });
+      if (isStateIntegrityError(error)) {
+        // "It has ended" is not taken from a run changed past the state store: the abort is asked
+        // for (a release that has ended ignores it), and the damage escalated.
+        const refused = refusedVersionOf(error);
+        const raised = refusedReadEscalation(refused, { service: 'agentbus', summary: `release ${releaseId}'s run record fails verification (version ${refused.number}: ${refused.reason}); its abort is requested all the same`, details: { releaseId } });
+        await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+        status = 'running';
+      } else if (isStateNotFound(error)) {
+        throw new AgentbusError(ReleaseErrorCodes.releaseInvalid, `there is no release ${releaseId} (no ${releaseRunPath(releaseId)})`, { retryable: false, hint: 'agentbus release list shows the releases' });
+      } else throw error;
     }
     if (status !== 'running') {
       ctx.log.info({ releaseId, status }, `release ${releaseId} has ended (${status}): nothing to abort`);
