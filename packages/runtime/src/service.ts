@@ -3,12 +3,12 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
 import { connectNats, describePermissionDenied, identityOf, isPermissionViolation, missingPermissions, natsAuthFrom, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap, type PermissionNeed } from '@agentbus/bus';
 import { agentbusConsumers, permissionNeeds, serviceIdentities, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
-
-/** How often a service that lacks a permission looks again (it logs every 20th look). */
-const PERMISSION_RECHECK_MS = 3_000;
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
 import type { OpenedResources, ResourceContext, ServiceResources } from './resource.ts';
+
+/** How often a service that lacks a permission looks again (it logs every 20th look). */
+const PERMISSION_RECHECK_MS = 3_000;
 
 /** What a service's start() gets: everything generic is already done. */
 export interface ServiceContext<Settings, Resources extends ServiceResources = Record<never, never>> {
@@ -96,7 +96,8 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
     void (async () => {
       for await (const status of connection.status()) {
         if (status.type === 'disconnect' || status.type === 'reconnect') log.warn({ status: status.type }, `NATS ${status.type}`);
-        else if (status.type === 'error' && isPermissionViolation(status.error)) log.error({ identity: identityOf(connection), err: describeError(describePermissionDenied(status.error, identityOf(connection))) }, 'NATS refused a permission');
+        // A refusal of something sent without a reply (an ack, a publish) arrives only here.
+        else if (status.type === 'error' && isPermissionViolation(status.error)) log.error({ identity: identityOf(connection), subject: status.error.subject }, describeError(describePermissionDenied(status.error, identityOf(connection))));
       }
     })();
     const consumers = options.consumers ?? agentbusConsumers;
