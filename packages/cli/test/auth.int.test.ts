@@ -22,7 +22,8 @@ test('agentbus auth init writes one key per identity (0600 in a 0700 folder, nev
   }
   const fragment = readFileSync(written!.authorizationFile, 'utf8');
   assert.equal(fragment.match(/\{ nkey: U/g)?.length, 8);
-  assert.doesNotMatch(fragment, /SU[A-Z0-9]{20}/, 'the server holds public keys only');
+  for (const identity of written!.identities) assert.ok(!fragment.includes(readFileSync(identity.seedFile, 'utf8').trim()), 'the server holds public keys only');
+  assert.doesNotMatch(fragment, /\bSU[A-Z2-7]{56}\b/, 'no user seed at all');
 
   const second = await runCli(['auth', 'init', '--dir', dir]);
   assert.equal(second.code, 0, second.stderr);
