@@ -7,7 +7,8 @@
 //   int   *.int.test.ts: a real nats-server, the Firestore emulator, git or an HTTP service
 //   e2e   test/e2e/: the whole loop
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { availableParallelism } from 'node:os';
 
@@ -83,6 +84,10 @@ if (files.length === 0) {
 // windows, timers, restarts); two at a time kept the 2 cores 67 % busy and took 7.5 min, three 6 min.
 const concurrency = Math.max(3, availableParallelism());
 console.log(`running ${files.length} test files${tiers.length ? ` (tier ${tiers.join(', ')})` : ''}, ${concurrency} at a time`);
+// The test files run in processes of their own: a port one of them was handed (a demo service's,
+// free while it restarts on it) must not be handed to another. freePort reserves each port it
+// hands out as a file in this folder, for the whole run.
+const portReservations = mkdtempSync(join(tmpdir(), 'agentbus-ports-'));
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=180000', '--test-reporter=spec', ...files.map((f) => relative(root, f))],
@@ -90,7 +95,8 @@ const result = spawnSync(
     stdio: 'inherit',
     cwd: root,
     // AGENTBUS_TEST_TIER=unit makes the test kit refuse servers and child processes: a unit test that needs one is in the wrong tier.
-    env: { ...process.env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0', AGENTBUS_TEST_TIER: tiers.length === 1 && tiers[0] === 'unit' ? 'unit' : '' },
+    env: { ...process.env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0', AGENTBUS_TEST_TIER: tiers.length === 1 && tiers[0] === 'unit' ? 'unit' : '', AGENTBUS_PORT_RESERVATIONS: portReservations },
   },
 );
+rmSync(portReservations, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /**
  * Ports handed out by this process: two callers at once never get the same one, even before
@@ -23,6 +24,26 @@ function readPortRange(): { low: number; high: number } | undefined {
   const low = 10_000;
   const high = ephemeralLow - 1;
   return high - low >= 1_000 ? { low, high } : undefined;
+}
+
+/**
+ * Across processes (the test runner's files run in processes of their own): with
+ * AGENTBUS_PORT_RESERVATIONS set to a shared folder, a port handed out is a file there, and a port
+ * another process was handed is never handed out again, even while it is free (a demo service
+ * restarting on its port). The folder's owner removes it.
+ */
+function reserve(port: number): boolean {
+  const dir = process.env.AGENTBUS_PORT_RESERVATIONS;
+  if (!dir) return true;
+  try {
+    writeFileSync(join(dir, String(port)), String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code === 'ENOENT') return true; // the folder is gone (its run ended): nothing to share
+    throw error;
+  }
 }
 
 /** Read once, when this module loads. */
@@ -50,7 +71,7 @@ export async function freePort(): Promise<number> {
     const candidate = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
     if (handedOut.has(candidate)) continue;
     const port = await tryListen(candidate);
-    if (port !== undefined && !handedOut.has(port)) {
+    if (port !== undefined && !handedOut.has(port) && reserve(port)) {
       handedOut.add(port);
       return port;
     }
