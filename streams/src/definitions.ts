@@ -1,5 +1,5 @@
 import { StreamNames, StreamSubjects, type StreamName } from '@agentbus/contracts';
-import { LEASE_BUCKET, LEDGER_BUCKET, UnhandledTypePolicies, type UnhandledTypePolicy } from '@agentbus/bus';
+import { LEASE_BUCKET, LEDGER_BUCKET, UnhandledTypePolicies, WATCHDOG_BUCKET, type UnhandledTypePolicy } from '@agentbus/bus';
 import { FOLLOWUPS_BUCKET, HEALTH_EVIDENCE_BUCKET } from '@agentbus/health';
 import { stateBucketConfig } from '@agentbus/state';
 
@@ -154,6 +154,8 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   // time left. A follow-up being judged is kept alive by in-progress acks every third of it.
   // The integrity sweep: one timer, like the watch.
   consumer({ stream: StreamNames.schedule, durable: 'integrity-sweep', service: 'health-monitor', description: 'the periodic verification of every versioned document (chain-break escalations)', filterSubject: 'schedule.integrity-sweep', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
+  // The bus watchdog: one timer, like the watch.
+  consumer({ stream: StreamNames.schedule, durable: 'watchdog', service: 'health-monitor', description: 'the bus watchdog: heartbeats, stalled consumers, backlogs, redelivery storms, DLQ growth', filterSubject: 'schedule.watchdog', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
   consumer({ stream: StreamNames.schedule, durable: 'followups', service: 'health-monitor', description: 'follow-up checks of deployments, each run once when due', filterSubject: 'schedule.followup.>', ackWaitMs: 5_000, ackBackoffMs: undefined, maxDeliver: -1, maxAckPending: 20_000 }),
   consumer({ stream: StreamNames.events, durable: 'rollback', service: 'rollback', description: 'failed health checks and failed deploy commands to act on', filterSubject: 'events.>' }),
   consumer({ stream: StreamNames.tasks, durable: 'rollback-tasks', service: 'rollback', description: 'rollbacks asked for by name (by a release)', filterSubject: 'agents.rollback.tasks.>' }),
@@ -196,6 +198,13 @@ export const agentbusBuckets: BucketDefinition[] = [
     description: 'Follow-up checks, pending and done: followup.<service>.<deployment>.<n> (agentbus followups list)',
     history: 1,
     maxAgeMs: 8 * 24 * HOUR_MS, // the last follow-up is at most 7 days after its deploy
+    maxValueSize: 16 * 1024,
+  },
+  {
+    bucket: WATCHDOG_BUCKET,
+    description: 'Heartbeats of every service process (hb.<service>.<instance>) and the watchdog\'s open alerts (alert.<id>) and last look (seen.dlq)',
+    history: 1,
+    maxAgeMs: 7 * 24 * HOUR_MS,
     maxValueSize: 16 * 1024,
   },
   {

@@ -1,5 +1,5 @@
 import { agentbusRegistry, dlqSubject, StreamNames, type MessageTypeOf, type AgentbusRegistry, type StreamName } from '@agentbus/contracts';
-import { inboxPrefixFor, LEASE_BUCKET, LEDGER_BUCKET, type PermissionNeed } from '@agentbus/bus';
+import { inboxPrefixFor, LEASE_BUCKET, LEDGER_BUCKET, WATCHDOG_BUCKET, type PermissionNeed } from '@agentbus/bus';
 import { FOLLOWUPS_BUCKET, HEALTH_EVIDENCE_BUCKET } from '@agentbus/health';
 import { DEFAULT_STATE_BUCKET } from '@agentbus/state';
 import { agentbusConsumers, type ConsumerDefinition } from './definitions.ts';
@@ -23,10 +23,12 @@ export interface ServiceIdentity {
   /** Streams it may delete single messages from (cancelled follow-up timers). */
   deletesFrom: StreamName[];
   buckets: Partial<Record<string, BucketAccess>>;
+  /** It reads the state of every declared consumer (the bus watchdog). */
+  watchesConsumers?: boolean;
 }
 
-/** What every service that runs a consumer uses: the idempotency ledger (written under its own consumers' keys). */
-const ledger = { [LEDGER_BUCKET]: 'write' } as const;
+/** What every service uses: the idempotency ledger, and the watchdog's bucket (its heartbeats). */
+const ledger = { [LEDGER_BUCKET]: 'write', [WATCHDOG_BUCKET]: 'write' } as const;
 
 export const serviceIdentities: ServiceIdentity[] = [
   {
@@ -41,8 +43,9 @@ export const serviceIdentities: ServiceIdentity[] = [
     publishes: [
       'health.passed', 'health.failed', 'health.inconclusive', 'health.recovered',
       'followup.scheduled', 'followup.passed', 'followup.failed', 'followup.inconclusive', 'followup.cancelled',
-      'schedule.health-watch', 'schedule.integrity-sweep', 'schedule.followup', 'escalation.raised',
+      'schedule.health-watch', 'schedule.integrity-sweep', 'schedule.followup', 'schedule.watchdog', 'watchdog.alert', 'watchdog.resolved', 'escalation.raised', 'escalation.resolved',
     ],
+    watchesConsumers: true,
     reads: [],
     deletesFrom: [StreamNames.schedule],
     buckets: { ...ledger, [LEASE_BUCKET]: 'write', [HEALTH_EVIDENCE_BUCKET]: 'write', [FOLLOWUPS_BUCKET]: 'write', [DEFAULT_STATE_BUCKET]: 'read' },
@@ -177,6 +180,7 @@ export function servicePermissions(service: string, consumers: readonly Consumer
     ]),
     ...identity.reads.flatMap(readSubjects),
     ...identity.deletesFrom.map((stream) => `$JS.API.STREAM.MSG.DELETE.${stream}`),
+    ...(identity.watchesConsumers ? consumers.map((c) => `$JS.API.CONSUMER.INFO.${c.stream}.${c.durable}`) : []),
     ...Object.entries(identity.buckets).flatMap(([bucket, access]) => bucketSubjects(bucket, access!)),
   ];
   const subscribe = [
@@ -197,7 +201,7 @@ export function servicePermissions(service: string, consumers: readonly Consumer
  */
 export function operatorPermissions(consumers: readonly ConsumerDefinition[] = agentbusConsumers): Permissions {
   const streams = Object.values(StreamNames);
-  const buckets = [LEDGER_BUCKET, LEASE_BUCKET, HEALTH_EVIDENCE_BUCKET, FOLLOWUPS_BUCKET, DEFAULT_STATE_BUCKET];
+  const buckets = [LEDGER_BUCKET, LEASE_BUCKET, HEALTH_EVIDENCE_BUCKET, FOLLOWUPS_BUCKET, WATCHDOG_BUCKET, DEFAULT_STATE_BUCKET];
   const publish = [
     'agents.>',
     'events.>',

@@ -38,6 +38,8 @@ export const BusErrorCodes = {
   leaseBusy: 'lease-busy',
   /** The lease bucket does not exist (`agentbus streams apply`). */
   leaseBucketMissing: 'lease-bucket-missing',
+  /** The watchdog's bucket (heartbeats) does not exist (`agentbus streams apply`). */
+  watchdogBucketMissing: 'watchdog-bucket-missing',
   /** A lease name with characters a KV key cannot have. */
   leaseResourceInvalid: 'lease-resource-invalid',
 } as const;

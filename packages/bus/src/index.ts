@@ -30,3 +30,4 @@ export { LeaseManager, LeaseBusyError, LEASE_BUCKET, type HeldLease, type LeaseA
 export { retryTransient } from './retry.ts';
 export { startTimerOnce, isSubjectFull } from './timers.ts';
 export { Bucket } from './kv.ts';
+export { Heartbeats, WATCHDOG_BUCKET, heartbeatSchema, instanceName, type Heartbeat } from './heartbeats.ts';

@@ -61,4 +61,5 @@ export {
   type Escalation,
 } from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
+export { WatchdogConditions, type WatchdogCondition } from './messages/watchdog.ts';
 export { releaseManifestSchema, releaseManifestPath, postmortemPath, quarantineSchema, quarantinePath, releaseRunSchema, releaseRunPath, RELEASE_RUNS, type ReleaseManifest, type Quarantine, type ReleaseRun } from './documents.ts';

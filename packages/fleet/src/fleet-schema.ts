@@ -177,6 +177,20 @@ export const escalationSectionSchema = z.strictObject({
   unhealthyAfterMs: z.number().int().positive().default(5 * 60_000),
 });
 
+/** The bus watchdog's thresholds (the health monitor runs it): each alert is raised once and resolved when it clears. */
+export const watchdogSectionSchema = z.strictObject({
+  /** A service whose newest heartbeat is older than this is reported missing (its heartbeat interval is 10 s by default). */
+  heartbeatTimeoutMs: z.number().int().positive().default(60_000),
+  /** A consumer with messages waiting and nothing delivered for this long (or every slot taken and nothing acknowledged) is stalled. */
+  stallMs: z.number().int().positive().default(120_000),
+  /** More messages waiting on one consumer than this is a backlog. */
+  backlogMax: z.number().int().positive().default(1_000),
+  /** More messages of one consumer being redelivered than this is a redelivery storm. */
+  redeliveredMax: z.number().int().positive().default(100),
+  /** The DLQ growing by more than this many dead letters per minute (between two watchdog rounds). */
+  dlqPerMinuteMax: z.number().positive().default(20),
+});
+
 export const postmortemsSectionSchema = z.strictObject({
   /** Folder of the Markdown post-mortems; relative to the configuration file. */
   dir: z.string().min(1).default('postmortems'),
@@ -191,6 +205,7 @@ export const fleetConfigSchema = z.strictObject({
   services: z.array(serviceSchema),
   notifications: notificationsSectionSchema.prefault({}),
   escalation: escalationSectionSchema.prefault({}),
+  watchdog: watchdogSectionSchema.prefault({}),
   postmortems: postmortemsSectionSchema.prefault({}),
   /** Where metric checks (`health.metrics`) are evaluated; required when any service has one. */
   prometheus: prometheusSectionSchema.optional(),

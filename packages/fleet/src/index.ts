@@ -10,6 +10,7 @@ export {
   pagerDutyRoutingKeyProblem,
   notificationsSectionSchema,
   escalationSectionSchema,
+  watchdogSectionSchema,
   postmortemsSectionSchema,
   type Secret,
   RollbackStrategies,

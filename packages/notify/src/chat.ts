@@ -54,6 +54,7 @@ const escalationTitles: Record<EscalationKind, string> = {
   'prolonged-unhealthy': 'unhealthy for too long',
   inconclusive: 'a deployment could not be judged',
   'release-triage': 'a release needs triage',
+  watchdog: 'something fails silently (the bus watchdog)',
 };
 
 /** True when `event` is an incident update people are told about in chat. */

@@ -37,6 +37,7 @@ export const escalationGroups: Record<EscalationKind, string> = {
   'prolonged-unhealthy': 'health',
   inconclusive: 'health',
   'release-triage': 'release',
+  watchdog: 'bus',
 };
 
 export type PagerDutyLink = { href: string; text: string };

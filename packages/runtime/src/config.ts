@@ -11,6 +11,8 @@ export const runtimeEnvShape = {
   /** 0 picks a free port (the service logs which). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often the service writes its heartbeat (the bus watchdog's proof of life); 0: none. */
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
   /**
    * Set by a supervisor (agentbus up) to its own pid: the service stops by itself (draining, as on
    * SIGTERM) when it is no longer that process's child, so a supervisor that died leaves nothing behind.

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agentbusRegistry, describeError, type AgentbusRegistry, type EnvelopeOf, type MessageTypeOf } from '@agentbus/contracts';
-import { connectNats, describePermissionDenied, identityOf, isPermissionViolation, missingPermissions, natsAuthFrom, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap, type PermissionNeed } from '@agentbus/bus';
+import { connectNats, describePermissionDenied, Heartbeats, identityOf, instanceName, isPermissionViolation, missingPermissions, natsAuthFrom, ConsumerRunner, IdempotencyLedger, Publisher, type DeliveryInfo, type HandlerMap, type PermissionNeed } from '@agentbus/bus';
 import { agentbusConsumers, permissionNeeds, serviceIdentities, unhandledTypePolicy, type ConsumerDefinition } from '@agentbus/streams';
 import { createLogger, createMetrics, startProbeServer, type Logger, type ProbeServer, type ServiceMetrics } from '@agentbus/telemetry';
 import { loadServiceConfig, runtimeEnvShape, type RuntimeEnv } from './config.ts';
@@ -169,6 +170,7 @@ export async function runService<Shape extends z.ZodRawShape, Resources extends 
     }
     await Promise.all(runners.map((runner) => runner.start()));
     consumersStarted = true;
+    if (runtime.HEARTBEAT_INTERVAL_MS > 0) cleanups.unshift(await startHeartbeats(connection, definition.name, runners, runtime.HEARTBEAT_INTERVAL_MS, log));
     const readyTimer = setInterval(() => metrics.ready.set(runners.every((r) => r.ready) && !connection.isClosed() ? 1 : 0), 1_000);
     readyTimer.unref();
     cleanups.unshift(() => clearInterval(readyTimer));
@@ -239,6 +241,40 @@ function lifecycleHooks(agent: string, publisher: Publisher<AgentbusRegistry>, m
     },
     onOutcome: (outcome: string, type: string | undefined) => metrics.messages.inc({ consumer, type: type ?? 'invalid', outcome }),
     onPullRestart: (reason: string) => metrics.pullRestarts.inc({ consumer, reason }),
+  };
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * Writes this process's heartbeat every `intervalMs` (its consumers, whether it is ready) for the
+ * bus watchdog; the returned clean-up stops it and removes the heartbeat, so a service stopped on
+ * purpose is not reported missing. A heartbeat that cannot be written is logged, never fatal.
+ */
+async function startHeartbeats(nc: NatsConnection, service: string, runners: readonly ConsumerRunner<AgentbusRegistry>[], intervalMs: number, log: Logger): Promise<() => Promise<void>> {
+  let heartbeats: Heartbeats;
+  try {
+    heartbeats = await Heartbeats.open(nc);
+  } catch (error) {
+    log.warn({ err: describeError(error) }, 'no heartbeats: the watchdog will not see this service');
+    return async () => {};
+  }
+  const instance = instanceName();
+  let warned = false;
+  const beat = () =>
+    heartbeats
+      .beat({ service, instance, version: VERSION, consumers: runners.map((r) => r.name), ready: !nc.isClosed() && runners.every((r) => r.ready), at: new Date().toISOString() })
+      .then(() => (warned = false))
+      .catch((error: unknown) => {
+        if (!warned) log.warn({ err: describeError(error) }, 'could not write the heartbeat');
+        warned = true;
+      });
+  await beat();
+  const timer = setInterval(() => void beat(), intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await heartbeats.remove(service, instance).catch(() => {});
   };
 }
 

@@ -1,4 +1,5 @@
-import { startTimerOnce } from '@agentbus/bus';
+import { Heartbeats, startTimerOnce } from '@agentbus/bus';
+import { agentbusConsumers } from '@agentbus/streams';
 import { fleetResource } from '@agentbus/fleet';
 import { describeError } from '@agentbus/contracts';
 import { evidenceResource, followupsResource, PrometheusClient } from '@agentbus/health';
@@ -9,10 +10,11 @@ import { deployCompletedHandler } from './handlers/deploy-completed.ts';
 import { healthWatchHandler } from './handlers/health-watch.ts';
 import { followupHandler } from './handlers/followup.ts';
 import { integritySweepHandler } from './handlers/integrity-sweep.ts';
+import { watchdogHandler, watchdogMetrics } from './handlers/watchdog.ts';
 
 export const healthMonitorService = defineService({
   name: 'health-monitor',
-  description: 'judges every deployment after its stabilization window (HTTP and metric checks) and again at its follow-ups; watches every service between deploys (one prober at a time); verifies every versioned document now and then',
+  description: 'judges every deployment after its stabilization window (HTTP and metric checks) and again at its follow-ups; watches every service between deploys (one prober at a time); verifies every versioned document now and then; runs the bus watchdog (heartbeats, stalled consumers, backlogs, redelivery storms, DLQ growth)',
   settings: healthMonitorSettings,
   resources: { fleet: fleetResource, leases: leasesResource, evidence: evidenceResource, followups: followupsResource, state: stateResource },
   async start(ctx) {
@@ -31,6 +33,9 @@ export const healthMonitorService = defineService({
     ctx.log.info({ started }, started ? 'started the watch timer' : 'the watch timer runs already');
     const sweep = await startTimerOnce(ctx.publisher, 'schedule.integrity-sweep', {});
     ctx.log.info({ started: sweep.started }, sweep.started ? 'started the integrity sweep timer' : 'the integrity sweep timer runs already');
+    const watchdog = await startTimerOnce(ctx.publisher, 'schedule.watchdog', {});
+    ctx.log.info({ started: watchdog.started }, watchdog.started ? 'started the bus watchdog timer' : 'the bus watchdog timer runs already');
+    const heartbeats = await Heartbeats.open(ctx.nc);
     return {
       'health-monitor': {
         concurrency: ctx.settings.HEALTH_CONCURRENCY,
@@ -44,6 +49,12 @@ export const healthMonitorService = defineService({
       'integrity-sweep': {
         concurrency: 1,
         handlers: { 'schedule.integrity-sweep': integritySweepHandler({ state, intervalMs: ctx.settings.HEALTH_INTEGRITY_SWEEP_MS }) },
+      },
+      watchdog: {
+        concurrency: 1,
+        handlers: {
+          'schedule.watchdog': watchdogHandler({ nc: ctx.nc, heartbeats, consumers: agentbusConsumers, thresholds: fleet.watchdog, intervalMs: ctx.settings.HEALTH_WATCHDOG_INTERVAL_MS, metrics: watchdogMetrics(ctx.metrics.registry) }),
+        },
       },
       'health-watch': {
         concurrency: 1,

@@ -7,6 +7,7 @@ import { rollbackTask, rollbackStarted, rollbackReverted, rollbackCompleted, rol
 import { escalationRaised, escalationResolved } from './escalation.ts';
 import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
 import { healthWatchTimer, integritySweepTimer } from './schedule.ts';
+import { watchdogAlert, watchdogResolved, watchdogTimer } from './watchdog.ts';
 import { releaseStartTask, releaseAbortTask, releaseStarted, releasePlanned, releaseStepStarted, releaseStepPassed, releaseChecked, releaseAbortRequested, releaseCompleted } from './release.ts';
 
 /** Every message type agentbus itself sends and receives. */
@@ -51,6 +52,9 @@ export const agentbusRegistry = defineRegistry([
   releaseChecked,
   releaseAbortRequested,
   releaseCompleted,
+  watchdogAlert,
+  watchdogResolved,
+  watchdogTimer,
 ]);
 
 export type AgentbusRegistry = typeof agentbusRegistry;
