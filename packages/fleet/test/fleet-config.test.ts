@@ -89,7 +89,7 @@ test('every schema problem is reported together, each naming its field path', ()
         /^services\[1\]\.health\.stabilisationMs: unknown field; did you mean "stabilizationMs"\?$/,
         /^services\[1\]\.rollback\.strategy: /,
         /^notifications\.slack: unknown field; known fields: timeoutMs, pagerduty, chat, ticket$/,
-        /^alerting: unknown field; known fields: \$schema, version, services, notifications, escalation, postmortems, prometheus$/,
+        /^alerting: unknown field; known fields: \$schema, version, services, notifications, escalation, watchdog, postmortems, prometheus$/,
       ];
       for (const pattern of expected) assert.ok(problems.some((problem) => pattern.test(problem)), `${pattern} in:\n${problems.join('\n')}`);
       assert.equal(problems.length, expected.length, problems.join('\n'));

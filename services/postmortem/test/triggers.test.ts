@@ -33,6 +33,9 @@ const rows: Array<[type: string, writes: boolean]> = [
   ['task.started', false],
   ['task.completed', false],
   ['task.failed', false],
+  // A watchdog alert is written up through the escalation raised with it, and updated by its escalation.resolved.
+  ['watchdog.alert', false],
+  ['watchdog.resolved', false],
   ['release.completed', true], // one post-mortem per release that did not end healthy, with every step
   ['release.started', false],
   ['release.step-started', false],
