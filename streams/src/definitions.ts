@@ -154,6 +154,8 @@ export const agentbusConsumers: ConsumerDefinition[] = [
   // time left. A follow-up being judged is kept alive by in-progress acks every third of it.
   // The integrity sweep: one timer, like the watch.
   consumer({ stream: StreamNames.schedule, durable: 'integrity-sweep', service: 'health-monitor', description: 'the periodic verification of every versioned document (chain-break escalations)', filterSubject: 'schedule.integrity-sweep', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
+  // The drift scan of the production clones (lockdown): one timer, like the watch.
+  consumer({ stream: StreamNames.schedule, durable: 'drift-scan', service: 'health-monitor', description: 'the drift scan of every production clone (changes made outside agentbus)', filterSubject: 'schedule.drift-scan', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
   // The bus watchdog: one timer, like the watch.
   consumer({ stream: StreamNames.schedule, durable: 'watchdog', service: 'health-monitor', description: 'the bus watchdog: heartbeats, stalled consumers, backlogs, redelivery storms, DLQ growth', filterSubject: 'schedule.watchdog', ackWaitMs: 15_000, ackBackoffMs: undefined, maxDeliver: -1 }),
   consumer({ stream: StreamNames.schedule, durable: 'followups', service: 'health-monitor', description: 'follow-up checks of deployments, each run once when due', filterSubject: 'schedule.followup.>', ackWaitMs: 5_000, ackBackoffMs: undefined, maxDeliver: -1, maxAckPending: 20_000 }),

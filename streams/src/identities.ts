@@ -43,7 +43,7 @@ export const serviceIdentities: ServiceIdentity[] = [
     publishes: [
       'health.passed', 'health.failed', 'health.inconclusive', 'health.recovered',
       'followup.scheduled', 'followup.passed', 'followup.failed', 'followup.inconclusive', 'followup.cancelled',
-      'schedule.health-watch', 'schedule.integrity-sweep', 'schedule.followup', 'schedule.watchdog', 'watchdog.alert', 'watchdog.resolved', 'escalation.raised', 'escalation.resolved',
+      'schedule.health-watch', 'schedule.integrity-sweep', 'schedule.followup', 'schedule.watchdog', 'watchdog.alert', 'watchdog.resolved', 'schedule.drift-scan', 'drift.detected', 'drift.resolved', 'escalation.raised', 'escalation.resolved',
     ],
     watchesConsumers: true,
     reads: [],

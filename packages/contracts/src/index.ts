@@ -62,4 +62,5 @@ export {
 } from './messages/escalation.ts';
 export { NotificationChannels } from './messages/incident.ts';
 export { WatchdogConditions, type WatchdogCondition } from './messages/watchdog.ts';
+export { DriftKinds, type DriftKind } from './messages/drift.ts';
 export { releaseManifestSchema, releaseManifestPath, postmortemPath, quarantineSchema, quarantinePath, releaseRunSchema, releaseRunPath, RELEASE_RUNS, type ReleaseManifest, type Quarantine, type ReleaseRun } from './documents.ts';

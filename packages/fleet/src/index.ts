@@ -28,3 +28,4 @@ export { runDeployCommand, type DeployCommandResult, type RunDeployCommandOption
 export { openServiceRepo, syncCloneToRemote, pushAndVerify, pushStageOf, type PushStage } from './service-repo.ts';
 export { deploymentLeaseMs, rollbackLeaseMs, releaseLeaseMs, LEASE_MARGIN_MS } from './lease-length.ts';
 export { judgeService, failingSummary, type Judgment, type VerdictOutcome } from './judge.ts';
+export { judgeDrift, scanDrift, type DriftFinding } from './drift.ts';

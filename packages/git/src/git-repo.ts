@@ -105,6 +105,35 @@ export interface RevertResult {
  * A deploy: fetch → fastForwardToRemote → mergeRef → push → run the deploy command.
  * A rollback: fetch → fastForwardToRemote → revertCommit(merge) → push → deploy again.
  */
+/** A commit as a drift scan reports it. */
+export interface DriftCommit {
+  sha: string;
+  /** `Name <email>`. */
+  author: string;
+  subject: string;
+}
+
+/** GitRepo.driftFacts: the clone as it is. */
+export interface DriftFacts {
+  head: string;
+  /** The remote branch as last fetched; undefined when the remote has no such branch. */
+  remote: string | undefined;
+  /** Tracked files with uncommitted changes (staged or not, or unmerged). */
+  changed: string[];
+  untracked: string[];
+  /** Commits on HEAD the remote branch does not have. */
+  localCommits: DriftCommit[];
+  /** The remote branch's first-parent commits since `since` without an Agentbus-Deployment trailer. */
+  foreignCommits: DriftCommit[];
+}
+
+/** The path of a `status --porcelain=v2` line of a changed (1), renamed (2) or unmerged (u) entry. */
+function pathOfStatusLine(line: string): string {
+  const fields = line.split(' ');
+  const skip = line.startsWith('1 ') ? 8 : line.startsWith('2 ') ? 9 : 10;
+  return fields.slice(skip).join(' ').split('\t')[0] ?? '';
+}
+
 export class GitRepo {
   readonly path: string;
   readonly branch: string;
@@ -564,6 +593,36 @@ export class GitRepo {
         }
       : undefined;
     return runGit(args, { cwd: this.path, timeoutMs: this.timeoutMs, env, retryable: options.retryable });
+  }
+
+  /**
+   * What a drift scan needs to know of the clone, after fetch() (lockdown, guardrails §5): files
+   * changed and untracked (`status --porcelain=v2`), commits on HEAD that the remote branch does not
+   * have, and the remote branch's first-parent commits since `since` that carry no
+   * `Agentbus-Deployment` trailer (every merge and revert agentbus makes has one; the commits a
+   * merged branch brings are not first-parent). Names and subjects are made safe, one line each.
+   */
+  async driftFacts(options: { since?: string } = {}): Promise<DriftFacts> {
+    const status = (await this.git(['status', '--porcelain=v2', '--untracked-files=all'])).stdout.split('\n').filter(Boolean);
+    const changed = status.filter((line) => /^[12u] /.test(line)).map((line) => safeLine(pathOfStatusLine(line)));
+    const untracked = status.filter((line) => line.startsWith('? ')).map((line) => safeLine(line.slice(2)));
+    const head = await this.headSha();
+    const remoteRef = `refs/remotes/${this.remote}/${this.branch}`;
+    const remote = await this.tryRevParse(remoteRef);
+    const log = async (args: string[]) =>
+      (await this.git(['log', '--format=%H%x09%an <%ae>%x09%(trailers:key=Agentbus-Deployment,valueonly,separator=%x2C)%x09%s', ...args])).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [sha = '', author = '', trailer = '', ...subject] = line.split('\t');
+          return { sha, author: safeLine(author), agentbus: trailer.trim() !== '', subject: safeLine(subject.join('\t')) };
+        });
+    const localCommits = remote ? (await log([`${remote}..${head}`])).map(({ sha, author, subject }) => ({ sha, author, subject })) : [];
+    const foreignCommits =
+      remote && options.since && (await this.isAncestor(options.since, remote))
+        ? (await log(['--first-parent', `${options.since}..${remote}`])).filter((c) => !c.agentbus).map(({ sha, author, subject }) => ({ sha, author, subject }))
+        : [];
+    return { head, remote, changed, untracked, localCommits, foreignCommits };
   }
 
   private async revParse(rev: string): Promise<string> {

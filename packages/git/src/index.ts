@@ -13,6 +13,8 @@ export {
   type FastForwardResult,
   type RevertOptions,
   type RevertResult,
+  type DriftFacts,
+  type DriftCommit,
 } from './git-repo.ts';
 export { RevertTrailers, revertedShaIn } from './revert-messages.ts';
 export type { CommitDetails, ChangedFile, GitPerson } from './commit-details.ts';

@@ -55,6 +55,7 @@ const escalationTitles: Record<EscalationKind, string> = {
   inconclusive: 'a deployment could not be judged',
   'release-triage': 'a release needs triage',
   watchdog: 'something fails silently (the bus watchdog)',
+  drift: 'production changed outside agentbus',
 };
 
 /** True when `event` is an incident update people are told about in chat. */

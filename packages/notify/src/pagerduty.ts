@@ -38,6 +38,7 @@ export const escalationGroups: Record<EscalationKind, string> = {
   inconclusive: 'health',
   'release-triage': 'release',
   watchdog: 'bus',
+  drift: 'lockdown',
 };
 
 export type PagerDutyLink = { href: string; text: string };

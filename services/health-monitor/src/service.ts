@@ -11,6 +11,7 @@ import { healthWatchHandler } from './handlers/health-watch.ts';
 import { followupHandler } from './handlers/followup.ts';
 import { integritySweepHandler } from './handlers/integrity-sweep.ts';
 import { watchdogHandler, watchdogMetrics } from './handlers/watchdog.ts';
+import { driftScanHandler } from './handlers/drift-scan.ts';
 
 export const healthMonitorService = defineService({
   name: 'health-monitor',
@@ -35,6 +36,8 @@ export const healthMonitorService = defineService({
     ctx.log.info({ started: sweep.started }, sweep.started ? 'started the integrity sweep timer' : 'the integrity sweep timer runs already');
     const watchdog = await startTimerOnce(ctx.publisher, 'schedule.watchdog', {});
     ctx.log.info({ started: watchdog.started }, watchdog.started ? 'started the bus watchdog timer' : 'the bus watchdog timer runs already');
+    const drift = await startTimerOnce(ctx.publisher, 'schedule.drift-scan', {});
+    ctx.log.info({ started: drift.started }, drift.started ? 'started the drift scan timer' : 'the drift scan timer runs already');
     const heartbeats = await Heartbeats.open(ctx.nc);
     return {
       'health-monitor': {
@@ -55,6 +58,10 @@ export const healthMonitorService = defineService({
         handlers: {
           'schedule.watchdog': watchdogHandler({ nc: ctx.nc, heartbeats, consumers: agentbusConsumers, thresholds: fleet.watchdog, intervalMs: ctx.settings.HEALTH_WATCHDOG_INTERVAL_MS, metrics: watchdogMetrics(ctx.metrics.registry) }),
         },
+      },
+      'drift-scan': {
+        concurrency: 1,
+        handlers: { 'schedule.drift-scan': driftScanHandler({ fleet, state, leases, bucket: heartbeats.bucket, intervalMs: ctx.settings.HEALTH_DRIFT_SCAN_MS }) },
       },
       'health-watch': {
         concurrency: 1,

@@ -36,6 +36,8 @@ const rows: Array<[type: string, writes: boolean]> = [
   // A watchdog alert is written up through the escalation raised with it, and updated by its escalation.resolved.
   ['watchdog.alert', false],
   ['watchdog.resolved', false],
+  ['drift.detected', false],
+  ['drift.resolved', false],
   ['release.completed', true], // one post-mortem per release that did not end healthy, with every step
   ['release.started', false],
   ['release.step-started', false],

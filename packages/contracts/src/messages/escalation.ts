@@ -11,7 +11,7 @@ import { outsideText, serviceName } from './fields.ts';
  * that a deploy is never left neither judged nor told; `release-triage`: a release stopped and
  * nothing was reverted, because the failing service could not be named unambiguously (seed 001).
  */
-export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy', 'inconclusive', 'release-triage', 'watchdog'] as const;
+export const EscalationKinds = ['unattributed-failure', 'rollback-failed', 'lease-conflict', 'chain-break', 'prolonged-unhealthy', 'inconclusive', 'release-triage', 'watchdog', 'drift'] as const;
 export type EscalationKind = (typeof EscalationKinds)[number];
 export const EscalationSeverities = ['critical', 'error', 'warning', 'info'] as const;
 export type EscalationSeverity = (typeof EscalationSeverities)[number];

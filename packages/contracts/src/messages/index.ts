@@ -8,6 +8,7 @@ import { escalationRaised, escalationResolved } from './escalation.ts';
 import { notifierDeliverTask, notificationDelivered, postmortemWritten, healthRecovered } from './incident.ts';
 import { healthWatchTimer, integritySweepTimer } from './schedule.ts';
 import { watchdogAlert, watchdogResolved, watchdogTimer } from './watchdog.ts';
+import { driftDetected, driftResolved, driftScanTimer } from './drift.ts';
 import { releaseStartTask, releaseAbortTask, releaseStarted, releasePlanned, releaseStepStarted, releaseStepPassed, releaseChecked, releaseAbortRequested, releaseCompleted } from './release.ts';
 
 /** Every message type agentbus itself sends and receives. */
@@ -55,6 +56,9 @@ export const agentbusRegistry = defineRegistry([
   watchdogAlert,
   watchdogResolved,
   watchdogTimer,
+  driftDetected,
+  driftResolved,
+  driftScanTimer,
 ]);
 
 export type AgentbusRegistry = typeof agentbusRegistry;

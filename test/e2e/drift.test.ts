@@ -1,0 +1,73 @@
+// End to end: production lockdown's drift scan (issue 14, part 1). The health monitor scans every
+// production clone on a timer: a change made there by hand is told once (drift.detected and one
+// drift escalation) however many scans see it, and resolved when it is undone; a commit pushed to
+// origin around agentbus is reported with its author.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readStream } from '@agentbus/bus';
+import { StreamNames } from '@agentbus/contracts';
+import { DemoBranches } from '@agentbus/demo';
+import { runGit } from '@agentbus/git';
+import { tempDir, waitFor } from '@agentbus/testkit';
+import { startLoop, type Loop } from './harness.ts';
+
+interface Told {
+  type: string;
+  kind: string;
+  summary: string;
+}
+
+async function driftEvents(loop: Loop): Promise<Told[]> {
+  const told: Told[] = [];
+  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.drift.>' })) {
+    const envelope = JSON.parse(new TextDecoder().decode(stored.data)) as { type: string; data: Omit<Told, 'type'> };
+    told.push({ type: envelope.type, ...envelope.data });
+  }
+  return told;
+}
+
+async function driftEscalations(loop: Loop): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.escalation.raised' })) {
+    const data = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { kind: string; dedupKey: string } }).data;
+    if (data.kind === 'drift') keys.push(data.dedupKey);
+  }
+  return keys;
+}
+
+test('a hand edit of the production clone is told once over many scans and resolved when undone; a commit pushed around agentbus is reported with its author', async (t) => {
+  const loop = await startLoop({ env: { HEALTH_DRIFT_SCAN_MS: '300' } });
+  t.after(() => loop.stop());
+  const run = await loop.deploy(DemoBranches.good);
+  assert.equal(run.summary.outcome, 'healthy');
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.deepEqual(await driftEvents(loop), [], 'a clone only agentbus touched has no drift');
+
+  // Someone edits a tracked file in production by hand.
+  const tracked = (await loop.clone(['ls-files'])).split('\n')[0]!;
+  const path = join(loop.demo.clonePath, tracked);
+  const before = readFileSync(path, 'utf8');
+  writeFileSync(path, `${before}// hotfix by hand\n`);
+  await waitFor('the drift', async () => (await driftEvents(loop)).some((e) => e.type === 'drift.detected'), 10_000, 100);
+  await new Promise((resolve) => setTimeout(resolve, 1_500)); // several more scans
+  const detected = (await driftEvents(loop)).filter((e) => e.type === 'drift.detected');
+  assert.deepEqual(detected.map((e) => e.kind), ['uncommitted-changes'], 'told once');
+  assert.match(detected[0]!.summary, new RegExp(`uncommitted changes in its production clone: ${tracked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.deepEqual(await driftEscalations(loop), [`agentbus.drift.${loop.demo.name}.uncommitted-changes`]);
+
+  writeFileSync(path, before);
+  await waitFor('the drift resolved', async () => (await driftEvents(loop)).some((e) => e.type === 'drift.resolved' && e.kind === 'uncommitted-changes'), 10_000, 100);
+
+  // Someone pushes to origin's branch from a clone of their own.
+  const elsewhere = join(tempDir('agentbus-elsewhere-'), 'clone');
+  const env = { GIT_AUTHOR_NAME: 'Night Owl', GIT_AUTHOR_EMAIL: 'owl@example.invalid', GIT_COMMITTER_NAME: 'Night Owl', GIT_COMMITTER_EMAIL: 'owl@example.invalid' };
+  await runGit(['clone', '--quiet', loop.demo.originPath, elsewhere], { cwd: loop.dir, env });
+  writeFileSync(join(elsewhere, 'HOTFIX'), 'pushed around agentbus\n');
+  await runGit(['add', 'HOTFIX'], { cwd: elsewhere, env });
+  await runGit(['commit', '--quiet', '-m', 'emergency fix'], { cwd: elsewhere, env });
+  await runGit(['push', '--quiet', 'origin', `HEAD:${loop.demo.branch}`], { cwd: elsewhere, env });
+  const foreign = await waitFor('the foreign commit', async () => (await driftEvents(loop)).find((e) => e.type === 'drift.detected' && e.kind === 'foreign-commits'), 10_000, 100);
+  assert.match(foreign.summary, /1 commit\(s\) on its remote branch that no agentbus deploy or revert made \(the pipeline was bypassed\): [0-9a-f]+ by Night Owl <owl@example\.invalid> \("emergency fix"\)/);
+});
