@@ -10,7 +10,7 @@ import { readStream } from '@agentbus/bus';
 import { StreamNames } from '@agentbus/contracts';
 import { DemoBranches } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
-import { tempDir, waitFor } from '@agentbus/testkit';
+import { runCli, tempDir, waitFor } from '@agentbus/testkit';
 import { startLoop, type Loop } from './harness.ts';
 
 interface Told {
@@ -57,7 +57,17 @@ test('a hand edit of the production clone is told once over many scans and resol
   assert.match(detected[0]!.summary, new RegExp(`uncommitted changes in its production clone: ${tracked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   assert.deepEqual(await driftEscalations(loop), [`agentbus.drift.${loop.demo.name}.uncommitted-changes`]);
 
+  // The same on demand: `agentbus lockdown scan` exits 7 and names it.
+  const scan = (args: string[] = []) => runCli(['lockdown', 'scan', ...args], { env: { ...loop.cliEnv, AGENTBUS_CONFIG: loop.configPath } });
+  const dirty = await scan(['--json']);
+  assert.equal(dirty.code, 7, dirty.stderr);
+  assert.deepEqual(dirty.json<{ service: string; kind: string; evidence: { paths: string[] } }>().map((f) => [f.service, f.kind, f.evidence.paths]), [[loop.demo.name, 'uncommitted-changes', [tracked]]]);
+  assert.match(dirty.stderr, /1 drift\(s\) found/);
+
   writeFileSync(path, before);
+  const clean = await scan();
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.equal(clean.stdout, `${loop.demo.name}: clean\n`);
   await waitFor('the drift resolved', async () => (await driftEvents(loop)).some((e) => e.type === 'drift.resolved' && e.kind === 'uncommitted-changes'), 10_000, 100);
 
   // Someone pushes to origin's branch from a clone of their own.

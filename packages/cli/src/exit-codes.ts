@@ -19,6 +19,8 @@ export const ExitCodes = {
   failed: 5,
   /** A release stopped because someone aborted it (`agentbus release abort`). */
   aborted: 6,
+  /** `lockdown scan` found drift: a production clone changed outside agentbus. */
+  drift: 7,
 } as const;
 
 /** `release start --wait`: how the release ended (triage is an escalation: a human decides). */

@@ -11,6 +11,7 @@ import { incidents, postmortemShow } from './incidents.ts';
 import { followupsList } from './followups.ts';
 import { releaseCommands } from './release.ts';
 import { authInit } from './auth.ts';
+import { lockdownScan } from './lockdown.ts';
 
 /** Every agentbus command. Each group of commands lives in its own file in this folder. */
-export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, followupsList, ...releaseCommands, ...stateCommands, authInit];
+export const commands: Command[] = [up, demo, deploy, streamsApply, publish, types, replay, dlqList, dlqShow, dlqRedrive, incidents, postmortemShow, followupsList, ...releaseCommands, ...stateCommands, authInit, lockdownScan];
