@@ -81,3 +81,22 @@ test('a hand edit of the production clone is told once over many scans and resol
   const foreign = await waitFor('the foreign commit', async () => (await driftEvents(loop)).find((e) => e.type === 'drift.detected' && e.kind === 'foreign-commits'), 10_000, 100);
   assert.match(foreign.summary, /1 commit\(s\) on its remote branch that no agentbus deploy or revert made \(the pipeline was bypassed\): [0-9a-f]+ by Night Owl <owl@example\.invalid> \("emergency fix"\)/);
 });
+
+test('a deploy onto a clone changed by hand fails at stage drift with an escalation, merging nothing; the change is still there afterwards', async (t) => {
+  const loop = await startLoop({ registry: { followupOffsetsMs: [] } });
+  t.after(() => loop.stop());
+  const tracked = (await loop.clone(['ls-files'])).split('\n')[0]!;
+  const path = join(loop.demo.clonePath, tracked);
+  const edited = `${readFileSync(path, 'utf8')}// edited in production\n`;
+  writeFileSync(path, edited);
+  const before = await loop.originHead();
+
+  const run = await loop.deploy(DemoBranches.good);
+  assert.equal(run.summary.outcome, 'deploy-failed');
+  const failed = run.events.find((e) => e.type === 'deploy.failed');
+  assert.equal((failed?.data as { stage: string }).stage, 'drift');
+  assert.match((failed?.data as { error: string }).error, new RegExp(`was changed outside agentbus \\(uncommitted changes in ${tracked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): nothing was merged and nothing was discarded`));
+  assert.ok(run.events.some((e) => e.type === 'escalation.raised' && (e.data as { kind: string }).kind === 'drift'), 'a human is asked');
+  assert.equal(readFileSync(path, 'utf8'), edited, 'the hand edit is still there');
+  assert.equal(await loop.originHead(), before, 'nothing was merged or pushed');
+});

@@ -11,6 +11,8 @@ export const FleetErrorCodes = {
   deployCommandNotFound: 'deploy-command-not-found',
   /** The deploy command exited non-zero or was killed by a signal; `details.result` has its output. */
   deployCommandFailed: 'deploy-command-failed',
+  /** The production clone holds changes agentbus did not make (uncommitted, or local commits without its trailer): nothing is merged over them, nothing is discarded. */
+  cloneDrifted: 'clone-drifted',
   /** The deploy command ran past its timeoutMs and was killed (with its process group). */
   deployCommandTimeout: 'deploy-command-timeout',
 } as const;

@@ -111,6 +111,8 @@ export interface DriftCommit {
   /** `Name <email>`. */
   author: string;
   subject: string;
+  /** It carries an Agentbus-Deployment trailer: agentbus made it (a merge or revert never pushed). */
+  agentbus: boolean;
 }
 
 /** GitRepo.driftFacts: the clone as it is. */
@@ -617,11 +619,8 @@ export class GitRepo {
           const [sha = '', author = '', trailer = '', ...subject] = line.split('\t');
           return { sha, author: safeLine(author), agentbus: trailer.trim() !== '', subject: safeLine(subject.join('\t')) };
         });
-    const localCommits = remote ? (await log([`${remote}..${head}`])).map(({ sha, author, subject }) => ({ sha, author, subject })) : [];
-    const foreignCommits =
-      remote && options.since && (await this.isAncestor(options.since, remote))
-        ? (await log(['--first-parent', `${options.since}..${remote}`])).filter((c) => !c.agentbus).map(({ sha, author, subject }) => ({ sha, author, subject }))
-        : [];
+    const localCommits = remote ? await log([`${remote}..${head}`]) : [];
+    const foreignCommits = remote && options.since && (await this.isAncestor(options.since, remote)) ? (await log(['--first-parent', `${options.since}..${remote}`])).filter((c) => !c.agentbus) : [];
     return { head, remote, changed, untracked, localCommits, foreignCommits };
   }
 

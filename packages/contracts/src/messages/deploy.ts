@@ -108,7 +108,7 @@ export const deployCompleted = defineMessage({
   }),
 });
 
-export const DeployStages = ['lease', 'config', 'baseline', 'fetch', 'quarantine', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
+export const DeployStages = ['lease', 'config', 'baseline', 'fetch', 'drift', 'quarantine', 'merge', 'push', 'verify-push', 'deploy-command', 'manifest'] as const;
 
 export const deployFailed = defineMessage({
   type: 'deploy.failed',

@@ -134,7 +134,13 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       metricBaseline.catch(() => {});
 
       stage = 'fetch';
-      const { dropped } = await syncCloneToRemote(repo);
+      let dropped: string[];
+      try {
+        ({ dropped } = await syncCloneToRemote(repo));
+      } catch (error) {
+        if (isFleetError(error, 'clone-drifted')) stage = 'drift';
+        throw error;
+      }
       if (dropped.length) ctx.log.warn({ dropped }, 'dropped local commits that were never pushed');
       const baseline = await capturing.catch((error: unknown) => {
         if (baselineFailed) stage = 'baseline';
@@ -207,6 +213,11 @@ export function deployHandler(deps: DeployDeps): Handler<AgentbusRegistry, 'depl
       handOver = pushed && stage === 'deploy-command';
       const branch = deps.fleet.services.find((s) => s.name === base.service)?.git.branch;
       await announceFailure(ctx, { ...base, ...(branch ? { branch } : {}) }, stage, error, { mergeCommit, previousCommit, pushed });
+      if (isFleetError(error, 'clone-drifted')) {
+        // Production was changed by hand: a human decides what becomes of it (seed 000's lockdown).
+        const raised = escalation({ kind: 'drift', severity: 'error', service: base.service, summary: `deploy of ${base.service} ${base.ref} refused: ${describeError(error)}`, details: { deploymentId, ...(isFleetError(error) ? error.details : {}) }, about: [base.service, 'deploy-refused'], occurrence: [deploymentId] });
+        await ctx.publish('escalation.raised', raised.data, { id: raised.id });
+      }
       throw new DeployFailed(stage, error);
     } finally {
       // A release's lease is the release's to end.
