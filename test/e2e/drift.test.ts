@@ -96,7 +96,8 @@ test('a deploy onto a clone changed by hand fails at stage drift with an escalat
   const failed = run.events.find((e) => e.type === 'deploy.failed');
   assert.equal((failed?.data as { stage: string }).stage, 'drift');
   assert.match((failed?.data as { error: string }).error, new RegExp(`was changed outside agentbus \\(uncommitted changes in ${tracked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): nothing was merged and nothing was discarded`));
-  assert.ok(run.events.some((e) => e.type === 'escalation.raised' && (e.data as { kind: string }).kind === 'drift'), 'a human is asked');
+  const raised = await loop.waitForEvent(run.taskId, 'escalation.raised');
+  assert.equal((raised.data as { kind: string }).kind, 'drift', 'a human is asked');
   assert.equal(readFileSync(path, 'utf8'), edited, 'the hand edit is still there');
   assert.equal(await loop.originHead(), before, 'nothing was merged or pushed');
 });

@@ -17,12 +17,12 @@ const openDriftSchema = z.object({ service: z.string(), kind: z.string(), summar
 type OpenDrift = z.infer<typeof openDriftSchema>;
 
 const driftKey = (service: string, kind: string) => `drift.${service}.${kind}`;
-/** A scan holds the service's lease for this long at most: a deploy in the middle of its merge is no drift. */
-const SCAN_LEASE_MS = 120_000;
+/** A scan that found drift holds the service's lease for this long at most, to confirm it. */
+const SCAN_LEASE_MS = 30_000;
 
 /**
- * schedule.drift-scan: every service's production clone, scanned (scanDrift) while nobody deploys
- * it (a service whose lease is held is scanned at the next round). A drift not told yet, or whose
+ * schedule.drift-scan: every service's production clone, scanned (scanDrift); drift is confirmed
+ * while nobody deploys it (a service whose lease is held is scanned at the next round). A drift not told yet, or whose
  * evidence changed, is told once: drift.detected and a `drift` escalation; a drift a later scan no
  * longer finds is told as drift.resolved and escalation.resolved. Then the timer is rescheduled.
  */
@@ -50,13 +50,20 @@ async function manifestOf(state: StateStore, service: string): Promise<ReleaseMa
   }
 }
 
+/**
+ * A clean clone is scanned without the lease (a scanner that dies holds nothing a deploy waits
+ * for); drift is confirmed under the lease, so a deploy half-way through its merge is never
+ * reported (its lease is held: the service is scanned again next round).
+ */
 async function scanService(deps: DriftScanDeps, service: FleetService, ctx: HandlerContext<AgentbusRegistry>): Promise<void> {
-  const lease = await deps.leases.tryAcquire(service.name, `drift-scan.${service.name}`, SCAN_LEASE_MS);
-  let findings: DriftFinding[];
-  try {
-    findings = await scanDrift(service, await manifestOf(deps.state, service.name));
-  } finally {
-    await lease.release().catch(() => {});
+  let findings = await scanDrift(service, await manifestOf(deps.state, service.name));
+  if (findings.length) {
+    const lease = await deps.leases.tryAcquire(service.name, `drift-scan.${service.name}`, SCAN_LEASE_MS);
+    try {
+      findings = await scanDrift(service, await manifestOf(deps.state, service.name));
+    } finally {
+      await lease.release().catch(() => {});
+    }
   }
   const now = new Date().toISOString();
   const found = new Map(findings.map((finding) => [finding.kind as string, finding]));
