@@ -15,6 +15,9 @@ export interface DriftFinding {
 }
 
 const SHOWN = 10;
+/** Evidence keeps this many paths or commits (and their count): a clone with thousands of stray files is one bounded event. */
+const KEPT = 100;
+const kept = <T>(items: readonly T[]) => items.slice(0, KEPT);
 const listed = (items: readonly string[]) => `${items.slice(0, SHOWN).join(', ')}${items.length > SHOWN ? ` and ${items.length - SHOWN} more` : ''}`;
 const digest = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 
@@ -25,14 +28,14 @@ const digest = (value: unknown) => createHash('sha256').update(JSON.stringify(va
  */
 export function judgeDrift(service: string, facts: DriftFacts, manifest: ReleaseManifest | undefined): DriftFinding[] {
   const findings: Array<Omit<DriftFinding, 'evidenceKey'>> = [];
-  if (facts.changed.length) findings.push({ service, kind: 'uncommitted-changes', summary: `${service}: uncommitted changes in its production clone: ${listed(facts.changed)}`, evidence: { paths: facts.changed } });
-  if (facts.untracked.length) findings.push({ service, kind: 'untracked-files', summary: `${service}: files git does not know in its production clone: ${listed(facts.untracked)}`, evidence: { paths: facts.untracked } });
+  if (facts.changed.length) findings.push({ service, kind: 'uncommitted-changes', summary: `${service}: uncommitted changes in its production clone: ${listed(facts.changed)}`, evidence: { paths: kept(facts.changed), count: facts.changed.length } });
+  if (facts.untracked.length) findings.push({ service, kind: 'untracked-files', summary: `${service}: files git does not know in its production clone: ${listed(facts.untracked)}`, evidence: { paths: kept(facts.untracked), count: facts.untracked.length } });
   if (facts.localCommits.length) {
     findings.push({
       service,
       kind: 'local-commits',
       summary: `${service}: ${facts.localCommits.length} commit(s) in its production clone that its remote does not have: ${listed(facts.localCommits.map((c) => `${shortSha(c.sha)} by ${c.author}`))}`,
-      evidence: { commits: facts.localCommits },
+      evidence: { commits: kept(facts.localCommits), count: facts.localCommits.length },
     });
   }
   if (manifest && facts.head !== manifest.commit) {
@@ -48,7 +51,7 @@ export function judgeDrift(service: string, facts: DriftFacts, manifest: Release
       service,
       kind: 'foreign-commits',
       summary: `${service}: ${facts.foreignCommits.length} commit(s) on its remote branch that no agentbus deploy or revert made (the pipeline was bypassed): ${listed(facts.foreignCommits.map((c) => `${shortSha(c.sha)} by ${c.author} ("${c.subject}")`))}`,
-      evidence: { commits: facts.foreignCommits },
+      evidence: { commits: kept(facts.foreignCommits), count: facts.foreignCommits.length },
     });
   }
   return findings.map((finding) => ({ ...finding, evidenceKey: digest(finding.evidence) }));

@@ -70,6 +70,6 @@ export async function refuseDrift(repo: GitRepo): Promise<void> {
   ];
   throw new FleetError('clone-drifted', `${repo.path} was changed outside agentbus (${parts.join('; ')}): nothing was merged and nothing was discarded`, {
     hint: 'put the change through the pipeline (a branch and `agentbus deploy`), or move it away yourself (git stash, a branch), then try again; `agentbus lockdown scan` lists the drift',
-    details: { changed: facts.changed, commits: foreign },
+    details: { changed: facts.changed.slice(0, 100), commits: foreign.slice(0, 100) },
   });
 }
