@@ -6,8 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readStream } from '@agentbus/bus';
-import { StreamNames } from '@agentbus/contracts';
 import { DemoBranches } from '@agentbus/demo';
 import { runGit } from '@agentbus/git';
 import { runCli, tempDir, waitFor } from '@agentbus/testkit';
@@ -20,21 +18,11 @@ interface Told {
 }
 
 async function driftEvents(loop: Loop): Promise<Told[]> {
-  const told: Told[] = [];
-  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.drift.>' })) {
-    const envelope = JSON.parse(new TextDecoder().decode(stored.data)) as { type: string; data: Omit<Told, 'type'> };
-    told.push({ type: envelope.type, ...envelope.data });
-  }
-  return told;
+  return (await loop.eventsOn('events.drift.>')).map((event) => ({ type: event.type, ...(event.data as Omit<Told, 'type'>) }));
 }
 
 async function driftEscalations(loop: Loop): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.escalation.raised' })) {
-    const data = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { kind: string; dedupKey: string } }).data;
-    if (data.kind === 'drift') keys.push(data.dedupKey);
-  }
-  return keys;
+  return (await loop.eventsOn('events.escalation.raised')).filter((e) => e.data.kind === 'drift').map((e) => e.data.dedupKey as string);
 }
 
 test('a hand edit of the production clone is told once over many scans and resolved when undone; a commit pushed around agentbus is reported with its author', async (t) => {

@@ -140,6 +140,8 @@ export interface Loop extends ServiceUnderTest {
    * longer matches. Returns the version's number.
    */
   tamperHead(path: string, mutate: (data: Record<string, unknown>) => void): Promise<number>;
+  /** Every event stored on `subject` (wildcards allowed), whatever its incident: type and data. */
+  eventsOn(subject: string): Promise<Array<{ type: string; data: Record<string, unknown> }>>;
   /** Waits until the incident has an event of `type` and returns it. */
   waitForEvent(correlationId: string, type: IncidentEvent['type']): Promise<IncidentEvent>;
   /** The deploymentId (= the deploy task's id and correlationId) of the last deploy.merged on the bus. */
@@ -335,6 +337,14 @@ async function buildLoop(options: LoopOptions, server: LoopServer, cleanups: Arr
       await kv.put(`${key}.head`, JSON.stringify(record));
       await kv.put(`${key}.v.${record.envelope.number}`, JSON.stringify(record));
       return record.envelope.number;
+    },
+    async eventsOn(subject) {
+      const found: Array<{ type: string; data: Record<string, unknown> }> = [];
+      for await (const stored of readStream(nc, { stream: StreamNames.events, fromSeq: 1, subject })) {
+        const { type, data } = JSON.parse(new TextDecoder().decode(stored.data)) as { type: string; data: Record<string, unknown> };
+        found.push({ type, data });
+      }
+      return found;
     },
     waitForEvent: (correlationId, type) =>
       waitFor(`${type} of ${correlationId}`, async () => (await collectIncidentEvents(nc, correlationId)).find((e) => e.type === type), 30_000, 50),

@@ -7,8 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream } from '@nats-io/jetstream';
-import { readStream } from '@agentbus/bus';
-import { StreamNames } from '@agentbus/contracts';
 import { serviceNames } from '@agentbus/platform';
 import { waitFor } from '@agentbus/testkit';
 import { startLoop, type Loop } from './harness.ts';
@@ -26,12 +24,7 @@ interface Told {
 }
 
 async function watchdogEvents(loop: Loop): Promise<Told[]> {
-  const told: Told[] = [];
-  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.watchdog.>' })) {
-    const envelope = JSON.parse(new TextDecoder().decode(stored.data)) as { type: string; data: Omit<Told, 'type'> };
-    told.push({ type: envelope.type, ...envelope.data });
-  }
-  return told;
+  return (await loop.eventsOn('events.watchdog.>')).map((event) => ({ type: event.type, ...(event.data as Omit<Told, 'type'>) }));
 }
 
 const alerts = (told: Told[], condition: string) => told.filter((t) => t.type === 'watchdog.alert' && t.condition === condition);
@@ -54,11 +47,7 @@ test('a service SIGKILLed and not restarted is reported missing within the confi
   assert.match(missing!.summary, /^postmortem sent no heartbeat for \d+ s \(the last from .+ at .+\): it died, or it is cut off from NATS$/);
   await new Promise((resolve) => setTimeout(resolve, 1_500)); // more rounds see it: still one alert
   assert.equal(alerts(await watchdogEvents(loop), 'heartbeat-missing').length, 1);
-  const escalations = [];
-  for await (const stored of readStream(loop.nc, { stream: StreamNames.events, fromSeq: 1, subject: 'events.escalation.raised' })) {
-    const data = (JSON.parse(new TextDecoder().decode(stored.data)) as { data: { kind: string; dedupKey: string } }).data;
-    if (data.kind === 'watchdog') escalations.push(data.dedupKey);
-  }
+  const escalations = (await loop.eventsOn('events.escalation.raised')).filter((e) => e.data.kind === 'watchdog').map((e) => e.data.dedupKey as string);
   assert.deepEqual(escalations.filter((key) => key.includes('heartbeat-missing')), ['agentbus.watchdog.heartbeat-missing.postmortem']);
 });
 

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { configProblems, type ConfigProblem } from './config-issues.ts';
 import { FleetError } from './errors.ts';
@@ -159,6 +159,19 @@ export function resolveSecret(secret: Secret, field: string, env: Record<string,
 }
 
 /** The environment variable naming the registry file: the services' (required) and the CLI's (`up` has a default). */
+/**
+ * Where the service registry is, for commands that find it themselves (`agentbus up`, `agentbus
+ * lockdown scan`): `registryPath` when given (AGENTBUS_CONFIG), else ./agentbus.config.json, else
+ * `<home>/agentbus.config.json` (which `up` creates empty when missing). `exists` says whether
+ * the file is there.
+ */
+export function locateRegistry(options: { registryPath: string | undefined; home: string }): { path: string; exists: boolean } {
+  if (options.registryPath) return { path: resolve(options.registryPath), exists: existsSync(resolve(options.registryPath)) };
+  if (existsSync('agentbus.config.json')) return { path: resolve('agentbus.config.json'), exists: true };
+  const path = join(options.home, 'agentbus.config.json');
+  return { path, exists: existsSync(path) };
+}
+
 export const fleetEnvSchema = z.object({
   AGENTBUS_CONFIG: z.string({ error: 'required: the path of the service registry file (see infra/config/agentbus.example.json)' }).min(1),
 });

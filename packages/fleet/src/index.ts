@@ -22,7 +22,7 @@ export {
   type DeployCommand,
   type DeployCommandInput,
 } from './fleet-schema.ts';
-export { parseFleetConfig, loadFleetConfig, fleetEnvSchema, fleetResource, findService, resolveSecret, type FleetConfigOptions, type FleetConfigSchema, type LoadedFleetConfig } from './fleet-config.ts';
+export { parseFleetConfig, loadFleetConfig, locateRegistry, fleetEnvSchema, fleetResource, findService, resolveSecret, type FleetConfigOptions, type FleetConfigSchema, type LoadedFleetConfig } from './fleet-config.ts';
 export { formatFieldPath, type ConfigProblem } from './config-issues.ts';
 export { runDeployCommand, type DeployCommandResult, type RunDeployCommandOptions } from './deploy-command.ts';
 export { openServiceRepo, syncCloneToRemote, pushAndVerify, pushStageOf, type PushStage } from './service-repo.ts';

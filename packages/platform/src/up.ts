@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { loadFleetConfig } from '@agentbus/fleet';
+import { loadFleetConfig, locateRegistry } from '@agentbus/fleet';
 import { agentbusTopology, applyTopology, detectReplicas, type ApplyReport } from '@agentbus/streams';
 
 export interface UpRegistry {
@@ -26,10 +25,9 @@ export async function prepareUp(nc: NatsConnection, options: { registryPath: str
 }
 
 function findRegistry(options: { registryPath: string | undefined; home: string }): { path: string; created: boolean } {
-  if (options.registryPath) return { path: resolve(options.registryPath), created: false };
-  if (existsSync('agentbus.config.json')) return { path: resolve('agentbus.config.json'), created: false };
-  const path = join(options.home, 'agentbus.config.json');
-  if (existsSync(path)) return { path, created: false };
+  const { path, exists } = locateRegistry(options);
+  // Given by AGENTBUS_CONFIG: loadFleetConfig says it is missing; the one under home is created empty.
+  if (exists || options.registryPath) return { path, created: false };
   mkdirSync(options.home, { recursive: true });
   writeFileSync(path, `${JSON.stringify({ version: 1, services: [] }, null, 2)}\n`);
   return { path, created: true };

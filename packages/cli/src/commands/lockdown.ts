@@ -1,18 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { releaseManifestPath, releaseManifestSchema, type ReleaseManifest } from '@agentbus/contracts';
-import { loadFleetConfig, scanDrift } from '@agentbus/fleet';
+import { loadFleetConfig, locateRegistry, scanDrift } from '@agentbus/fleet';
 import { isStateNotFound } from '@agentbus/state';
-import { stringOption, UsageError, type Command, type CommandContext } from '../command.ts';
+import { stringOption, UsageError, type Command } from '../command.ts';
 import { ExitCodes } from '../exit-codes.ts';
 import { openStore } from './state.ts';
-
-/** The service registry a command reads: AGENTBUS_CONFIG, else ./agentbus.config.json, else the one `agentbus up` made under AGENTBUS_HOME. */
-function registryPath(ctx: CommandContext): string {
-  if (ctx.config.servicesConfigPath) return resolve(ctx.config.servicesConfigPath);
-  if (existsSync('agentbus.config.json')) return resolve('agentbus.config.json');
-  return join(ctx.config.home, 'agentbus.config.json');
-}
 
 export const lockdownScan: Command = {
   path: ['lockdown', 'scan'],
@@ -20,7 +11,7 @@ export const lockdownScan: Command = {
   usage: '[--service <name>]',
   options: { service: { type: 'string' } },
   async run(ctx, args) {
-    const fleet = loadFleetConfig(registryPath(ctx));
+    const fleet = loadFleetConfig(locateRegistry({ registryPath: ctx.config.servicesConfigPath, home: ctx.config.home }).path);
     const wanted = stringOption(args, 'service');
     const services = wanted === undefined ? fleet.services : fleet.services.filter((s) => s.name === wanted);
     if (wanted !== undefined && services.length === 0) throw new UsageError(`no service "${wanted}" in the registry`, `known: ${fleet.services.map((s) => s.name).join(', ') || 'none'}`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeError, escalation, releaseManifestPath, releaseManifestSchema, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
+import { describeError, escalation, escalationKey, releaseManifestPath, releaseManifestSchema, type AgentbusRegistry, type ReleaseManifest } from '@agentbus/contracts';
 import { LeaseBusyError, type Bucket, type Handler, type HandlerContext, type LeaseManager } from '@agentbus/bus';
 import { scanDrift, type DriftFinding, type FleetService } from '@agentbus/fleet';
 import { isStateNotFound, type StateStore } from '@agentbus/state';
@@ -83,8 +83,7 @@ async function scanService(deps: DriftScanDeps, service: FleetService, ctx: Hand
     if (!told || found.has(told.kind)) continue;
     const incident = `drift.${service.name}.${told.kind}.${Date.parse(told.since)}`;
     await ctx.publish('drift.resolved', { service: told.service, kind: told.kind as DriftFinding['kind'], summary: told.summary, evidence: told.evidence, since: told.since, resolvedAt: now }, { id: `${incident}.resolved`, correlationId: incident });
-    const { dedupKey } = escalation({ kind: 'drift', severity: 'error', service: service.name, summary: told.summary, details: {}, about: [service.name, told.kind] }).data;
-    await ctx.publish('escalation.resolved', { dedupKey, service: service.name, summary: `resolved: ${told.summary}`.slice(0, 1_024) }, { id: `${incident}.escalation-resolved`, correlationId: incident });
+    await ctx.publish('escalation.resolved', { dedupKey: escalationKey('drift', [service.name, told.kind]), service: service.name, summary: `resolved: ${told.summary}`.slice(0, 1_024) }, { id: `${incident}.escalation-resolved`, correlationId: incident });
     await deps.bucket.delete(key);
     ctx.log.info({ service: service.name, kind: told.kind }, `drift resolved: ${told.summary}`);
   }

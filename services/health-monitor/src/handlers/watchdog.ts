@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { describeError, escalation, StreamNames, type AgentbusRegistry } from '@agentbus/contracts';
+import { describeError, escalation, escalationKey, StreamNames, type AgentbusRegistry } from '@agentbus/contracts';
 import { Heartbeats, type Handler, type HandlerContext } from '@agentbus/bus';
 import { isTimerConsumer, type ConsumerDefinition } from '@agentbus/streams';
 import { judgeBus, newestHeartbeats, type BusLook, type ConsumerLook, type Finding, type WatchdogThresholds } from '../watchdog.ts';
@@ -158,13 +158,13 @@ function record(metrics: WatchdogMetrics, look: BusLook): void {
 /** The incident of one alert: its id and when it started. */
 const incidentOf = (alert: OpenAlert) => `watchdog.${alert.alertId}.${sinceMs(alert)}`;
 
-function escalationOf(alert: OpenAlert, finding?: Finding) {
+function escalationOf(alert: OpenAlert, finding: Finding) {
   return escalation({
     kind: 'watchdog',
     severity: alert.condition === 'heartbeat-missing' || alert.condition === 'consumer-stalled' ? 'critical' : 'error',
     ...(alert.service ? { service: alert.service } : {}),
     summary: alert.summary,
-    details: { condition: alert.condition, subject: alert.subject, since: alert.since, ...finding?.facts },
+    details: { condition: alert.condition, subject: alert.subject, since: alert.since, ...finding.facts },
     about: [alert.alertId],
     occurrence: [alert.alertId, sinceMs(alert)], // each time it starts again is a page of its own
   });
@@ -180,6 +180,5 @@ async function raise(ctx: HandlerContext<AgentbusRegistry>, finding: Finding, al
 async function resolve(ctx: HandlerContext<AgentbusRegistry>, alert: OpenAlert, now: string): Promise<void> {
   const incident = incidentOf(alert);
   await ctx.publish('watchdog.resolved', { ...alert, resolvedAt: now } as never, { id: `${incident}.resolved`, correlationId: incident });
-  const { dedupKey } = escalationOf(alert).data;
-  await ctx.publish('escalation.resolved', { dedupKey, ...(alert.service ? { service: alert.service } : {}), summary: `resolved: ${alert.summary}`.slice(0, 1024) }, { id: `${incident}.escalation-resolved`, correlationId: incident });
+  await ctx.publish('escalation.resolved', { dedupKey: escalationKey('watchdog', [alert.alertId]), ...(alert.service ? { service: alert.service } : {}), summary: `resolved: ${alert.summary}`.slice(0, 1024) }, { id: `${incident}.escalation-resolved`, correlationId: incident });
 }
